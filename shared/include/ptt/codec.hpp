@@ -1,0 +1,67 @@
+// RAII wrappers around libopus for the product's one audio format: 48 kHz mono, VOIP application,
+// 20 ms frames by default (10 ms possible), in-band FEC on. No exceptions: construction failure is
+// reported by ok()/error(), and every call returns a libopus status (negative on error).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+struct OpusEncoder;
+struct OpusDecoder;
+
+namespace ptt::codec {
+
+inline constexpr int kSampleRate = 48000;
+inline constexpr int kChannels = 1;
+inline constexpr int kMaxFrameSamples = 2880;  // 60 ms: the most one decode call can produce
+
+struct EncoderConfig {
+  int frame_ms = 20;              // 10 or 20
+  int bitrate = 24000;            // bits per second
+  int complexity = 5;             // 0..10; 5 keeps the worklet well inside real time
+  bool inband_fec = true;
+  int expected_loss_percent = 5;  // drives how much FEC the encoder spends
+  bool dtx = false;               // discontinuous transmission: tiny packets in silence
+};
+
+class Encoder {
+ public:
+  explicit Encoder(const EncoderConfig& config = {}) noexcept;
+  bool ok() const noexcept { return state_ != nullptr; }
+  int error() const noexcept { return error_; }
+  int frame_samples() const noexcept { return frame_samples_; }
+  // Encoder delay in samples: the decoded signal lags the input by this much (Ogg Opus pre-skip).
+  int lookahead() const noexcept;
+
+  // Encodes exactly frame_samples() samples; returns the packet size in bytes or a negative libopus error.
+  int encode(const float* pcm, std::uint8_t* packet, std::size_t capacity) noexcept;
+
+ private:
+  struct Deleter { void operator()(OpusEncoder* e) const noexcept; };
+  std::unique_ptr<OpusEncoder, Deleter> state_;
+  int error_ = 0;
+  int frame_samples_ = 960;
+};
+
+class Decoder {
+ public:
+  Decoder() noexcept;
+  bool ok() const noexcept { return state_ != nullptr; }
+  int error() const noexcept { return error_; }
+
+  // Decodes one packet; returns samples written or a negative libopus error.
+  int decode(const std::uint8_t* packet, std::size_t size, float* pcm, int capacity) noexcept;
+  // Recovers a lost packet of `samples` samples from the FEC data carried in the packet that followed it.
+  int decode_fec(const std::uint8_t* next_packet, std::size_t size, float* pcm, int samples) noexcept;
+  // Packet loss concealment for a lost packet of `samples` samples.
+  int conceal(float* pcm, int samples) noexcept;
+  void reset() noexcept;
+
+ private:
+  struct Deleter { void operator()(OpusDecoder* d) const noexcept; };
+  std::unique_ptr<OpusDecoder, Deleter> state_;
+  int error_ = 0;
+};
+
+}  // namespace ptt::codec

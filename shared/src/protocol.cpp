@@ -1,0 +1,408 @@
+#include "ptt/protocol.hpp"
+
+#include <opus.h>
+
+#include <array>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace ptt::protocol {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::array<std::string_view, 20> kErrorNames = {
+    "ok",         "truncated",     "too_large",      "bad_version",  "bad_flags",
+    "bad_opus",   "malformed_json", "bad_utf8",      "unknown_type", "missing_field",
+    "bad_field",  "not_joined",    "already_joined", "bad_name",     "bad_room_code",
+    "rate_limited", "server_full", "not_holder",     "stale_talk",   "internal",
+};
+static_assert(kErrorNames.size() == static_cast<std::size_t>(ErrorCode::internal) + 1);
+
+constexpr std::array<std::string_view, 4> kDenyNames = {"busy", "queued", "rate_limited", "not_joined"};
+constexpr std::array<std::string_view, 4> kRevokeNames = {"max_time", "unresponsive", "silence", "admin"};
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> enum_from(const std::array<std::string_view, N>& names, std::string_view s) noexcept {
+  for (std::size_t i = 0; i < N; ++i)
+    if (names[i] == s) return static_cast<Enum>(i);
+  return std::nullopt;
+}
+
+void put_u16(std::uint8_t* p, std::uint16_t v) noexcept {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
+}
+void put_u32(std::uint8_t* p, std::uint32_t v) noexcept {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
+}
+void put_u64(std::uint8_t* p, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
+}
+std::uint16_t get_u16(const std::uint8_t* p) noexcept { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
+std::uint32_t get_u32(const std::uint8_t* p) noexcept {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | p[i];
+  return v;
+}
+std::uint64_t get_u64(const std::uint8_t* p) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Field readers for decode_control: each sets the error (with the field's name) and returns false.
+struct Reader {
+  const json& obj;
+  std::string* detail;
+  ErrorCode error = ErrorCode::ok;
+
+  bool fail(ErrorCode code, std::string_view field, std::string_view why) {
+    error = code;
+    if (detail) {
+      detail->assign("field '");
+      detail->append(field);
+      detail->append("' ");
+      detail->append(why);
+    }
+    return false;
+  }
+
+  const json* find(std::string_view field, bool required) {
+    auto it = obj.find(field);
+    if (it == obj.end()) {
+      if (required) fail(ErrorCode::missing_field, field, "is required");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  bool u64(std::string_view field, std::uint64_t& out, std::uint64_t max, bool required = true) {
+    const json* v = find(field, required);
+    if (!v) return !required;
+    if (!v->is_number_unsigned()) return fail(ErrorCode::bad_field, field, "must be a non-negative integer");
+    const auto value = v->get<std::uint64_t>();
+    if (value > max) return fail(ErrorCode::bad_field, field, "is out of range");
+    out = value;
+    return true;
+  }
+
+  bool u32(std::string_view field, std::uint32_t& out, bool required = true) {
+    std::uint64_t v = out;
+    if (!u64(field, v, 0xFFFFFFFFu, required)) return false;
+    out = static_cast<std::uint32_t>(v);
+    return true;
+  }
+
+  bool str(std::string_view field, std::string& out, std::size_t max_bytes, bool required = true) {
+    const json* v = find(field, required);
+    if (!v) return !required;
+    if (!v->is_string()) return fail(ErrorCode::bad_field, field, "must be a string");
+    const auto& s = v->get_ref<const std::string&>();
+    if (s.size() > max_bytes) return fail(ErrorCode::bad_field, field, "is too long");
+    out = s;
+    return true;
+  }
+
+  bool boolean(std::string_view field, bool& out, bool required = true) {
+    const json* v = find(field, required);
+    if (!v) return !required;
+    if (!v->is_boolean()) return fail(ErrorCode::bad_field, field, "must be true or false");
+    out = v->get<bool>();
+    return true;
+  }
+
+  template <typename Enum, std::size_t N>
+  bool enumeration(std::string_view field, Enum& out, const std::array<std::string_view, N>& names) {
+    std::string s;
+    if (!str(field, s, 32)) return false;
+    auto e = enum_from<Enum>(names, s);
+    if (!e) return fail(ErrorCode::bad_field, field, "has an unknown value");
+    out = *e;
+    return true;
+  }
+
+  bool floor_state(FloorState& f) {
+    return boolean("taken", f.taken) && u32("holder_id", f.holder_id) &&
+           str("holder", f.holder, 4 * kMaxNameCodePoints) && u32("talk", f.talk_id) &&
+           u32("queue", f.queue_length) && consistent(f);
+  }
+
+  bool consistent(const FloorState& f) {
+    if (f.taken != (f.holder_id != 0) || f.taken != (f.talk_id != 0) || f.taken == f.holder.empty())
+      return fail(ErrorCode::bad_field, "taken", "contradicts holder_id/holder/talk");
+    return true;
+  }
+};
+
+json floor_state_json(const FloorState& f) {
+  return json{{"taken", f.taken}, {"holder_id", f.holder_id}, {"holder", f.holder}, {"talk", f.talk_id},
+              {"queue", f.queue_length}};
+}
+
+}  // namespace
+
+std::string_view to_string(ErrorCode code) noexcept {
+  const auto i = static_cast<std::size_t>(code);
+  return i < kErrorNames.size() ? kErrorNames[i] : std::string_view{"internal"};
+}
+
+std::optional<ErrorCode> error_code_from_string(std::string_view s) noexcept {
+  return enum_from<ErrorCode>(kErrorNames, s);
+}
+
+std::string_view to_string(DenyReason r) noexcept { return kDenyNames[static_cast<std::size_t>(r)]; }
+std::string_view to_string(RevokeReason r) noexcept { return kRevokeNames[static_cast<std::size_t>(r)]; }
+
+// ---------------------------------------------------------------------------------------------
+// Audio
+// ---------------------------------------------------------------------------------------------
+
+std::uint32_t opus_packet_samples(const std::uint8_t* data, std::size_t size) noexcept {
+  if (data == nullptr || size == 0 || size > kMaxOpusPacket) return 0;
+  if (opus_packet_get_nb_channels(data) != 1) return 0;
+  // opus_packet_parse checks the whole frame-length structure (codes 0-3, padding, sizes).
+  const unsigned char* frames[48];
+  opus_int16 sizes[48];
+  if (opus_packet_parse(data, static_cast<opus_int32>(size), nullptr, frames, sizes, nullptr) <= 0) return 0;
+  const int samples = opus_packet_get_nb_samples(data, static_cast<opus_int32>(size), kSampleRate);
+  if (samples <= 0 || static_cast<std::uint32_t>(samples) > kMaxPacketSamples) return 0;
+  return static_cast<std::uint32_t>(samples);
+}
+
+std::size_t encode_audio_frame(const AudioHeader& h, const std::uint8_t* opus, std::size_t opus_size,
+                               std::uint8_t* out, std::size_t out_capacity) noexcept {
+  if (opus == nullptr || opus_size == 0 || opus_size > kMaxOpusPacket) return 0;
+  const std::size_t total = kAudioHeaderSize + opus_size;
+  if (out == nullptr || out_capacity < total) return 0;
+  out[0] = h.version;
+  out[1] = h.flags;
+  put_u16(out + 2, h.sequence);
+  put_u32(out + 4, h.talk_id);
+  put_u32(out + 8, h.timestamp);
+  put_u64(out + 12, h.capture_time_us);
+  std::memcpy(out + kAudioHeaderSize, opus, opus_size);
+  return total;
+}
+
+ErrorCode decode_audio_frame(const std::uint8_t* data, std::size_t size, AudioFrameView& out) noexcept {
+  if (size > kMaxAudioFrame) return ErrorCode::too_large;
+  if (data == nullptr || size < 1) return ErrorCode::truncated;
+  if (data[0] != kVersion) return ErrorCode::bad_version;
+  if (size <= kAudioHeaderSize) return ErrorCode::truncated;  // header plus at least one payload byte
+  AudioHeader h;
+  h.version = data[0];
+  h.flags = data[1];
+  if (h.flags & ~audio_flags::kKnown) return ErrorCode::bad_flags;
+  h.sequence = get_u16(data + 2);
+  h.talk_id = get_u32(data + 4);
+  if (h.talk_id == 0) return ErrorCode::stale_talk;  // 0 is never a granted talk
+  h.timestamp = get_u32(data + 8);
+  h.capture_time_us = get_u64(data + 12);
+  const std::uint8_t* opus = data + kAudioHeaderSize;
+  const std::size_t opus_size = size - kAudioHeaderSize;
+  const std::uint32_t samples = opus_packet_samples(opus, opus_size);
+  if (samples == 0) return ErrorCode::bad_opus;
+  out.header = h;
+  out.opus = opus;
+  out.opus_size = opus_size;
+  out.samples = samples;
+  return ErrorCode::ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control
+// ---------------------------------------------------------------------------------------------
+
+std::string_view type_name(const ControlMessage& msg) noexcept {
+  constexpr std::array<std::string_view, std::variant_size_v<ControlMessage>> names = {
+      "join",          "floor_request", "floor_release", "welcome", "floor_granted", "floor_denied",
+      "floor_revoked", "floor_state",   "error",         "ping",    "pong"};
+  return names[msg.index()];
+}
+
+std::string encode_control(const ControlMessage& msg) {
+  json j = std::visit(
+      [](const auto& m) -> json {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, Join>) {
+          json o{{"name", m.name}};
+          if (!m.room.empty()) o["room"] = m.room;
+          return o;
+        } else if constexpr (std::is_same_v<T, FloorRequest>) {
+          return json::object();
+        } else if constexpr (std::is_same_v<T, FloorRelease>) {
+          return json{{"talk", m.talk_id}};
+        } else if constexpr (std::is_same_v<T, Welcome>) {
+          return json{{"id", m.client_id},          {"name", m.name},
+                      {"protocol", kVersion},       {"max_talk_ms", m.max_talk_ms},
+                      {"queue_mode", m.queue_mode}, {"floor", floor_state_json(m.floor)}};
+        } else if constexpr (std::is_same_v<T, FloorGranted>) {
+          return json{{"talk", m.talk_id}, {"max_talk_ms", m.max_talk_ms}};
+        } else if constexpr (std::is_same_v<T, FloorDenied>) {
+          return json{{"reason", to_string(m.reason)}, {"holder", m.holder}, {"position", m.position}};
+        } else if constexpr (std::is_same_v<T, FloorRevoked>) {
+          return json{{"talk", m.talk_id}, {"reason", to_string(m.reason)}};
+        } else if constexpr (std::is_same_v<T, FloorState>) {
+          return floor_state_json(m);
+        } else if constexpr (std::is_same_v<T, Error>) {
+          return json{{"code", to_string(m.code)}, {"message", m.message.substr(0, kMaxErrorMessageBytes)}};
+        } else if constexpr (std::is_same_v<T, Ping>) {
+          return json{{"t0", m.t0}};
+        } else {
+          static_assert(std::is_same_v<T, Pong>);
+          return json{{"t0", m.t0}, {"t1", m.t1}, {"t2", m.t2}};
+        }
+      },
+      msg);
+  j["type"] = type_name(msg);
+  // replace: a string that is not UTF-8 is repaired rather than making dump() throw.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+ErrorCode decode_control(std::string_view text, ControlMessage& out, std::string* detail) noexcept {
+  auto fail = [&](ErrorCode code, std::string_view why) {
+    if (detail) detail->assign(why);
+    return code;
+  };
+  if (text.size() > kMaxControlMessage) return fail(ErrorCode::too_large, "message exceeds 1024 bytes");
+  if (!is_valid_utf8(text)) return fail(ErrorCode::bad_utf8, "message is not valid UTF-8");
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return fail(ErrorCode::malformed_json, "message is not a JSON object");
+
+  Reader r{j, detail};
+  std::string type;
+  if (!r.str("type", type, 32)) return r.error;
+
+  ControlMessage msg;
+  bool ok = false;
+  if (type == "join") {
+    Join m;
+    ok = r.str("name", m.name, 4 * kMaxNameCodePoints) && r.str("room", m.room, kMaxRoomCodeBytes, false);
+    msg = std::move(m);
+  } else if (type == "floor_request") {
+    ok = true;
+    msg = FloorRequest{};
+  } else if (type == "floor_release") {
+    FloorRelease m;
+    ok = r.u32("talk", m.talk_id);
+    msg = m;
+  } else if (type == "welcome") {
+    Welcome m;
+    std::uint32_t protocol = 0;
+    ok = r.u32("id", m.client_id) && r.str("name", m.name, 4 * kMaxNameCodePoints) && r.u32("protocol", protocol) &&
+         r.u32("max_talk_ms", m.max_talk_ms) && r.boolean("queue_mode", m.queue_mode);
+    if (ok && protocol != kVersion) ok = r.fail(ErrorCode::bad_version, "protocol", "is not version 1");
+    if (ok) {
+      const json* f = r.find("floor", true);
+      if (!f) {
+        ok = false;
+      } else if (!f->is_object()) {
+        ok = r.fail(ErrorCode::bad_field, "floor", "must be an object");
+      } else {
+        Reader fr{*f, detail};
+        ok = fr.floor_state(m.floor);
+        if (!ok) r.error = fr.error;
+      }
+    }
+    msg = std::move(m);
+  } else if (type == "floor_granted") {
+    FloorGranted m;
+    ok = r.u32("talk", m.talk_id) && r.u32("max_talk_ms", m.max_talk_ms);
+    if (ok && m.talk_id == 0) ok = r.fail(ErrorCode::bad_field, "talk", "must not be 0");
+    msg = m;
+  } else if (type == "floor_denied") {
+    FloorDenied m;
+    ok = r.enumeration("reason", m.reason, kDenyNames) && r.str("holder", m.holder, 4 * kMaxNameCodePoints) &&
+         r.u32("position", m.position);
+    if (ok && (m.reason == DenyReason::queued) != (m.position != 0))
+      ok = r.fail(ErrorCode::bad_field, "position", "must be non-zero exactly when queued");
+    msg = std::move(m);
+  } else if (type == "floor_revoked") {
+    FloorRevoked m;
+    ok = r.u32("talk", m.talk_id) && r.enumeration("reason", m.reason, kRevokeNames);
+    msg = m;
+  } else if (type == "floor_state") {
+    FloorState m;
+    ok = r.floor_state(m);
+    msg = std::move(m);
+  } else if (type == "error") {
+    Error m;
+    std::string code;
+    ok = r.str("code", code, 32) && r.str("message", m.message, kMaxErrorMessageBytes);
+    if (ok) {
+      auto c = error_code_from_string(code);
+      if (!c || *c == ErrorCode::ok) ok = r.fail(ErrorCode::bad_field, "code", "has an unknown value");
+      else m.code = *c;
+    }
+    msg = std::move(m);
+  } else if (type == "ping") {
+    Ping m;
+    ok = r.u64("t0", m.t0, kMaxJsonInteger);
+    msg = m;
+  } else if (type == "pong") {
+    Pong m;
+    ok = r.u64("t0", m.t0, kMaxJsonInteger) && r.u64("t1", m.t1, kMaxJsonInteger) &&
+         r.u64("t2", m.t2, kMaxJsonInteger);
+    if (ok && m.t2 < m.t1) ok = r.fail(ErrorCode::bad_field, "t2", "is earlier than t1");
+    msg = m;
+  } else {
+    return fail(ErrorCode::unknown_type, "unknown message type");
+  }
+  if (!ok) return r.error;
+  out = std::move(msg);
+  return ErrorCode::ok;
+}
+
+bool is_valid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n;
+    std::uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
+    else return false;
+    if (end - p <= n) return false;
+    for (int i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+std::optional<std::string> normalise_display_name(std::string_view raw) {
+  if (!is_valid_utf8(raw)) return std::nullopt;
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!raw.empty() && is_space(raw.front())) raw.remove_prefix(1);
+  while (!raw.empty() && is_space(raw.back())) raw.remove_suffix(1);
+  if (raw.empty()) return std::nullopt;
+  std::size_t code_points = 0;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if ((c & 0xC0) != 0x80) ++code_points;
+    if (c < 0x20 || c == 0x7F) return std::nullopt;                                   // C0 controls, DEL
+    if (c == 0xC2 && i + 1 < raw.size() && static_cast<unsigned char>(raw[i + 1]) < 0xA0)  // C1 controls
+      return std::nullopt;
+  }
+  if (code_points > kMaxNameCodePoints) return std::nullopt;
+  return std::string(raw);
+}
+
+ClockSample clock_sample(const Pong& p, std::uint64_t t3) noexcept {
+  const auto t0 = static_cast<std::int64_t>(p.t0), t1 = static_cast<std::int64_t>(p.t1),
+             t2 = static_cast<std::int64_t>(p.t2), t3s = static_cast<std::int64_t>(t3);
+  return ClockSample{((t1 - t0) + (t2 - t3s)) / 2, (t3s - t0) - (t2 - t1)};
+}
+
+}  // namespace ptt::protocol
