@@ -1,0 +1,116 @@
+#include "floor_control.hpp"
+
+#include <algorithm>
+
+namespace ptt::server {
+
+Talk FloorControl::grant(ClientId client, TimePoint now) {
+  holder_ = Talk{client, next_talk_id_++};
+  if (next_talk_id_ == 0) next_talk_id_ = 1;  // 0 is never a talk id
+  started_ = last_heard_ = last_speech_ = now;
+  return *holder_;
+}
+
+std::uint32_t FloorControl::queue_position(ClientId client) const noexcept {
+  auto it = std::find(queue_.begin(), queue_.end(), client);
+  return it == queue_.end() ? 0 : static_cast<std::uint32_t>(it - queue_.begin() + 1);
+}
+
+RequestResult FloorControl::request(ClientId client, TimePoint now) {
+  RequestResult r;
+  if (!holder_) {
+    // A queued client can only be waiting while someone holds the floor, so the queue is empty here.
+    r.outcome = RequestOutcome::granted;
+    r.change.granted = grant(client, now);
+    return r;
+  }
+  if (holder_->client == client) {
+    r.outcome = RequestOutcome::already_holding;
+    return r;
+  }
+  if (!config_.queue_mode) {
+    r.outcome = RequestOutcome::busy;
+    return r;
+  }
+  r.outcome = RequestOutcome::queued;
+  r.position = queue_position(client);
+  if (r.position == 0) {
+    queue_.push_back(client);
+    r.position = static_cast<std::uint32_t>(queue_.size());
+    r.change.queue_changed = true;
+  }
+  return r;
+}
+
+ReleaseResult FloorControl::release(ClientId client, std::uint32_t talk_id, TimePoint now) {
+  ReleaseResult r;
+  if (talk_id == 0) {
+    auto it = std::find(queue_.begin(), queue_.end(), client);
+    if (it == queue_.end()) {
+      r.outcome = ReleaseOutcome::not_holder;
+      return r;
+    }
+    queue_.erase(it);
+    r.outcome = ReleaseOutcome::left_queue;
+    r.change.queue_changed = true;
+    return r;
+  }
+  if (!holder_ || holder_->client != client) {
+    r.outcome = ReleaseOutcome::not_holder;
+    return r;
+  }
+  if (holder_->talk_id != talk_id) {
+    r.outcome = ReleaseOutcome::stale_talk;
+    return r;
+  }
+  r.outcome = ReleaseOutcome::released;
+  r.change = end_talk(std::nullopt, now);
+  return r;
+}
+
+FloorChange FloorControl::remove(ClientId client, TimePoint now) {
+  if (holder_ && holder_->client == client) return end_talk(std::nullopt, now);
+  FloorChange c;
+  auto it = std::find(queue_.begin(), queue_.end(), client);
+  if (it != queue_.end()) {
+    queue_.erase(it);
+    c.queue_changed = true;
+  }
+  return c;
+}
+
+void FloorControl::heard_from(ClientId client, TimePoint now, bool speech) {
+  if (!holder_ || holder_->client != client) return;
+  last_heard_ = now;
+  if (speech) last_speech_ = now;
+}
+
+FloorChange FloorControl::tick(TimePoint now) {
+  if (!holder_) return {};
+  if (now - started_ >= config_.max_talk) return end_talk(protocol::RevokeReason::max_time, now);
+  if (now - last_heard_ >= config_.unresponsive) return end_talk(protocol::RevokeReason::unresponsive, now);
+  if (config_.silence.count() > 0 && now - last_speech_ >= config_.silence)
+    return end_talk(protocol::RevokeReason::silence, now);
+  return {};
+}
+
+FloorChange FloorControl::revoke(protocol::RevokeReason reason, TimePoint now) {
+  if (!holder_) return {};
+  return end_talk(reason, now);
+}
+
+FloorChange FloorControl::end_talk(std::optional<protocol::RevokeReason> reason, TimePoint now) {
+  FloorChange c;
+  c.ended = holder_;
+  c.revoked = reason;
+  holder_.reset();
+  if (config_.queue_mode && !queue_.empty()) {
+    const ClientId next = queue_.front();
+    queue_.pop_front();
+    c.granted = grant(next, now);
+    c.queue_changed = true;
+  }
+  return c;
+}
+
+}  // namespace ptt::server

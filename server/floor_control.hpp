@@ -1,0 +1,90 @@
+// First-come-first-served floor control: who may speak, as a plain state machine with no I/O, no
+// clock of its own and no Beast, so every transition is unit-tested directly. The room calls it on
+// its strand and turns each FloorChange into messages.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+
+#include "ptt/protocol.hpp"
+
+namespace ptt::server {
+
+using ClientId = std::uint32_t;
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+struct FloorConfig {
+  bool queue_mode = false;                         // denied students wait in line (MCPTT-style)
+  std::chrono::milliseconds max_talk{120'000};     // longest talk
+  std::chrono::milliseconds unresponsive{3'000};   // holder silent (no message, no pong) this long: revoked
+  std::chrono::milliseconds silence{0};            // holder sends no speech this long: revoked (0 = off)
+};
+
+struct Talk {
+  ClientId client = 0;
+  std::uint32_t talk_id = 0;
+};
+
+// What one operation changed.
+struct FloorChange {
+  std::optional<Talk> ended;    // a talk ended (release, revoke, holder gone)
+  std::optional<protocol::RevokeReason> revoked;  // set when the server ended it
+  std::optional<Talk> granted;  // a talk began (a request, or the next in line)
+  bool queue_changed = false;
+  bool floor_changed() const noexcept { return ended.has_value() || granted.has_value(); }
+};
+
+enum class RequestOutcome { granted, already_holding, busy, queued };
+struct RequestResult {
+  RequestOutcome outcome = RequestOutcome::busy;
+  std::uint32_t position = 0;  // queued: 1-based place in line
+  FloorChange change;
+};
+
+enum class ReleaseOutcome { released, left_queue, not_holder, stale_talk };
+struct ReleaseResult {
+  ReleaseOutcome outcome = ReleaseOutcome::not_holder;
+  FloorChange change;
+};
+
+class FloorControl {
+ public:
+  explicit FloorControl(const FloorConfig& config = {}) : config_(config) {}
+
+  RequestResult request(ClientId client, TimePoint now);
+  // talk_id 0 means "cancel my pending request / leave the queue".
+  ReleaseResult release(ClientId client, std::uint32_t talk_id, TimePoint now);
+  // The client disconnected: frees the floor if it held it, removes it from the queue.
+  FloorChange remove(ClientId client, TimePoint now);
+  // Any message from the client proves it alive; speech=true also resets the silence timer.
+  void heard_from(ClientId client, TimePoint now, bool speech = false);
+  // Enforces the maximum talk time, the holder's liveness and the silence limit.
+  FloorChange tick(TimePoint now);
+  // The professor takes the floor back.
+  FloorChange revoke(protocol::RevokeReason reason, TimePoint now);
+
+  bool accepts_audio(ClientId client, std::uint32_t talk_id) const noexcept {
+    return holder_ && holder_->client == client && holder_->talk_id == talk_id;
+  }
+  const std::optional<Talk>& holder() const noexcept { return holder_; }
+  const std::deque<ClientId>& queue() const noexcept { return queue_; }
+  std::uint32_t queue_position(ClientId client) const noexcept;  // 0 when not queued
+  TimePoint talk_started() const noexcept { return started_; }
+  const FloorConfig& config() const noexcept { return config_; }
+
+ private:
+  // Ends the current talk and, in queue mode, grants the next in line.
+  FloorChange end_talk(std::optional<protocol::RevokeReason> reason, TimePoint now);
+  Talk grant(ClientId client, TimePoint now);
+
+  FloorConfig config_;
+  std::optional<Talk> holder_;
+  std::deque<ClientId> queue_;
+  std::uint32_t next_talk_id_ = 1;
+  TimePoint started_{}, last_heard_{}, last_speech_{};
+};
+
+}  // namespace ptt::server

@@ -1,0 +1,32 @@
+// Accepts TCP connections and hands each to a session: HTTPS when the client starts a TLS
+// handshake, plain HTTP otherwise (which, in TLS mode, only redirects to https).
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+
+#include "shared_state.hpp"
+
+namespace ptt::server {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // tls == nullptr: plain HTTP mode. Throws boost::system::system_error if the address cannot be bound.
+  Listener(net::io_context& ioc, net::ssl::context* tls, const net::ip::tcp::endpoint& endpoint,
+           std::shared_ptr<SharedState> state);
+  void run();
+  void stop();
+  net::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+ private:
+  void do_accept();
+  void on_accept(boost::system::error_code ec, net::ip::tcp::socket socket);
+
+  net::io_context& ioc_;
+  net::ssl::context* tls_;
+  net::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<SharedState> state_;
+};
+
+}  // namespace ptt::server

@@ -1,0 +1,105 @@
+// ptt-server: the professor's program. Parses the command line, starts the server, prints where
+// students should go (with a QR code), and runs until Ctrl-C / SIGTERM.
+#include <CLI/CLI.hpp>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "server.hpp"
+#include "terminal_qr.hpp"
+
+namespace {
+
+std::string random_token() {
+  unsigned char bytes[16];
+  RAND_bytes(bytes, sizeof bytes);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned char b : bytes) {
+    s += hex[b >> 4];
+    s += hex[b & 15];
+  }
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ptt::server;
+  ServerConfig config;
+  int max_talk_s = 120, silence_s = 0;
+  std::string log_level = "info";
+
+  CLI::App app{"Smart Push-to-Talk server: students open the printed URL and hold a button to talk."};
+  app.add_option("--bind", config.bind_address, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
+  app.add_option("--port", config.port, "TCP port for HTTPS and WebSocket (0: any free port)")->capture_default_str();
+  app.add_flag("--plain-http", [&](std::int64_t) { config.tls = false; },
+               "Serve plain HTTP instead of HTTPS: only for localhost or behind a TLS reverse proxy, since "
+               "browsers allow the microphone on a LAN address only over HTTPS");
+  app.add_option("--cert", config.cert_file, "TLS certificate chain (PEM); default: one made in --state-dir");
+  app.add_option("--key", config.key_file, "TLS private key (PEM), with --cert");
+  app.add_option("--state-dir", config.state_dir, "Folder for the generated certificate and key (owner-only)")->capture_default_str();
+  app.add_option("--web-root", config.web_root, "Folder with the student page")->capture_default_str();
+  app.add_option("--wasm-dir", config.wasm_dir, "Folder with the built wasm client, served under /wasm/");
+  app.add_option("--allow-origin", config.extra_origins, "Extra page origin allowed to open the WebSocket (reverse proxy)");
+  app.add_option("--room-code", config.room.room_code, "Code students must enter to join (default: none)");
+  app.add_option("--admin-token", config.admin_token, "Bearer token for /admin/status and /admin/revoke (default: random, printed)");
+  app.add_flag("--queue", config.room.floor.queue_mode, "Let denied students wait in line and be granted in order");
+  app.add_option("--max-talk", max_talk_s, "Longest talk in seconds before the floor is revoked")->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--silence-release", silence_s, "Revoke the floor after this many seconds without speech (0: never)")->capture_default_str()->check(CLI::Range(0, 3600));
+  app.add_option("--max-clients", config.room.max_clients, "Most connections at once")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--threads", config.threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  config.room.floor.max_talk = std::chrono::seconds(max_talk_s);
+  config.room.floor.silence = std::chrono::seconds(silence_s);
+  const bool token_generated = config.admin_token.empty();
+  if (token_generated) config.admin_token = random_token();
+
+  boost::asio::io_context ioc(config.threads);
+  std::unique_ptr<Server> server;
+  try {
+    server = std::make_unique<Server>(ioc, config);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 1;
+  }
+
+  spdlog::info("audio playback is not built yet: accepted audio is counted, not played");
+  if (server->certificate_generated()) spdlog::info("made a new TLS certificate in {}", config.state_dir.string());
+  const auto urls = server->student_urls();
+  std::printf("\nStudents, open:\n");
+  for (const auto& u : urls) std::printf("  %s\n", u.c_str());
+  if (config.tls)
+    std::printf("(The browser warns about the certificate the first time: it is this server's own. Accept it to continue.)\n");
+  std::printf("\n%s\n", terminal_qr(urls.front()).c_str());
+  if (!config.room.room_code.empty()) std::printf("Room code: %s\n", config.room.room_code.c_str());
+  if (token_generated) std::printf("Admin token (this run): %s\n", config.admin_token.c_str());
+  std::printf("Floor: first come, first served%s; longest talk %d s. Ctrl-C stops.\n\n",
+              config.room.floor.queue_mode ? ", with a queue" : "", max_talk_s);
+  std::fflush(stdout);
+
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  boost::asio::steady_timer shutdown_timer(ioc);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: closing connections", sig);
+    server->stop();
+    // Give the close frames a moment to leave, then end.
+    shutdown_timer.expires_after(std::chrono::milliseconds(300));
+    shutdown_timer.async_wait([&](const boost::system::error_code&) { ioc.stop(); });
+  });
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config.threads; ++i) threads.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : threads) t.join();
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,31 @@
+// Token bucket: `rate` events a second on average, bursts up to `burst`.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+
+namespace ptt::server {
+
+class RateLimiter {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  RateLimiter(double rate_per_s, double burst) noexcept : rate_(rate_per_s), burst_(burst), tokens_(burst) {}
+
+  bool allow(TimePoint now) noexcept {
+    if (last_ != TimePoint{}) {
+      const double dt = std::chrono::duration<double>(now - last_).count();
+      tokens_ = std::min(burst_, tokens_ + std::max(0.0, dt) * rate_);
+    }
+    last_ = now;
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+
+ private:
+  double rate_, burst_, tokens_;
+  TimePoint last_{};
+};
+
+}  // namespace ptt::server

@@ -1,0 +1,334 @@
+#include "room.hpp"
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+namespace ptt::server {
+namespace {
+
+namespace proto = ptt::protocol;
+
+std::size_t code_points(std::string_view s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// The first `count` code points of a valid UTF-8 string.
+std::string first_code_points(const std::string& s, std::size_t count) {
+  std::size_t seen = 0, i = 0;
+  for (; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && seen++ == count) break;
+  }
+  return s.substr(0, i);
+}
+
+bool is_client_message(const proto::ControlMessage& m) {
+  return std::holds_alternative<proto::Join>(m) || std::holds_alternative<proto::FloorRequest>(m) ||
+         std::holds_alternative<proto::FloorRelease>(m) || std::holds_alternative<proto::Ping>(m) ||
+         std::holds_alternative<proto::Pong>(m);
+}
+
+std::uint16_t close_code_for(proto::ErrorCode code) {
+  switch (code) {
+    case proto::ErrorCode::too_large: return close_code::too_big;
+    case proto::ErrorCode::bad_utf8: return close_code::bad_payload;
+    default: return close_code::protocol_error;
+  }
+}
+
+}  // namespace
+
+Room::Room(RoomConfig config, AudioSink* sink, WallClock wall_clock)
+    : config_(std::move(config)), sink_(sink), wall_clock_(std::move(wall_clock)), floor_(config_.floor) {}
+
+ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now) {
+  if (clients_.size() >= config_.max_clients) return 0;
+  const ClientId id = next_id_++;
+  if (next_id_ == 0) next_id_ = 1;
+  clients_.emplace(id, Client{std::move(peer), {}, false, now, now,
+                              RateLimiter(config_.floor_requests_per_s, config_.floor_request_burst),
+                              RateLimiter(config_.messages_per_s, config_.message_burst)});
+  return id;
+}
+
+void Room::disconnect(ClientId id, TimePoint now) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  if (it->second.joined) --joined_;
+  clients_.erase(it);
+  apply(floor_.remove(id, now), now);
+}
+
+void Room::on_text(ClientId id, std::string_view text, TimePoint now) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  Client& c = it->second;
+  c.last_heard = now;
+  floor_.heard_from(id, now);
+  if (!c.messages.allow(now)) {
+    error(c, proto::ErrorCode::rate_limited, "too many messages; slow down");
+    return;
+  }
+  proto::ControlMessage msg;
+  std::string detail;
+  const auto code = proto::decode_control(text, msg, &detail);
+  if (code == proto::ErrorCode::unknown_type) {
+    ++stats_.protocol_errors;
+    error(c, code, detail);
+    return;
+  }
+  if (code != proto::ErrorCode::ok) {
+    ++stats_.protocol_errors;
+    drop(id, close_code_for(code), code, detail, now);
+    return;
+  }
+  if (!is_client_message(msg)) {
+    ++stats_.protocol_errors;
+    error(c, proto::ErrorCode::unknown_type, std::string(proto::type_name(msg)) + " is not a client message");
+    return;
+  }
+  handle(id, c, std::move(msg), now);
+}
+
+void Room::handle(ClientId id, Client& c, proto::ControlMessage&& msg, TimePoint now) {
+  if (auto* ping = std::get_if<proto::Ping>(&msg)) {
+    const std::uint64_t t1 = wall_clock_();
+    send(id, proto::Pong{ping->t0, t1, wall_clock_()});
+    return;
+  }
+  if (auto* pong = std::get_if<proto::Pong>(&msg)) {
+    const auto sample = proto::clock_sample(*pong, wall_clock_());
+    // Our clock read t0, so the sample's offset is the client's clock minus ours; keep the one
+    // measured over the shortest round trip, the least disturbed by queueing.
+    if (sample.round_trip_us >= 0 && (c.best_round_trip_us < 0 || sample.round_trip_us < c.best_round_trip_us)) {
+      c.best_round_trip_us = sample.round_trip_us;
+      c.clock_offset_us = sample.offset_us;
+    }
+    return;
+  }
+  if (auto* j = std::get_if<proto::Join>(&msg)) {
+    if (c.joined) error(c, proto::ErrorCode::already_joined, "already joined as " + c.name);
+    else join(id, c, *j, now);
+    return;
+  }
+  if (!c.joined) {
+    error(c, proto::ErrorCode::not_joined, "send join first");
+    return;
+  }
+  if (std::holds_alternative<proto::FloorRequest>(msg)) {
+    if (!c.floor_requests.allow(now)) {
+      send(id, proto::FloorDenied{proto::DenyReason::rate_limited, "", 0});
+      return;
+    }
+    auto r = floor_.request(id, now);
+    switch (r.outcome) {
+      case RequestOutcome::granted:
+        apply(r.change, now);
+        break;
+      case RequestOutcome::already_holding:
+        send(id, proto::FloorGranted{floor_.holder()->talk_id, static_cast<std::uint32_t>(config_.floor.max_talk.count())});
+        break;
+      case RequestOutcome::busy:
+        send(id, proto::FloorDenied{proto::DenyReason::busy, *name_of(floor_.holder()->client), 0});
+        break;
+      case RequestOutcome::queued:
+        if (r.change.queue_changed) apply(r.change, now);  // tells everyone in line, this client too
+        else send(id, proto::FloorDenied{proto::DenyReason::queued, *name_of(floor_.holder()->client), r.position});
+        break;
+    }
+    return;
+  }
+  if (auto* rel = std::get_if<proto::FloorRelease>(&msg)) {
+    auto r = floor_.release(id, rel->talk_id, now);
+    switch (r.outcome) {
+      case ReleaseOutcome::released:
+      case ReleaseOutcome::left_queue:
+        apply(r.change, now);
+        break;
+      case ReleaseOutcome::not_holder:
+        error(c, proto::ErrorCode::not_holder, "you do not hold the floor");
+        break;
+      case ReleaseOutcome::stale_talk:
+        error(c, proto::ErrorCode::stale_talk, "that talk is over");
+        break;
+    }
+  }
+}
+
+void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now) {
+  if (!config_.room_code.empty() && j.room != config_.room_code) {
+    drop(id, close_code::policy, proto::ErrorCode::bad_room_code,
+         j.room.empty() ? "this room needs a room code" : "wrong room code", now);
+    return;
+  }
+  auto name = proto::normalise_display_name(j.name);
+  if (!name) {
+    drop(id, close_code::policy, proto::ErrorCode::bad_name,
+         "names are 1 to 32 characters, without control characters", now);
+    return;
+  }
+  c.name = unique_name(*name);
+  c.joined = true;
+  ++joined_;
+  send(id, proto::Welcome{id, c.name, static_cast<std::uint32_t>(config_.floor.max_talk.count()),
+                          config_.floor.queue_mode, floor_state()});
+}
+
+void Room::on_binary(ClientId id, const std::uint8_t* data, std::size_t size, TimePoint now) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  Client& c = it->second;
+  c.last_heard = now;
+  if (!c.joined) {
+    ++stats_.protocol_errors;
+    drop(id, close_code::protocol_error, proto::ErrorCode::not_joined, "audio before join", now);
+    return;
+  }
+  proto::AudioFrameView frame;
+  const auto code = proto::decode_audio_frame(data, size, frame);
+  if (code != proto::ErrorCode::ok) {
+    ++stats_.protocol_errors;
+    drop(id, close_code_for(code), code, "malformed audio frame: " + std::string(proto::to_string(code)), now);
+    return;
+  }
+  if (!floor_.accepts_audio(id, frame.header.talk_id)) {
+    ++stats_.audio_dropped;  // audio in flight when the floor changed hands: expected, not an error
+    floor_.heard_from(id, now);
+    return;
+  }
+  floor_.heard_from(id, now, (frame.header.flags & proto::audio_flags::kSpeech) != 0);
+  ++stats_.audio_accepted;
+  if (sink_) sink_->audio(frame, now, c.clock_offset_us);
+}
+
+void Room::tick(TimePoint now) {
+  apply(floor_.tick(now), now);
+
+  if (now - last_ping_ >= config_.ping_interval) {
+    last_ping_ = now;
+    auto text = std::make_shared<const std::string>(proto::encode_control(proto::Ping{wall_clock_()}));
+    for (auto& [id, c] : clients_) send(c, text);
+  }
+
+  std::vector<std::pair<ClientId, bool>> expired;  // id, joined
+  for (const auto& [id, c] : clients_) {
+    if (!c.joined && now - c.connected >= config_.join_timeout) expired.emplace_back(id, false);
+    else if (now - c.last_heard >= config_.idle_timeout) expired.emplace_back(id, true);
+  }
+  for (const auto& [id, joined] : expired) {
+    if (joined) drop(id, close_code::going_away, proto::ErrorCode::ok, "idle timeout", now);
+    else drop(id, close_code::policy, proto::ErrorCode::not_joined, "no join within the time limit", now);
+  }
+}
+
+void Room::revoke_floor(TimePoint now) { apply(floor_.revoke(proto::RevokeReason::admin, now), now); }
+
+void Room::close_all(std::uint16_t code, std::string_view reason, TimePoint now) {
+  std::vector<ClientId> ids;
+  for (const auto& [id, c] : clients_) ids.push_back(id);
+  for (ClientId id : ids) drop(id, code, proto::ErrorCode::ok, reason, now);
+}
+
+std::string Room::status_json() const {
+  nlohmann::json clients = nlohmann::json::array();
+  for (const auto& [id, c] : clients_)
+    if (c.joined) clients.push_back({{"id", id}, {"name", c.name}});
+  const auto floor = nlohmann::json::parse(proto::encode_control(floor_state()));
+  return nlohmann::json{{"connections", clients_.size()},
+                        {"clients", clients},
+                        {"floor", floor},
+                        {"queue_mode", config_.floor.queue_mode},
+                        {"stats",
+                         {{"talks", stats_.talks},
+                          {"audio_accepted", stats_.audio_accepted},
+                          {"audio_dropped", stats_.audio_dropped},
+                          {"protocol_errors", stats_.protocol_errors}}}}
+             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void Room::apply(const FloorChange& change, TimePoint now) {
+  if (change.ended) {
+    if (sink_) sink_->talk_ended(change.ended->talk_id, now);
+    if (change.revoked) send(change.ended->client, proto::FloorRevoked{change.ended->talk_id, *change.revoked});
+  }
+  if (change.granted) {
+    ++stats_.talks;
+    if (sink_) sink_->talk_started(change.granted->talk_id, name_of(change.granted->client).value_or("?"), now);
+    send(change.granted->client,
+         proto::FloorGranted{change.granted->talk_id, static_cast<std::uint32_t>(config_.floor.max_talk.count())});
+  }
+  if (change.floor_changed() || change.queue_changed) broadcast(floor_state());
+  if (change.queue_changed) send_queue_positions();
+}
+
+void Room::send_queue_positions() {
+  if (!floor_.holder()) return;
+  const std::string holder = name_of(floor_.holder()->client).value_or("");
+  std::uint32_t position = 0;
+  for (ClientId id : floor_.queue()) send(id, proto::FloorDenied{proto::DenyReason::queued, holder, ++position});
+}
+
+proto::FloorState Room::floor_state() const {
+  proto::FloorState s;
+  s.queue_length = static_cast<std::uint32_t>(floor_.queue().size());
+  if (const auto& h = floor_.holder()) {
+    s.taken = true;
+    s.holder_id = h->client;
+    s.holder = name_of(h->client).value_or("?");
+    s.talk_id = h->talk_id;
+  }
+  return s;
+}
+
+std::optional<std::string> Room::name_of(ClientId id) const {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return std::nullopt;
+  return it->second.name;
+}
+
+std::string Room::unique_name(const std::string& wanted) const {
+  auto taken = [&](const std::string& n) {
+    for (const auto& [id, c] : clients_)
+      if (c.joined && c.name == n) return true;
+    return false;
+  };
+  if (!taken(wanted)) return wanted;
+  for (int k = 2;; ++k) {
+    const std::string suffix = " (" + std::to_string(k) + ")";
+    std::string base = wanted;
+    if (code_points(base) + suffix.size() > proto::kMaxNameCodePoints)
+      base = first_code_points(base, proto::kMaxNameCodePoints - suffix.size());
+    if (!taken(base + suffix)) return base + suffix;
+  }
+}
+
+void Room::send(ClientId id, const proto::ControlMessage& msg) {
+  auto it = clients_.find(id);
+  if (it != clients_.end()) send(it->second, std::make_shared<const std::string>(proto::encode_control(msg)));
+}
+
+void Room::send(Client& c, std::shared_ptr<const std::string> text) {
+  if (auto p = c.peer.lock()) p->send(std::move(text));
+}
+
+void Room::broadcast(const proto::ControlMessage& msg) {
+  auto text = std::make_shared<const std::string>(proto::encode_control(msg));
+  for (auto& [id, c] : clients_)
+    if (c.joined) send(c, text);
+}
+
+void Room::error(Client& c, proto::ErrorCode code, std::string_view message) {
+  send(c, std::make_shared<const std::string>(proto::encode_control(proto::Error{code, std::string(message)})));
+}
+
+void Room::drop(ClientId id, std::uint16_t close_code, proto::ErrorCode code, std::string_view message,
+                TimePoint now) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  if (code != proto::ErrorCode::ok) error(it->second, code, message);
+  if (auto p = it->second.peer.lock()) p->close(close_code, message);
+  disconnect(id, now);
+}
+
+}  // namespace ptt::server

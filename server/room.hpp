@@ -1,0 +1,101 @@
+// The room: every connected student, their names, the floor, and the rules of the protocol
+// (docs/PROTOCOL.md section 5). Beast-free and single-threaded: the server calls it on one strand,
+// tests call it directly with fake peers and a scripted clock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "audio_sink.hpp"
+#include "floor_control.hpp"
+#include "peer.hpp"
+#include "rate_limiter.hpp"
+
+namespace ptt::server {
+
+struct RoomConfig {
+  FloorConfig floor;
+  std::string room_code;                        // empty: no code needed
+  std::size_t max_clients = 500;
+  std::chrono::milliseconds join_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{15'000};   // any client silent this long is closed
+  std::chrono::milliseconds ping_interval{1'000};
+  double floor_requests_per_s = 2, floor_request_burst = 5;
+  double messages_per_s = 50, message_burst = 100;  // text messages (audio is paced by the floor)
+};
+
+struct RoomStats {
+  std::uint64_t audio_accepted = 0;
+  std::uint64_t audio_dropped = 0;   // well-formed frames from a non-holder or for a stale talk
+  std::uint64_t protocol_errors = 0;
+  std::uint64_t talks = 0;
+};
+
+class Room {
+ public:
+  using WallClock = std::function<std::uint64_t()>;  // microseconds since the epoch
+
+  Room(RoomConfig config, AudioSink* sink, WallClock wall_clock);
+
+  // Registers a new connection; returns its id, or 0 when the room is full (the caller closes 1013).
+  ClientId connect(std::weak_ptr<Peer> peer, TimePoint now);
+  // The connection is gone; safe to call twice or for an id the room already dropped.
+  void disconnect(ClientId id, TimePoint now);
+  void on_text(ClientId id, std::string_view text, TimePoint now);
+  void on_binary(ClientId id, const std::uint8_t* data, std::size_t size, TimePoint now);
+  // Timers: pings, join and idle timeouts, the floor's time limits. Call at least every 100 ms.
+  void tick(TimePoint now);
+  // The professor takes the floor back.
+  void revoke_floor(TimePoint now);
+  // Closes every connection (server shutting down).
+  void close_all(std::uint16_t code, std::string_view reason, TimePoint now);
+  // Clients, floor and counters as JSON, for GET /admin/status.
+  std::string status_json() const;
+
+  protocol::FloorState floor_state() const;
+  std::size_t client_count() const noexcept { return clients_.size(); }
+  std::size_t joined_count() const noexcept { return joined_; }
+  const RoomStats& stats() const noexcept { return stats_; }
+  std::optional<std::string> name_of(ClientId id) const;
+  const RoomConfig& config() const noexcept { return config_; }
+
+ private:
+  struct Client {
+    std::weak_ptr<Peer> peer;
+    std::string name;  // empty until joined
+    bool joined = false;
+    TimePoint connected{}, last_heard{};
+    RateLimiter floor_requests, messages;
+    std::int64_t clock_offset_us = 0;
+    std::int64_t best_round_trip_us = -1;
+  };
+
+  void handle(ClientId id, Client& c, protocol::ControlMessage&& msg, TimePoint now);
+  void join(ClientId id, Client& c, const protocol::Join& j, TimePoint now);
+  void apply(const FloorChange& change, TimePoint now);
+  void send(ClientId id, const protocol::ControlMessage& msg);
+  void send(Client& c, std::shared_ptr<const std::string> text);
+  void broadcast(const protocol::ControlMessage& msg);
+  void error(Client& c, protocol::ErrorCode code, std::string_view message);
+  // Sends an error (when there is a reason to) and closes this client only.
+  void drop(ClientId id, std::uint16_t close_code, protocol::ErrorCode code, std::string_view message, TimePoint now);
+  std::string unique_name(const std::string& wanted) const;
+  void send_queue_positions();
+
+  RoomConfig config_;
+  AudioSink* sink_;
+  WallClock wall_clock_;
+  FloorControl floor_;
+  std::map<ClientId, Client> clients_;
+  std::size_t joined_ = 0;
+  ClientId next_id_ = 1;
+  TimePoint last_ping_{};
+  RoomStats stats_;
+};
+
+}  // namespace ptt::server

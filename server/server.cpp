@@ -1,0 +1,56 @@
+#include "server.hpp"
+
+#include <openssl/ssl.h>
+
+#include "certificate.hpp"
+#include "listener.hpp"
+#include "network_addresses.hpp"
+
+namespace ptt::server {
+
+Server::Server(net::io_context& ioc, ServerConfig config, AudioSink* sink) {
+  if (config.tls) {
+    const auto files = ensure_certificate(config.state_dir, config.cert_file, config.key_file, lan_addresses());
+    certificate_generated_ = files.generated;
+    tls_.emplace(net::ssl::context::tls_server);
+    // TLS 1.2 and 1.3 only; OpenSSL's default cipher list for those is modern.
+    tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
+                      net::ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(tls_->native_handle(), TLS1_2_VERSION);
+    tls_->use_certificate_chain_file(files.cert.string());
+    tls_->use_private_key_file(files.key.string(), net::ssl::context::pem);
+  }
+  const auto address = net::ip::make_address(config.bind_address);
+  const net::ip::tcp::endpoint endpoint(address, config.port);
+  state_ = std::make_shared<SharedState>(ioc, std::move(config), sink);
+  listener_ = std::make_shared<Listener>(ioc, tls_ ? &*tls_ : nullptr, endpoint, state_);
+  listener_->run();
+  state_->start();
+}
+
+Server::~Server() = default;
+
+std::uint16_t Server::port() const { return listener_->local_endpoint().port(); }
+
+std::vector<std::string> Server::student_urls() const {
+  const auto& c = state_->config();
+  const std::string scheme = c.tls ? "https://" : "http://";
+  const std::string port = ":" + std::to_string(this->port());
+  std::vector<std::string> hosts;
+  const auto bound = net::ip::make_address(c.bind_address);
+  if (bound.is_unspecified()) hosts = lan_addresses();
+  else if (!bound.is_loopback()) hosts.push_back(c.bind_address);
+  hosts.push_back("localhost");
+  std::vector<std::string> urls;
+  for (const auto& h : hosts) urls.push_back(scheme + h + port + "/");
+  return urls;
+}
+
+void Server::stop() {
+  listener_->stop();
+  state_->with_room([](Room& room) { room.close_all(close_code::going_away, "server shutting down", Clock::now()); });
+  state_->stop();
+}
+
+}  // namespace ptt::server

@@ -1,0 +1,28 @@
+// Everything the professor can set on the command line (main.cpp), in one place.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "room.hpp"
+
+namespace ptt::server {
+
+struct ServerConfig {
+  std::string bind_address = "0.0.0.0";
+  std::uint16_t port = 8443;       // 0: any free port (tests)
+  bool tls = true;                 // false: plain HTTP (localhost or behind a reverse proxy)
+  std::filesystem::path cert_file, key_file;  // empty: generated in state_dir
+  std::filesystem::path state_dir = ".state";
+  std::filesystem::path web_root = "web";
+  std::filesystem::path wasm_dir;  // served under /wasm/
+  std::vector<std::string> extra_origins;  // origins allowed besides the server's own
+  std::string admin_token;         // protects /admin/*
+  int threads = 1;
+  std::size_t max_queued_bytes = 256 * 1024;  // outgoing bytes waiting for a slow reader before it is dropped
+  RoomConfig room;
+};
+
+}  // namespace ptt::server

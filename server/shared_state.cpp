@@ -1,0 +1,36 @@
+#include "shared_state.hpp"
+
+#include <chrono>
+
+namespace ptt::server {
+
+std::uint64_t wall_clock_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+SharedState::SharedState(net::io_context& ioc, ServerConfig config, AudioSink* sink)
+    : config_(std::move(config)), strand_(net::make_strand(ioc)), room_(config_.room, sink, wall_clock_us),
+      timer_(strand_) {}
+
+void SharedState::start() {
+  net::post(strand_, [self = shared_from_this()] { self->on_tick(); });
+}
+
+void SharedState::stop() {
+  net::post(strand_, [self = shared_from_this()] {
+    self->stopped_ = true;
+    self->timer_.cancel();
+  });
+}
+
+void SharedState::on_tick() {
+  if (stopped_) return;
+  room_.tick(Clock::now());
+  timer_.expires_after(std::chrono::milliseconds(100));
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->on_tick();
+  });
+}
+
+}  // namespace ptt::server

@@ -1,0 +1,52 @@
+// The one object every session shares (as in Beast's chat examples): the configuration and the
+// room, which lives on its own strand. Sessions never touch the room directly: they post to
+// strand(), so every floor decision happens in order on one strand, whatever the thread count.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <memory>
+
+#include "room.hpp"
+#include "server_config.hpp"
+
+namespace ptt::server {
+
+namespace net = boost::asio;
+
+class SharedState : public std::enable_shared_from_this<SharedState> {
+ public:
+  using Strand = net::strand<net::io_context::executor_type>;
+
+  SharedState(net::io_context& ioc, ServerConfig config, AudioSink* sink);
+
+  const ServerConfig& config() const noexcept { return config_; }
+  Strand& strand() noexcept { return strand_; }
+  // Only on strand().
+  Room& room() noexcept { return room_; }
+
+  // Runs f(room) on the room's strand.
+  template <typename F>
+  void with_room(F&& f) {
+    net::post(strand_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(self->room_); });
+  }
+
+  // Starts the room's 100 ms timer (pings, timeouts, floor limits).
+  void start();
+  void stop();
+
+ private:
+  void on_tick();
+
+  ServerConfig config_;
+  Strand strand_;
+  Room room_;
+  net::steady_timer timer_;
+  bool stopped_ = false;
+};
+
+std::uint64_t wall_clock_us();
+
+}  // namespace ptt::server

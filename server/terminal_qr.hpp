@@ -1,0 +1,12 @@
+// A QR code of a URL drawn with Unicode half blocks, so a student can point a phone at the
+// professor's terminal instead of typing an address.
+#pragma once
+
+#include <string>
+
+namespace ptt::server {
+
+// Returns the drawing (several lines), or an empty string if the text cannot be encoded.
+std::string terminal_qr(const std::string& text);
+
+}  // namespace ptt::server

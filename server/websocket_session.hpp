@@ -1,0 +1,21 @@
+// The WebSocket session: one student's connection. A thin transport: it hands every message to the
+// room's strand and writes what the room sends, one frame at a time.
+#pragma once
+
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <memory>
+
+#include "shared_state.hpp"
+
+namespace ptt::server {
+
+using UpgradeRequest = boost::beast::http::request<boost::beast::http::string_body>;
+
+void run_websocket_session(boost::beast::tcp_stream&& stream, UpgradeRequest&& req, std::shared_ptr<SharedState> state);
+void run_websocket_session(boost::beast::ssl_stream<boost::beast::tcp_stream>&& stream, UpgradeRequest&& req,
+                           std::shared_ptr<SharedState> state);
+
+}  // namespace ptt::server

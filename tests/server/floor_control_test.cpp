@@ -1,0 +1,236 @@
+// Every transition of the floor state machine.
+#include <gtest/gtest.h>
+
+#include "floor_control.hpp"
+
+using namespace ptt::server;
+using ptt::protocol::RevokeReason;
+using namespace std::chrono_literals;
+
+namespace {
+const TimePoint t0 = TimePoint{} + 1h;
+}
+
+TEST(FloorControl, RequestWhileFreeIsGrantedWithATalkId) {
+  FloorControl f;
+  auto r = f.request(1, t0);
+  EXPECT_EQ(r.outcome, RequestOutcome::granted);
+  ASSERT_TRUE(r.change.granted);
+  EXPECT_EQ(r.change.granted->client, 1u);
+  EXPECT_NE(r.change.granted->talk_id, 0u);
+  ASSERT_TRUE(f.holder());
+  EXPECT_EQ(f.holder()->client, 1u);
+  EXPECT_TRUE(f.accepts_audio(1, r.change.granted->talk_id));
+}
+
+TEST(FloorControl, RequestWhileHeldIsBusy) {
+  FloorControl f;
+  f.request(1, t0);
+  auto r = f.request(2, t0);
+  EXPECT_EQ(r.outcome, RequestOutcome::busy);
+  EXPECT_FALSE(r.change.floor_changed());
+  EXPECT_EQ(f.holder()->client, 1u);
+  EXPECT_TRUE(f.queue().empty());
+}
+
+TEST(FloorControl, DoubleRequestByTheHolderChangesNothing) {
+  FloorControl f;
+  const auto talk = f.request(1, t0).change.granted->talk_id;
+  auto r = f.request(1, t0 + 1s);
+  EXPECT_EQ(r.outcome, RequestOutcome::already_holding);
+  EXPECT_FALSE(r.change.floor_changed());
+  EXPECT_EQ(f.holder()->talk_id, talk);
+  EXPECT_EQ(f.talk_started(), t0);
+}
+
+TEST(FloorControl, ReleaseByTheHolderFreesTheFloor) {
+  FloorControl f;
+  const auto talk = f.request(1, t0).change.granted->talk_id;
+  auto r = f.release(1, talk, t0 + 1s);
+  EXPECT_EQ(r.outcome, ReleaseOutcome::released);
+  ASSERT_TRUE(r.change.ended);
+  EXPECT_EQ(r.change.ended->talk_id, talk);
+  EXPECT_FALSE(r.change.revoked);
+  EXPECT_FALSE(f.holder());
+  EXPECT_FALSE(f.accepts_audio(1, talk));
+}
+
+TEST(FloorControl, ReleaseByANonHolderIsRefused) {
+  FloorControl f;
+  const auto talk = f.request(1, t0).change.granted->talk_id;
+  auto r = f.release(2, talk, t0);
+  EXPECT_EQ(r.outcome, ReleaseOutcome::not_holder);
+  EXPECT_FALSE(r.change.floor_changed());
+  EXPECT_EQ(f.holder()->client, 1u);
+  EXPECT_EQ(f.release(3, 0, t0).outcome, ReleaseOutcome::not_holder);  // not queued either
+}
+
+TEST(FloorControl, ReleaseOfAStaleTalkIsRefused) {
+  FloorControl f;
+  const auto first = f.request(1, t0).change.granted->talk_id;
+  f.release(1, first, t0);
+  const auto second = f.request(1, t0).change.granted->talk_id;
+  EXPECT_NE(first, second);
+  EXPECT_EQ(f.release(1, first, t0).outcome, ReleaseOutcome::stale_talk);
+  EXPECT_EQ(f.holder()->talk_id, second);
+}
+
+TEST(FloorControl, TalkIdsIncrease) {
+  FloorControl f;
+  std::uint32_t last = 0;
+  for (ClientId c = 1; c <= 5; ++c) {
+    const auto talk = f.request(c, t0).change.granted->talk_id;
+    EXPECT_GT(talk, last);
+    last = talk;
+    f.release(c, talk, t0);
+  }
+}
+
+TEST(FloorControl, HolderDisconnectFreesTheFloor) {
+  FloorControl f;
+  const auto talk = f.request(1, t0).change.granted->talk_id;
+  auto c = f.remove(1, t0);
+  ASSERT_TRUE(c.ended);
+  EXPECT_EQ(c.ended->talk_id, talk);
+  EXPECT_FALSE(f.holder());
+  EXPECT_FALSE(f.remove(1, t0).floor_changed());  // twice is harmless
+}
+
+TEST(FloorControl, NonHolderDisconnectChangesNothing) {
+  FloorControl f;
+  f.request(1, t0);
+  EXPECT_FALSE(f.remove(2, t0).floor_changed());
+  EXPECT_EQ(f.holder()->client, 1u);
+}
+
+TEST(FloorControl, MaxTalkTimeRevokes) {
+  FloorConfig cfg;
+  cfg.max_talk = 10s;
+  FloorControl f(cfg);
+  const auto talk = f.request(1, t0).change.granted->talk_id;
+  f.heard_from(1, t0 + 9s);
+  EXPECT_FALSE(f.tick(t0 + 9999ms).floor_changed());
+  auto c = f.tick(t0 + 10s);
+  ASSERT_TRUE(c.ended);
+  EXPECT_EQ(c.ended->talk_id, talk);
+  EXPECT_EQ(c.revoked, RevokeReason::max_time);
+  EXPECT_FALSE(f.holder());
+}
+
+TEST(FloorControl, UnresponsiveHolderIsRevoked) {
+  FloorConfig cfg;
+  cfg.unresponsive = 3s;
+  FloorControl f(cfg);
+  f.request(1, t0);
+  f.heard_from(1, t0 + 2s);
+  EXPECT_FALSE(f.tick(t0 + 4s).floor_changed());  // heard 2 s ago
+  f.heard_from(2, t0 + 4s);                       // someone else's message proves nothing
+  auto c = f.tick(t0 + 5s);
+  EXPECT_EQ(c.revoked, RevokeReason::unresponsive);
+  EXPECT_FALSE(f.holder());
+}
+
+TEST(FloorControl, SilenceLimitRevokesOnlyWhenEnabled) {
+  FloorConfig cfg;
+  cfg.silence = 5s;
+  FloorControl f(cfg);
+  f.request(1, t0);
+  for (int s = 1; s <= 4; ++s) f.heard_from(1, t0 + std::chrono::seconds(s));  // alive but not speaking
+  EXPECT_EQ(f.tick(t0 + 5s).revoked, RevokeReason::silence);
+
+  FloorControl off;  // default: no silence limit
+  off.request(1, t0);
+  for (int s = 1; s <= 8; ++s) off.heard_from(1, t0 + std::chrono::seconds(s));
+  EXPECT_FALSE(off.tick(t0 + 8s).floor_changed());
+}
+
+TEST(FloorControl, AdminRevoke) {
+  FloorControl f;
+  f.request(1, t0);
+  EXPECT_EQ(f.revoke(RevokeReason::admin, t0).revoked, RevokeReason::admin);
+  EXPECT_FALSE(f.holder());
+  EXPECT_FALSE(f.revoke(RevokeReason::admin, t0).floor_changed());  // nothing to revoke
+}
+
+TEST(FloorControl, RequestAfterRevokeIsGranted) {
+  FloorConfig cfg;
+  cfg.max_talk = 1s;
+  FloorControl f(cfg);
+  const auto first = f.request(1, t0).change.granted->talk_id;
+  f.tick(t0 + 1s);
+  auto r = f.request(1, t0 + 2s);
+  EXPECT_EQ(r.outcome, RequestOutcome::granted);
+  EXPECT_NE(r.change.granted->talk_id, first);
+  EXPECT_FALSE(f.accepts_audio(1, first));
+}
+
+TEST(FloorControl, AudioOnlyFromTheHolderForTheCurrentTalk) {
+  FloorControl f;
+  const auto talk = f.request(1, t0).change.granted->talk_id;
+  EXPECT_TRUE(f.accepts_audio(1, talk));
+  EXPECT_FALSE(f.accepts_audio(2, talk));
+  EXPECT_FALSE(f.accepts_audio(1, talk + 1));
+  EXPECT_FALSE(f.accepts_audio(1, 0));
+}
+
+TEST(FloorControlQueue, DeniedClientsWaitInOrderAndAreGrantedAutomatically) {
+  FloorConfig cfg;
+  cfg.queue_mode = true;
+  FloorControl f(cfg);
+  const auto talk = f.request(1, t0).change.granted->talk_id;
+  auto r2 = f.request(2, t0);
+  auto r3 = f.request(3, t0);
+  EXPECT_EQ(r2.outcome, RequestOutcome::queued);
+  EXPECT_EQ(r2.position, 1u);
+  EXPECT_EQ(r3.position, 2u);
+  EXPECT_TRUE(r3.change.queue_changed);
+  // Asking again keeps the place.
+  auto again = f.request(2, t0);
+  EXPECT_EQ(again.position, 1u);
+  EXPECT_FALSE(again.change.queue_changed);
+
+  auto rel = f.release(1, talk, t0 + 1s);
+  ASSERT_TRUE(rel.change.granted);
+  EXPECT_EQ(rel.change.granted->client, 2u);
+  EXPECT_EQ(f.queue_position(3), 1u);
+  // The next holder's disconnect passes the floor on to 3.
+  auto gone = f.remove(2, t0 + 2s);
+  ASSERT_TRUE(gone.granted);
+  EXPECT_EQ(gone.granted->client, 3u);
+  EXPECT_TRUE(f.queue().empty());
+}
+
+TEST(FloorControlQueue, LeavingTheQueueAndDisconnectingWhileQueued) {
+  FloorConfig cfg;
+  cfg.queue_mode = true;
+  FloorControl f(cfg);
+  const auto talk = f.request(1, t0).change.granted->talk_id;
+  f.request(2, t0);
+  f.request(3, t0);
+  f.request(4, t0);
+  auto left = f.release(2, 0, t0);
+  EXPECT_EQ(left.outcome, ReleaseOutcome::left_queue);
+  EXPECT_TRUE(left.change.queue_changed);
+  EXPECT_FALSE(left.change.floor_changed());
+  EXPECT_TRUE(f.remove(3, t0).queue_changed);
+  EXPECT_EQ(f.queue_position(4), 1u);
+  auto rel = f.release(1, talk, t0);
+  EXPECT_EQ(rel.change.granted->client, 4u);
+}
+
+TEST(FloorControlQueue, RevokeGrantsTheNextInLine) {
+  FloorConfig cfg;
+  cfg.queue_mode = true;
+  cfg.max_talk = 5s;
+  FloorControl f(cfg);
+  f.request(1, t0);
+  f.request(2, t0 + 1s);
+  auto c = f.tick(t0 + 5s);
+  EXPECT_EQ(c.revoked, RevokeReason::max_time);
+  ASSERT_TRUE(c.granted);
+  EXPECT_EQ(c.granted->client, 2u);
+  EXPECT_EQ(f.talk_started(), t0 + 5s);  // the new talk gets its own full time
+  f.heard_from(2, t0 + 7s);
+  EXPECT_FALSE(f.tick(t0 + 9s).floor_changed());
+  EXPECT_EQ(f.tick(t0 + 10s).revoked, RevokeReason::max_time);
+}

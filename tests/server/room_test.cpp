@@ -1,0 +1,441 @@
+// The room's protocol rules with fake peers and a scripted clock (docs/PROTOCOL.md section 5).
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "fake_peer.hpp"
+#include "room.hpp"
+
+using namespace ptt::server;
+using namespace ptt::server::test;
+using namespace std::chrono_literals;
+namespace proto = ptt::protocol;
+
+namespace {
+
+struct RoomFixture : ::testing::Test {
+  TimePoint now = TimePoint{} + 1h;
+  std::uint64_t wall_us = 1'795'000'000'000'000ull;
+  CountingSink sink;
+  RoomConfig config;
+  std::unique_ptr<Room> room;
+  std::map<ClientId, std::shared_ptr<FakePeer>> peers;
+
+  void make_room() {
+    room = std::make_unique<Room>(config, &sink, [this] { return wall_us; });
+  }
+  void SetUp() override { make_room(); }
+
+  ClientId connect() {
+    auto p = std::make_shared<FakePeer>();
+    const ClientId id = room->connect(p, now);
+    if (id) peers[id] = p;
+    return id;
+  }
+  ClientId joined(const std::string& name) {
+    const ClientId id = connect();
+    text(id, proto::encode_control(proto::Join{name, config.room_code}));
+    return id;
+  }
+  void text(ClientId id, const std::string& t) { room->on_text(id, t, now); }
+  void send(ClientId id, const proto::ControlMessage& m) { text(id, proto::encode_control(m)); }
+  void audio(ClientId id, const std::vector<std::uint8_t>& f) { room->on_binary(id, f.data(), f.size(), now); }
+  FakePeer& peer(ClientId id) { return *peers.at(id); }
+  void advance(std::chrono::milliseconds d) {
+    // Tick every 100 ms as the server's timer does.
+    for (auto left = d; left > 0ms; left -= 100ms) {
+      const auto step = std::min(left, std::chrono::milliseconds(100));
+      now += step;
+      wall_us += static_cast<std::uint64_t>(std::chrono::microseconds(step).count());
+      room->tick(now);
+    }
+  }
+  std::uint32_t granted_talk(ClientId id) {
+    auto g = peer(id).last<proto::FloorGranted>();
+    return g ? g->talk_id : 0;
+  }
+};
+
+}  // namespace
+
+TEST_F(RoomFixture, JoinIsWelcomedWithTheFloorState) {
+  const auto a = joined("  Ana ");
+  auto w = peer(a).last<proto::Welcome>();
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->name, "Ana");
+  EXPECT_EQ(w->client_id, a);
+  EXPECT_FALSE(w->floor.taken);
+  EXPECT_EQ(w->max_talk_ms, 120000u);
+  EXPECT_EQ(room->joined_count(), 1u);
+}
+
+TEST_F(RoomFixture, TwoStudentsWithOneNameAreToldApart) {
+  joined("Ana");
+  const auto b = joined("Ana");
+  const auto c = joined("Ana");
+  EXPECT_EQ(peer(b).last<proto::Welcome>()->name, "Ana (2)");
+  EXPECT_EQ(peer(c).last<proto::Welcome>()->name, "Ana (3)");
+  const std::string long_name(32, 'x');
+  joined(long_name);
+  const auto d = joined(long_name);
+  const auto name = peer(d).last<proto::Welcome>()->name;
+  EXPECT_EQ(name.size(), 32u);
+  EXPECT_EQ(name.substr(28), " (2)");
+}
+
+TEST_F(RoomFixture, BadNameIsRefusedAndOnlyThatClientClosed) {
+  const auto a = joined("Ana");
+  const auto bad = joined("bell\x07");
+  EXPECT_EQ(peer(bad).last<proto::Error>()->code, proto::ErrorCode::bad_name);
+  EXPECT_EQ(peer(bad).closed, close_code::policy);
+  EXPECT_FALSE(peer(a).closed);
+  EXPECT_EQ(room->client_count(), 1u);
+}
+
+TEST_F(RoomFixture, RoomCodeIsRequiredWhenSet) {
+  config.room_code = "4711";
+  make_room();
+  const auto none = connect();
+  send(none, proto::Join{"Ana", ""});
+  EXPECT_EQ(peer(none).last<proto::Error>()->code, proto::ErrorCode::bad_room_code);
+  EXPECT_EQ(peer(none).closed, close_code::policy);
+  const auto wrong = connect();
+  send(wrong, proto::Join{"Ana", "0000"});
+  EXPECT_EQ(peer(wrong).closed, close_code::policy);
+  const auto right = joined("Ana");
+  EXPECT_TRUE(peer(right).last<proto::Welcome>());
+}
+
+TEST_F(RoomFixture, OnlyJoinPingAndPongBeforeJoin) {
+  const auto a = connect();
+  send(a, proto::FloorRequest{});
+  EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::not_joined);
+  send(a, proto::Ping{123});
+  auto pong = peer(a).last<proto::Pong>();
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->t0, 123u);
+  EXPECT_EQ(pong->t1, wall_us);
+  EXPECT_FALSE(peer(a).closed);
+  send(a, proto::Join{"Ana", ""});
+  send(a, proto::Join{"Ana", ""});
+  EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::already_joined);
+}
+
+TEST_F(RoomFixture, GrantDenyReleaseAreBroadcast) {
+  const auto a = joined("Ana"), b = joined("Ben"), c = joined("Cy");
+  send(a, proto::FloorRequest{});
+  const auto talk = granted_talk(a);
+  ASSERT_NE(talk, 0u);
+  for (auto id : {a, b, c}) {
+    auto s = peer(id).last<proto::FloorState>();
+    ASSERT_TRUE(s);
+    EXPECT_TRUE(s->taken);
+    EXPECT_EQ(s->holder, "Ana");
+    EXPECT_EQ(s->talk_id, talk);
+  }
+  send(b, proto::FloorRequest{});
+  auto d = peer(b).last<proto::FloorDenied>();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->reason, proto::DenyReason::busy);
+  EXPECT_EQ(d->holder, "Ana");
+  EXPECT_EQ(sink.started, std::vector<std::uint32_t>{talk});
+  EXPECT_EQ(sink.speakers, std::vector<std::string>{"Ana"});
+
+  send(a, proto::FloorRelease{talk});
+  for (auto id : {a, b, c}) EXPECT_FALSE(peer(id).last<proto::FloorState>()->taken);
+  EXPECT_EQ(sink.ended, std::vector<std::uint32_t>{talk});
+  send(b, proto::FloorRequest{});
+  EXPECT_NE(granted_talk(b), 0u);
+}
+
+TEST_F(RoomFixture, ReleaseByANonHolderIsRefused) {
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  send(b, proto::FloorRelease{granted_talk(a)});
+  EXPECT_EQ(peer(b).last<proto::Error>()->code, proto::ErrorCode::not_holder);
+  EXPECT_TRUE(room->floor_state().taken);
+}
+
+TEST_F(RoomFixture, HolderDisconnectFreesTheFloorForEveryone) {
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  room->disconnect(a, now);
+  EXPECT_FALSE(peer(b).last<proto::FloorState>()->taken);
+  EXPECT_EQ(sink.ended.size(), 1u);
+  room->disconnect(a, now);  // twice is harmless
+  EXPECT_EQ(room->client_count(), 1u);
+}
+
+TEST_F(RoomFixture, MaxTalkTimeRevokes) {
+  config.floor.max_talk = 2s;
+  make_room();
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  const auto talk = granted_talk(a);
+  for (int i = 0; i < 19; ++i) {
+    advance(100ms);
+    send(a, proto::Pong{wall_us, wall_us, wall_us});  // stays responsive
+  }
+  EXPECT_TRUE(room->floor_state().taken);
+  advance(200ms);
+  auto r = peer(a).last<proto::FloorRevoked>();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->talk_id, talk);
+  EXPECT_EQ(r->reason, proto::RevokeReason::max_time);
+  EXPECT_FALSE(peer(b).last<proto::FloorState>()->taken);
+}
+
+TEST_F(RoomFixture, SilentHolderIsRevokedAsUnresponsive) {
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  advance(2900ms);
+  send(b, proto::Pong{wall_us, wall_us, wall_us});  // Ben answering does not keep Ana's floor
+  EXPECT_TRUE(room->floor_state().taken);
+  advance(200ms);
+  EXPECT_EQ(peer(a).last<proto::FloorRevoked>()->reason, proto::RevokeReason::unresponsive);
+  EXPECT_FALSE(room->floor_state().taken);
+}
+
+TEST_F(RoomFixture, ServerPingsEveryClientEverySecond) {
+  const auto a = joined("Ana");
+  const auto before = peer(a).all<proto::Ping>().size();
+  advance(3000ms);
+  EXPECT_EQ(peer(a).all<proto::Ping>().size() - before, 3u);
+}
+
+TEST_F(RoomFixture, PongGivesTheClientClockOffsetUsedForAudio) {
+  const auto a = joined("Ana");
+  advance(1000ms);
+  const auto ping = peer(a).last<proto::Ping>();
+  ASSERT_TRUE(ping);
+  // The client's clock runs 250 ms ahead; the round trip is 2 ms.
+  wall_us = ping->t0 + 2000;
+  const std::uint64_t client = ping->t0 + 1000 + 250'000;
+  send(a, proto::Pong{ping->t0, client, client});
+  send(a, proto::FloorRequest{});
+  audio(a, audio_frame(granted_talk(a)));
+  ASSERT_EQ(sink.frames.size(), 1u);
+  EXPECT_EQ(sink.frames[0].clock_offset_us, 250'000);
+}
+
+TEST_F(RoomFixture, OnlyTheHoldersAudioForTheCurrentTalkReachesTheSink) {
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  const auto talk = granted_talk(a);
+  audio(a, audio_frame(talk, 1));
+  audio(b, audio_frame(talk, 2));      // not the holder
+  audio(a, audio_frame(talk + 5, 3));  // wrong talk
+  audio(a, audio_frame(talk, 4));
+  ASSERT_EQ(sink.frames.size(), 2u);
+  EXPECT_EQ(sink.frames[0].sequence, 1);
+  EXPECT_EQ(sink.frames[1].sequence, 4);
+  EXPECT_EQ(room->stats().audio_dropped, 2u);
+  EXPECT_FALSE(peer(b).closed);  // in-flight audio is not an error
+  send(a, proto::FloorRelease{talk});
+  audio(a, audio_frame(talk, 5));  // after release: stale
+  EXPECT_EQ(sink.frames.size(), 2u);
+}
+
+TEST_F(RoomFixture, MalformedAudioClosesOnlyThatClientAndFreesItsFloor) {
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  auto frame = audio_frame(granted_talk(a));
+  frame[1] = 0x80;  // reserved flag
+  audio(a, frame);
+  EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::bad_flags);
+  EXPECT_EQ(peer(a).closed, close_code::protocol_error);
+  EXPECT_FALSE(peer(b).closed);
+  EXPECT_FALSE(peer(b).last<proto::FloorState>()->taken);
+  EXPECT_EQ(sink.frames.size(), 0u);
+}
+
+TEST_F(RoomFixture, AudioBeforeJoinCloses) {
+  const auto a = connect();
+  audio(a, audio_frame(1));
+  EXPECT_EQ(peer(a).closed, close_code::protocol_error);
+}
+
+TEST_F(RoomFixture, BadTextGetsTheRightCloseCode) {
+  const auto ok = joined("Ok");
+  const auto big = joined("Big"), utf = joined("Utf"), junk = joined("Junk"), field = joined("Field");
+  text(big, R"({"type":"join","name":")" + std::string(2000, 'a') + "\"}");
+  text(utf, "{\"type\":\"floor_request\",\"x\":\"\xff\"}");
+  text(junk, "{not json");
+  text(field, R"({"type":"floor_release","talk":"seven"})");
+  EXPECT_EQ(peer(big).closed, close_code::too_big);
+  EXPECT_EQ(peer(utf).closed, close_code::bad_payload);
+  EXPECT_EQ(peer(junk).closed, close_code::protocol_error);
+  EXPECT_EQ(peer(field).closed, close_code::protocol_error);
+  EXPECT_EQ(peer(junk).last<proto::Error>()->code, proto::ErrorCode::malformed_json);
+  EXPECT_FALSE(peer(ok).closed);
+  EXPECT_EQ(room->client_count(), 1u);
+}
+
+TEST_F(RoomFixture, UnknownAndServerOnlyTypesGetAnErrorButStayOpen) {
+  const auto a = joined("Ana");
+  text(a, R"({"type":"shout"})");
+  EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::unknown_type);
+  send(a, proto::FloorGranted{1, 1});
+  EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::unknown_type);
+  EXPECT_FALSE(peer(a).closed);
+  send(a, proto::FloorRequest{});
+  EXPECT_NE(granted_talk(a), 0u);
+}
+
+TEST_F(RoomFixture, FloorRequestsAreRateLimited) {
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  int rate_limited = 0;
+  for (int i = 0; i < 20; ++i) {
+    send(b, proto::FloorRequest{});
+    rate_limited += peer(b).last<proto::FloorDenied>()->reason == proto::DenyReason::rate_limited;
+  }
+  EXPECT_EQ(rate_limited, 15);  // burst of 5
+  advance(1000ms);
+  send(b, proto::Pong{wall_us, wall_us, wall_us});
+  send(b, proto::FloorRequest{});
+  EXPECT_EQ(peer(b).last<proto::FloorDenied>()->reason, proto::DenyReason::busy);
+}
+
+TEST_F(RoomFixture, JoinAndIdleTimeouts) {
+  const auto lurker = connect();
+  const auto a = joined("Ana");
+  advance(9900ms);
+  EXPECT_FALSE(peer(lurker).closed);
+  advance(200ms);
+  EXPECT_EQ(peer(lurker).closed, close_code::policy);
+  EXPECT_EQ(peer(lurker).last<proto::Error>()->code, proto::ErrorCode::not_joined);
+  advance(5000ms);  // Ana never answered a ping: 15 s idle
+  EXPECT_EQ(peer(a).closed, close_code::going_away);
+  EXPECT_EQ(room->client_count(), 0u);
+}
+
+TEST_F(RoomFixture, ConnectionLimit) {
+  config.max_clients = 3;
+  make_room();
+  EXPECT_NE(connect(), 0u);
+  EXPECT_NE(connect(), 0u);
+  const auto third = connect();
+  EXPECT_NE(third, 0u);
+  EXPECT_EQ(connect(), 0u);
+  room->disconnect(third, now);
+  EXPECT_NE(connect(), 0u);
+}
+
+TEST_F(RoomFixture, QueueModeGrantsInOrderAndUpdatesPositions) {
+  config.floor.queue_mode = true;
+  make_room();
+  const auto a = joined("Ana"), b = joined("Ben"), c = joined("Cy");
+  send(a, proto::FloorRequest{});
+  send(b, proto::FloorRequest{});
+  send(c, proto::FloorRequest{});
+  EXPECT_EQ(peer(b).last<proto::FloorDenied>()->position, 1u);
+  EXPECT_EQ(peer(c).last<proto::FloorDenied>()->position, 2u);
+  EXPECT_EQ(peer(c).last<proto::FloorDenied>()->reason, proto::DenyReason::queued);
+  EXPECT_EQ(peer(a).last<proto::FloorState>()->queue_length, 2u);
+  send(a, proto::FloorRelease{granted_talk(a)});
+  EXPECT_NE(granted_talk(b), 0u);
+  EXPECT_EQ(peer(c).last<proto::FloorDenied>()->position, 1u);
+  EXPECT_EQ(peer(c).last<proto::FloorDenied>()->holder, "Ben");
+  EXPECT_EQ(peer(a).last<proto::FloorState>()->holder, "Ben");
+}
+
+TEST_F(RoomFixture, AdminRevokeAndCloseAll) {
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  room->revoke_floor(now);
+  EXPECT_EQ(peer(a).last<proto::FloorRevoked>()->reason, proto::RevokeReason::admin);
+  EXPECT_NE(room->status_json().find("\"talks\":1"), std::string::npos);
+  room->close_all(close_code::going_away, "bye", now);
+  EXPECT_EQ(peer(a).closed, close_code::going_away);
+  EXPECT_EQ(peer(b).closed, close_code::going_away);
+  EXPECT_EQ(room->client_count(), 0u);
+}
+
+// 20 clients, 10,000 random presses, releases, disconnects (and rejoins), audio frames and clock
+// steps. After every step: at most one client believes it holds the floor, and it is the room's
+// holder; every client's last floor_state matches the room's; audio reached the sink only from
+// the holder for the current talk.
+TEST_F(RoomFixture, RandomisedOperationsKeepEveryViewConsistent) {
+  config.floor_request_burst = 1e9;  // rate limits are tested above; here every press counts
+  config.messages_per_s = 1e9;
+  config.message_burst = 1e9;
+  for (bool queue_mode : {false, true}) {
+    config.floor.queue_mode = queue_mode;
+    make_room();
+    peers.clear();
+    sink = CountingSink{};
+    std::mt19937 rng(queue_mode ? 7 : 42);
+    std::vector<ClientId> ids;
+    for (int i = 0; i < 20; ++i) ids.push_back(joined("S" + std::to_string(i)));
+    std::map<ClientId, std::uint32_t> believes;  // talk id each client thinks it holds
+
+    auto update_beliefs = [&](ClientId id) {
+      for (const auto& m : peer(id).received) {
+        if (auto* g = std::get_if<proto::FloorGranted>(&m)) believes[id] = g->talk_id;
+        if (std::get_if<proto::FloorRevoked>(&m)) believes[id] = 0;
+        if (auto* s = std::get_if<proto::FloorState>(&m); s && s->holder_id != id) believes[id] = 0;
+      }
+    };
+    std::map<ClientId, proto::FloorState> views;
+
+    for (int step = 0; step < 10'000; ++step) {
+      const std::size_t k = rng() % ids.size();
+      const ClientId id = ids[k];
+      const int op = static_cast<int>(rng() % 100);
+      const auto sent_frames = sink.frames.size();
+      const auto holder_before = room->floor_state();
+      bool audio_sent = false;
+      std::uint32_t audio_talk = 0;
+      if (op < 35) {
+        send(id, proto::FloorRequest{});
+      } else if (op < 60) {
+        send(id, proto::FloorRelease{believes[id] ? believes[id] : static_cast<std::uint32_t>(rng() % 3)});
+        believes[id] = 0;
+      } else if (op < 68) {
+        room->disconnect(id, now);
+        peers.erase(id);
+        believes.erase(id);
+        views.erase(id);
+        ids[k] = joined("S" + std::to_string(step));
+        continue;
+      } else if (op < 95) {
+        audio_talk = (rng() % 4 == 0) ? holder_before.talk_id + 1 : believes[id];
+        if (audio_talk == 0) audio_talk = 1;
+        audio(id, audio_frame(audio_talk, static_cast<std::uint16_t>(step)));
+        audio_sent = true;
+      } else {
+        advance(100ms);
+        for (auto cid : ids) send(cid, proto::Pong{wall_us, wall_us, wall_us});
+      }
+
+      if (audio_sent) {
+        const bool should_play = holder_before.taken && holder_before.holder_id == id && holder_before.talk_id == audio_talk;
+        ASSERT_EQ(sink.frames.size() - sent_frames, should_play ? 1u : 0u) << "step " << step;
+      }
+      const auto truth = room->floor_state();
+      int believers = 0;
+      for (auto cid : ids) {
+        for (const auto& m : peer(cid).received) {
+          if (auto* s = std::get_if<proto::FloorState>(&m)) views[cid] = *s;
+          if (auto* w = std::get_if<proto::Welcome>(&m)) views[cid] = w->floor;
+        }
+        update_beliefs(cid);
+        peer(cid).received.clear();
+        ASSERT_EQ(views[cid].taken, truth.taken) << "step " << step << " client " << cid;
+        ASSERT_EQ(views[cid].holder_id, truth.holder_id) << "step " << step;
+        ASSERT_EQ(views[cid].talk_id, truth.talk_id) << "step " << step;
+        if (believes[cid] != 0) {
+          ++believers;
+          ASSERT_EQ(truth.holder_id, cid) << "step " << step;
+          ASSERT_EQ(truth.talk_id, believes[cid]) << "step " << step;
+        }
+      }
+      ASSERT_LE(believers, 1) << "step " << step;
+      ASSERT_EQ(believers, truth.taken ? 1 : 0) << "step " << step;
+    }
+    EXPECT_GT(room->stats().talks, 100u);
+    EXPECT_GT(room->stats().audio_accepted, 50u);
+    EXPECT_GT(room->stats().audio_dropped, 100u);
+  }
+}
