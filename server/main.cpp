@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
 
   CLI::App app{"Smart Push-to-Talk server: students open the printed URL and hold a button to talk."};
+  // scripts/run passes defaults; a repeated option (the professor's own) wins.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--bind", config.bind_address, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
   app.add_option("--port", config.port, "TCP port for HTTPS and WebSocket (0: any free port)")->capture_default_str();
   app.add_flag("--plain-http", [&](std::int64_t) { config.tls = false; },

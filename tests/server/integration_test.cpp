@@ -1,0 +1,309 @@
+// The real server (the same Server object ptt-server runs) on a loopback port, driven by real
+// WebSocket clients over plain TCP and TLS.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <fstream>
+#include <latch>
+#include <mutex>
+#include <thread>
+
+#include "fake_peer.hpp"
+#include "server.hpp"
+#include "ws_test_client.hpp"
+
+using namespace ptt::server;
+using namespace ptt::server::test;
+using namespace std::chrono_literals;
+namespace proto = ptt::protocol;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The sink is called on the room's strand; the test thread reads it.
+struct LockedSink : AudioSink {
+  std::mutex m;
+  std::vector<std::uint16_t> sequences;
+  std::vector<std::uint32_t> talks;
+  void talk_started(std::uint32_t, const std::string&, TimePoint) override {}
+  void audio(const proto::AudioFrameView& f, TimePoint, std::int64_t) override {
+    std::lock_guard lock(m);
+    sequences.push_back(f.header.sequence);
+    talks.push_back(f.header.talk_id);
+  }
+  void talk_ended(std::uint32_t, TimePoint) override {}
+  std::vector<std::uint16_t> seen() {
+    std::lock_guard lock(m);
+    return sequences;
+  }
+};
+
+class ServerFixture : public ::testing::Test {
+ protected:
+  void start(bool tls, ServerConfig config = {}) {
+    tls_ = tls;
+    dir_ = fs::temp_directory_path() / ("ptt-it-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    fs::create_directories(dir_ / "web");
+    fs::create_directories(dir_ / "wasm");
+    std::ofstream(dir_ / "web" / "index.html") << "<!doctype html><title>Smart Push-to-Talk</title>";
+    std::ofstream(dir_ / "wasm" / "client.wasm") << "\0asm";
+    std::ofstream(dir_ / "secret.txt") << "do not serve";
+    config.bind_address = "127.0.0.1";
+    config.port = 0;
+    config.tls = tls;
+    config.state_dir = dir_ / "state";
+    config.web_root = dir_ / "web";
+    config.wasm_dir = dir_ / "wasm";
+    if (config.admin_token.empty()) config.admin_token = "let-me-in";
+    server_ = std::make_unique<Server>(ioc_, config, &sink_);
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    std::this_thread::sleep_for(50ms);
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    server_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::unique_ptr<WsTestClient> client(std::string origin = "") {
+    return std::make_unique<WsTestClient>(server_->port(), WsTestClient::Options{tls_, std::move(origin), "/ws"});
+  }
+  std::uint16_t port() const { return server_->port(); }
+
+  boost::asio::io_context ioc_;
+  LockedSink sink_;
+  std::unique_ptr<Server> server_;
+  std::vector<std::thread> threads_;
+  fs::path dir_;
+  bool tls_ = false;
+  static inline int counter_ = 0;
+};
+
+std::uint32_t press(WsTestClient& c) {
+  c.send(proto::FloorRequest{});
+  auto g = c.expect<proto::FloorGranted>();
+  return g ? g->talk_id : 0;
+}
+
+}  // namespace
+
+// 50 students press at the same instant: one grant, 49 denials naming the holder.
+TEST_F(ServerFixture, FiftyClientsPressTogetherOverTls) {
+  start(true);
+  constexpr int n = 50;
+  std::vector<std::unique_ptr<WsTestClient>> clients;
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) {
+    clients.push_back(client());
+    names.push_back(join(*clients.back(), "Student " + std::to_string(i)).name);
+  }
+  std::latch go(n);
+  std::vector<std::variant<std::monostate, proto::FloorGranted, proto::FloorDenied>> outcome(n);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      go.arrive_and_wait();
+      clients[i]->send(proto::FloorRequest{});
+      auto m = clients[i]->read_until(
+          [](const proto::ControlMessage& m) {
+            return std::holds_alternative<proto::FloorGranted>(m) || std::holds_alternative<proto::FloorDenied>(m);
+          },
+          10s);
+      if (!m) return;
+      if (auto* g = std::get_if<proto::FloorGranted>(&*m)) outcome[i] = *g;
+      else outcome[i] = std::get<proto::FloorDenied>(*m);
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  int granted = -1, denied = 0;
+  for (int i = 0; i < n; ++i) {
+    if (std::holds_alternative<proto::FloorGranted>(outcome[i])) {
+      EXPECT_EQ(granted, -1) << "second grant to client " << i;
+      granted = i;
+    }
+  }
+  ASSERT_GE(granted, 0);
+  for (int i = 0; i < n; ++i) {
+    if (auto* d = std::get_if<proto::FloorDenied>(&outcome[i])) {
+      ++denied;
+      EXPECT_EQ(d->reason, proto::DenyReason::busy);
+      EXPECT_EQ(d->holder, names[granted]);
+    }
+  }
+  EXPECT_EQ(denied, n - 1);
+
+  // After the holder releases, the next press is granted.
+  const auto talk = std::get<proto::FloorGranted>(outcome[granted]).talk_id;
+  clients[granted]->send(proto::FloorRelease{talk});
+  const int next = (granted + 1) % n;
+  ASSERT_TRUE(clients[next]->read_until(
+      [](const proto::ControlMessage& m) {
+        auto* s = std::get_if<proto::FloorState>(&m);
+        return s && !s->taken;
+      },
+      5s));
+  const auto next_talk = press(*clients[next]);
+  EXPECT_GT(next_talk, talk);
+}
+
+TEST_F(ServerFixture, HolderVanishingFreesTheFloorWithin100ms) {
+  start(false);
+  auto a = client(), b = client();
+  join(*a, "Ana");
+  join(*b, "Ben");
+  ASSERT_NE(press(*a), 0u);
+  ASSERT_TRUE(b->read_until([](const proto::ControlMessage& m) {
+    auto* s = std::get_if<proto::FloorState>(&m);
+    return s && s->taken;
+  }, 5s));
+  const auto t0 = std::chrono::steady_clock::now();
+  a->abort();  // TCP gone, no close frame
+  auto freed = b->read_until([](const proto::ControlMessage& m) {
+    auto* s = std::get_if<proto::FloorState>(&m);
+    return s && !s->taken;
+  }, 2s);
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(freed);
+  EXPECT_LT(elapsed, 100ms);
+  RecordProperty("free_after_us", std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
+}
+
+TEST_F(ServerFixture, SilentHolderIsRevokedAfterTheDocumentedTimeout) {
+  start(false);  // default: 3 s without any message from the holder
+  auto a = client(), b = client();
+  join(*a, "Ana");
+  join(*b, "Ben");
+  a->answer_pings = false;
+  ASSERT_NE(press(*a), 0u);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto freed = b->read_until([](const proto::ControlMessage& m) {
+    auto* s = std::get_if<proto::FloorState>(&m);
+    return s && !s->taken;
+  }, 6s);
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(freed);
+  EXPECT_GE(elapsed, 2900ms);
+  EXPECT_LT(elapsed, 3300ms);
+  auto revoked = a->expect<proto::FloorRevoked>(1s);
+  ASSERT_TRUE(revoked);
+  EXPECT_EQ(revoked->reason, proto::RevokeReason::unresponsive);
+}
+
+TEST_F(ServerFixture, NonHolderAudioNeverReachesTheAudioPath) {
+  start(true);
+  auto a = client(), b = client();
+  join(*a, "Ana");
+  join(*b, "Ben");
+  const auto talk = press(*a);
+  ASSERT_NE(talk, 0u);
+  for (std::uint16_t s = 0; s < 20; ++s) b->send_binary(audio_frame(talk, static_cast<std::uint16_t>(1000 + s)));
+  for (std::uint16_t s = 0; s < 10; ++s) a->send_binary(audio_frame(talk, s));
+  for (std::uint16_t s = 0; s < 5; ++s) a->send_binary(audio_frame(talk + 1, static_cast<std::uint16_t>(2000 + s)));
+  // A round trip through the room's strand: everything sent before is processed.
+  a->send(proto::Ping{1});
+  ASSERT_TRUE(a->expect<proto::Pong>());
+  b->send(proto::Ping{1});
+  ASSERT_TRUE(b->expect<proto::Pong>());
+  const auto seen = sink_.seen();
+  ASSERT_EQ(seen.size(), 10u);
+  for (std::uint16_t s = 0; s < 10; ++s) EXPECT_EQ(seen[s], s);
+  EXPECT_FALSE(b->closed_with);
+}
+
+TEST_F(ServerFixture, BadFramesCloseOnlyTheirClient) {
+  start(false);
+  auto observer = client();
+  join(*observer, "Observer");
+  struct Case {
+    const char* what;
+    std::function<void(WsTestClient&)> send;
+    std::uint16_t close_code;
+  };
+  const std::vector<Case> cases = {
+      {"malformed audio", [](WsTestClient& c) { c.send_binary({0x01, 0x00, 0x01}); }, 1002},
+      {"bad opus", [](WsTestClient& c) { auto f = audio_frame(1); f[20] = 0x4C; c.send_binary(f); }, 1002},
+      {"oversized binary", [](WsTestClient& c) { c.send_binary(std::vector<std::uint8_t>(4000, 1)); }, 1009},
+      {"oversized text", [](WsTestClient& c) { c.send_text(std::string(5000, ' ')); }, 1009},
+      {"invalid UTF-8", [](WsTestClient& c) { c.send_text("{\"type\":\"ping\",\"t0\":1,\"x\":\"\xc3\x28\"}"); }, 1007},
+      {"malformed JSON", [](WsTestClient& c) { c.send_text("{\"type\":"); }, 1002},
+  };
+  for (const auto& tc : cases) {
+    auto c = client();
+    join(*c, "Victim");
+    tc.send(*c);
+    EXPECT_EQ(c->wait_closed(), tc.close_code) << tc.what;
+  }
+  // Unknown types get an error and the connection stays usable.
+  auto c = client();
+  join(*c, "Curious");
+  c->send_text(R"({"type":"shout"})");
+  auto err = c->expect<proto::Error>();
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->code, proto::ErrorCode::unknown_type);
+  EXPECT_NE(press(*c), 0u);
+  // The observer saw all of it and is still served.
+  observer->send(proto::Ping{5});
+  EXPECT_TRUE(observer->expect<proto::Pong>());
+  EXPECT_FALSE(observer->closed_with);
+}
+
+TEST_F(ServerFixture, ForeignOriginIsRefused) {
+  start(true);
+  EXPECT_THROW(client("https://evil.example"), boost::system::system_error);
+  EXPECT_THROW(client("http://localhost:" + std::to_string(port())), boost::system::system_error);  // not https
+  auto same = client("https://localhost:" + std::to_string(port()));
+  EXPECT_EQ(join(*same, "Ana").name, "Ana");
+}
+
+TEST_F(ServerFixture, ConnectionLimitRefusesClearly) {
+  ServerConfig config;
+  config.room.max_clients = 2;
+  start(false, config);
+  auto a = client(), b = client(), c = client();
+  auto err = c->expect<proto::Error>();
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->code, proto::ErrorCode::server_full);
+  EXPECT_EQ(c->wait_closed(), 1013);
+  EXPECT_EQ(join(*a, "Ana").name, "Ana");
+}
+
+TEST_F(ServerFixture, ServesThePageAndRefusesPathsOutsideIt) {
+  start(true);
+  auto page = http_request(port(), true, "GET", "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("Smart Push-to-Talk"), std::string::npos);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  auto wasm = http_request(port(), true, "GET", "/wasm/client.wasm");
+  EXPECT_EQ(wasm.status, 200);
+  EXPECT_EQ(wasm.content_type, "application/wasm");
+  EXPECT_EQ(http_request(port(), true, "GET", "/../secret.txt").status, 400);
+  EXPECT_EQ(http_request(port(), true, "GET", "/wasm/../../secret.txt").status, 400);
+  EXPECT_EQ(http_request(port(), true, "GET", "/%2e%2e/secret.txt").status, 400);
+  EXPECT_EQ(http_request(port(), true, "GET", "/missing.html").status, 404);
+  EXPECT_EQ(http_request(port(), true, "DELETE", "/").status, 405);
+  // Plain HTTP on the TLS port is redirected to https.
+  auto plain = http_request(port(), false, "GET", "/index.html");
+  EXPECT_EQ(plain.status, 301);
+  EXPECT_EQ(plain.location, "https://localhost:" + std::to_string(port()) + "/index.html");
+}
+
+TEST_F(ServerFixture, AdminEndpointsNeedTheToken) {
+  start(true);
+  auto a = client();
+  join(*a, "Ana");
+  ASSERT_NE(press(*a), 0u);
+  EXPECT_EQ(http_request(port(), true, "GET", "/admin/status").status, 401);
+  EXPECT_EQ(http_request(port(), true, "GET", "/admin/status", "Bearer wrong-token").status, 401);
+  auto status = http_request(port(), true, "GET", "/admin/status", "Bearer let-me-in");
+  EXPECT_EQ(status.status, 200);
+  EXPECT_NE(status.body.find("\"holder\":\"Ana\""), std::string::npos);
+  EXPECT_EQ(http_request(port(), true, "POST", "/admin/revoke", "Bearer let-me-in").status, 200);
+  auto revoked = a->expect<proto::FloorRevoked>();
+  ASSERT_TRUE(revoked);
+  EXPECT_EQ(revoked->reason, proto::RevokeReason::admin);
+}
