@@ -1,0 +1,98 @@
+// The playout side of one talk at a time, run by the audio thread only: speexdsp's adaptive jitter
+// buffer (timestamps and spans in 48 kHz samples), Opus decoding, and concealment of what is
+// missing: Opus in-band FEC from the following packet when it is already here, else Opus PLC;
+// silence before a talk's first packet and between talks. No clock of its own (one pull() per
+// 20 ms step), no locks, and no allocation after construction: packets live in a fixed pool that
+// the jitter buffer borrows through its destroy callback.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "ptt/codec.hpp"
+
+struct JitterBuffer_;
+
+namespace ptt::server {
+
+// One audio packet as handed from the network side to the audio thread (by value, through a
+// lock-free queue).
+struct JitterPacket {
+  std::uint32_t talk_id = 0;
+  std::uint32_t timestamp = 0;  // 48 kHz samples since the talk started
+  std::uint32_t samples = 0;    // duration
+  std::uint16_t sequence = 0;
+  std::uint16_t size = 0;
+  std::int64_t capture_us = 0;  // capture time on the server's wall clock (0: unknown)
+  std::int64_t arrival_us = 0;  // arrival at the server, wall clock
+  std::array<std::uint8_t, 1275> data{};
+};
+
+struct JitterConfig {
+  int margin_ms = 0;        // extra delay kept on top of what the buffer computes from measured jitter
+  int max_late_rate = 2;    // percent of packets the buffer may let arrive too late (speexdsp's optimiser)
+  int delay_step_ms = 10;   // granularity of delay changes
+};
+
+struct JitterStats {
+  std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, talks = 0;
+};
+
+class JitterStage {
+ public:
+  static constexpr int kStep = 960;  // 20 ms: one pull, one packet
+  static constexpr int kPoolSize = 64;
+
+  struct Step {
+    enum Kind { idle, silence, played, fec, plc } kind = idle;
+    // For played steps: the packet's timestamp and timing, for latency measurement.
+    std::uint32_t timestamp = 0;
+    std::int64_t capture_us = 0, arrival_us = 0;
+  };
+
+  explicit JitterStage(const JitterConfig& config = {});
+  ~JitterStage();
+  JitterStage(const JitterStage&) = delete;
+  JitterStage& operator=(const JitterStage&) = delete;
+
+  // Resets the buffer and the decoder for a new talk.
+  void start_talk(std::uint32_t talk_id) noexcept;
+  // Plays out what is still buffered, then goes idle.
+  void end_talk(std::uint32_t talk_id) noexcept;
+  // Takes a packet of the current talk; false if it was dropped (late, other talk, pool full).
+  bool put(const JitterPacket& packet) noexcept;
+  // Writes the next kStep samples into out.
+  Step pull(float* out) noexcept;
+
+  bool active() const noexcept { return talk_id_ != 0; }
+  std::uint32_t talk_id() const noexcept { return talk_id_; }
+  const JitterStats& stats() const noexcept { return stats_; }
+
+ private:
+  struct Slot {
+    JitterStage* owner;
+    int index;
+    bool held;
+    JitterPacket packet;
+  };
+  static void on_destroy(void* slot) noexcept;
+  void release(int index) noexcept;
+  void reset_buffer() noexcept;
+  Slot* held_with_timestamp(std::uint32_t timestamp) noexcept;
+
+  JitterConfig config_;
+  JitterBuffer_* jb_ = nullptr;
+  codec::Decoder decoder_;
+  std::array<Slot, kPoolSize> slots_;
+  Slot late_marker_;  // stands in for late packets: the buffer learns their timing, nothing is borrowed
+  std::array<int, kPoolSize> free_;
+  int free_count_ = 0;
+  std::uint32_t talk_id_ = 0;
+  bool draining_ = false, started_playing_ = false, pointer_known_ = false;
+  int drain_steps_ = 0;
+  std::uint32_t pointer_ = 0;  // our copy of the buffer's play position
+  std::array<float, codec::kMaxFrameSamples> scratch_{};
+  JitterStats stats_;
+};
+
+}  // namespace ptt::server

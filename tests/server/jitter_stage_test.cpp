@@ -1,0 +1,203 @@
+// The jitter stage fed scripted packet streams: reordering, loss, jitter; checked against the
+// clean decode of the same packets.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "../shared/signals.hpp"
+#include "jitter_stage.hpp"
+#include "ptt/codec.hpp"
+
+using namespace ptt::server;
+namespace t = ptt::test;
+
+namespace {
+
+constexpr int kStep = JitterStage::kStep;
+
+struct Stream {
+  std::vector<JitterPacket> packets;
+  std::vector<float> clean;  // every packet decoded in order
+};
+
+Stream encode_speech() {
+  Stream s;
+  const auto speech = t::speech();
+  ptt::codec::Encoder enc;
+  ptt::codec::Decoder dec;
+  std::vector<float> pcm(kStep);
+  for (std::size_t off = 0, i = 0; off + kStep <= speech.size(); off += kStep, ++i) {
+    JitterPacket p;
+    p.talk_id = 1;
+    p.timestamp = static_cast<std::uint32_t>(i * kStep);
+    p.samples = kStep;
+    p.sequence = static_cast<std::uint16_t>(i);
+    const int n = enc.encode(speech.data() + off, p.data.data(), p.data.size());
+    EXPECT_GT(n, 0);
+    p.size = static_cast<std::uint16_t>(n);
+    s.packets.push_back(p);
+    EXPECT_EQ(dec.decode(p.data.data(), p.size, pcm.data(), kStep), kStep);
+    s.clean.insert(s.clean.end(), pcm.begin(), pcm.end());
+  }
+  return s;
+}
+
+struct Run {
+  std::vector<float> out;
+  std::vector<JitterStage::Step::Kind> kinds;
+  int accepted = 0;
+  long lag = -1;  // output sample index minus timestamp, from the last packet played (after adaptation)
+};
+
+// Delivers each packet at its arrival time (ms); pulls one step every 20 ms of simulated time.
+Run simulate(JitterStage& stage, const std::vector<JitterPacket>& packets, const std::vector<double>& arrival_ms,
+             int extra_steps = 40) {
+  std::vector<std::size_t> order(packets.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return arrival_ms[a] < arrival_ms[b]; });
+  Run r;
+  stage.start_talk(1);
+  std::vector<float> buf(kStep);
+  std::size_t next = 0;
+  double last_arrival = 0;
+  for (double a : arrival_ms) last_arrival = std::max(last_arrival, a);
+  const int steps = static_cast<int>(last_arrival / 20) + extra_steps;
+  for (int s = 0; s < steps; ++s) {
+    const double now = s * 20.0;
+    while (next < order.size() && arrival_ms[order[next]] <= now) {
+      if (arrival_ms[order[next]] >= 0) r.accepted += stage.put(packets[order[next]]);
+      ++next;
+    }
+    if (next == order.size() && stage.active()) stage.end_talk(1);
+    const auto step = stage.pull(buf.data());
+    if (step.kind == JitterStage::Step::played) r.lag = static_cast<long>(s) * kStep - step.timestamp;
+    r.kinds.push_back(step.kind);
+    r.out.insert(r.out.end(), buf.begin(), buf.end());
+  }
+  return r;
+}
+
+long count(const Run& r, JitterStage::Step::Kind k) { return std::count(r.kinds.begin(), r.kinds.end(), k); }
+
+}  // namespace
+
+TEST(JitterStage, SilenceWhenIdleAndBeforeTheFirstPacket) {
+  JitterStage stage;
+  std::vector<float> out(kStep, 1.0f);
+  EXPECT_EQ(stage.pull(out.data()).kind, JitterStage::Step::idle);
+  EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](float v) { return v == 0.0f; }));
+  stage.start_talk(3);
+  std::fill(out.begin(), out.end(), 1.0f);
+  EXPECT_EQ(stage.pull(out.data()).kind, JitterStage::Step::silence);
+  EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](float v) { return v == 0.0f; }));
+}
+
+TEST(JitterStage, PacketsOfAnotherTalkOrSpanAreRefused) {
+  JitterStage stage;
+  JitterPacket p;
+  p.talk_id = 2;
+  p.samples = kStep;
+  p.size = 1;
+  p.data[0] = 0x48;
+  EXPECT_FALSE(stage.put(p));  // no talk yet
+  stage.start_talk(1);
+  EXPECT_FALSE(stage.put(p));  // talk 2 is not the current one
+  p.talk_id = 1;
+  p.samples = 480;
+  EXPECT_FALSE(stage.put(p));
+  EXPECT_EQ(stage.stats().wrong_span, 1u);
+  p.samples = kStep;
+  EXPECT_TRUE(stage.put(p));
+}
+
+TEST(JitterStage, SteadyStreamIsPlayedBitExactlyAndDrainsToIdle) {
+  auto s = encode_speech();
+  std::vector<double> arrival;
+  for (std::size_t i = 0; i < s.packets.size(); ++i) arrival.push_back(i * 20.0 + 5.0);
+  JitterStage stage;
+  auto r = simulate(stage, s.packets, arrival);
+  EXPECT_EQ(count(r, JitterStage::Step::played), static_cast<long>(s.packets.size()));
+  EXPECT_EQ(count(r, JitterStage::Step::plc), 0);
+  EXPECT_FALSE(stage.active());  // drained, then idle
+  EXPECT_EQ(r.kinds.back(), JitterStage::Step::idle);
+  // The same decoder fed the same packets: identical samples, shifted by the buffer's delay.
+  const auto first = std::find(r.kinds.begin(), r.kinds.end(), JitterStage::Step::played) - r.kinds.begin();
+  const std::vector<float> played(r.out.begin() + first * kStep, r.out.begin() + (first + s.packets.size()) * kStep);
+  ASSERT_EQ(played.size(), s.clean.size());
+  float max_diff = 0;
+  for (std::size_t i = 0; i < played.size(); ++i) max_diff = std::max(max_diff, std::abs(played[i] - s.clean[i]));
+  EXPECT_EQ(max_diff, 0.0f);
+}
+
+TEST(JitterStage, ReorderedPacketsArePlayedInOrder) {
+  auto s = encode_speech();
+  std::vector<double> arrival;
+  for (std::size_t i = 0; i < s.packets.size(); ++i) arrival.push_back(i * 20.0 + 30.0);
+  for (std::size_t i = 0; i + 1 < arrival.size(); i += 3) std::swap(arrival[i], arrival[i + 1]);  // pairs swapped
+  JitterStage stage;
+  auto r = simulate(stage, s.packets, arrival);
+  // The buffer starts with no delay and learns the reordering from the first late packets.
+  EXPECT_EQ(count(r, JitterStage::Step::played) + static_cast<long>(stage.stats().late),
+            static_cast<long>(s.packets.size()));
+  EXPECT_LE(stage.stats().late, 3u);
+  EXPECT_GT(t::correlation(s.clean, r.out, r.lag), 0.98);
+}
+
+TEST(JitterStage, LostPacketIsRecoveredFromTheNextPacketsFec) {
+  // FEC needs the next packet to be buffered when the lost one is due: a margin of one packet.
+  auto s = encode_speech();
+  std::vector<double> arrival;
+  for (std::size_t i = 0; i < s.packets.size(); ++i) arrival.push_back(i * 20.0 + 5.0);
+  arrival[40] = -1;  // lost
+  arrival[90] = -1;
+  JitterConfig config;
+  config.margin_ms = 20;
+  JitterStage stage(config);
+  auto r = simulate(stage, s.packets, arrival);
+  EXPECT_EQ(stage.stats().fec, 2u);
+  EXPECT_EQ(count(r, JitterStage::Step::played), static_cast<long>(s.packets.size()) - 2);
+}
+
+// The acceptance scenario: reordering, 5 % loss and up to 60 ms of jitter.
+TEST(JitterStage, JitterLossAndReorderingArePlayedOrConcealed) {
+  auto s = encode_speech();
+  std::mt19937 rng(2026);
+  std::uniform_real_distribution<double> jitter(0.0, 60.0);
+  std::bernoulli_distribution lost(0.05);
+  std::vector<double> arrival;
+  std::size_t received = 0;
+  for (std::size_t i = 0; i < s.packets.size(); ++i) {
+    const bool l = lost(rng);
+    arrival.push_back(l ? -1 : i * 20.0 + 5.0 + jitter(rng));
+    received += !l;
+  }
+  JitterStage stage;
+  auto r = simulate(stage, s.packets, arrival);
+  const auto& st = stage.stats();
+  const long played = count(r, JitterStage::Step::played);
+  RecordProperty("played", std::to_string(played));
+  RecordProperty("late", std::to_string(st.late));
+  RecordProperty("fec", std::to_string(st.fec));
+  RecordProperty("plc", std::to_string(st.plc));
+  // Every packet that arrived in time was played; the rest of the timeline was concealed.
+  EXPECT_EQ(static_cast<std::size_t>(played) + st.late, received);
+  EXPECT_LE(st.late, received / 50) << "more than 2 % arrived after their play time";
+  EXPECT_EQ(st.pool_full, 0u);
+  // The output still sounds like the clean decode.
+  const double c = t::correlation(s.clean, r.out, r.lag);
+  RecordProperty("correlation", std::to_string(c));
+  EXPECT_GT(c, 0.8);
+}
+
+TEST(JitterStage, APacketPastItsPlayTimeIsDroppedAsLate) {
+  auto s = encode_speech();
+  JitterStage stage;
+  stage.start_talk(1);
+  std::vector<float> out(kStep);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(stage.put(s.packets[i]));
+  for (int i = 0; i < 12; ++i) stage.pull(out.data());
+  EXPECT_FALSE(stage.put(s.packets[3]));  // played long ago
+  EXPECT_EQ(stage.stats().late, 1u);
+}
