@@ -106,8 +106,8 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
     std::fill_n(out, kStep, 0.0f);
     return step;  // idle
   }
-  if (draining_ && (free_count_ == kPoolSize || ++drain_steps_ > 25)) {
-    // Everything of the talk is played (or 500 ms of draining found nothing more).
+  if (draining_ && (free_count_ == kPoolSize || drain_steps_ > 25)) {
+    // Everything of the talk is played (or 500 ms of draining found nothing more to play).
     reset_buffer();
     talk_id_ = 0;
     std::fill_n(out, kStep, 0.0f);
@@ -131,6 +131,7 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
     step.arrival_us = slot->packet.arrival_us;
     pointer_ = jp.timestamp + jp.span;
     pointer_known_ = started_playing_ = true;
+    drain_steps_ = 0;
     release(slot->index);
     ++stats_.played;
     return step;

@@ -32,10 +32,11 @@ struct JitterConfig {
   int margin_ms = 0;        // extra delay kept on top of what the buffer computes from measured jitter
   int max_late_rate = 2;    // percent of packets the buffer may let arrive too late (speexdsp's optimiser)
   int delay_step_ms = 10;   // granularity of delay changes
+  int max_delay_ms = 200;   // more than this buffered (after a device stall, say): skip packets to catch up
 };
 
 struct JitterStats {
-  std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, talks = 0;
+  std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, talks = 0, skipped = 0;
 };
 
 class JitterStage {
@@ -57,7 +58,7 @@ class JitterStage {
 
   // Resets the buffer and the decoder for a new talk.
   void start_talk(std::uint32_t talk_id) noexcept;
-  // Plays out what is still buffered, then goes idle.
+  // Plays out what is still buffered (until 500 ms pass with nothing to play), then goes idle.
   void end_talk(std::uint32_t talk_id) noexcept;
   // Takes a packet of the current talk; false if it was dropped (late, other talk, pool full).
   bool put(const JitterPacket& packet) noexcept;
@@ -89,7 +90,7 @@ class JitterStage {
   int free_count_ = 0;
   std::uint32_t talk_id_ = 0;
   bool draining_ = false, started_playing_ = false, pointer_known_ = false;
-  int drain_steps_ = 0;
+  int drain_steps_ = 0;  // steps without a packet while draining
   std::uint32_t pointer_ = 0;  // our copy of the buffer's play position
   std::array<float, codec::kMaxFrameSamples> scratch_{};
   JitterStats stats_;

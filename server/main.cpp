@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "audio_pipeline.hpp"
 #include "server.hpp"
 #include "terminal_qr.hpp"
 
@@ -33,6 +34,9 @@ int main(int argc, char** argv) {
   ServerConfig config;
   int max_talk_s = 120, silence_s = 0;
   std::string log_level = "info";
+  std::filesystem::path recordings;
+  PlaybackConfig playback_config;
+  bool list_devices = false, no_playback = false;
 
   CLI::App app{"Smart Push-to-Talk server: students open the printed URL and hold a button to talk."};
   // scripts/run passes defaults; a repeated option (the professor's own) wins.
@@ -55,25 +59,71 @@ int main(int argc, char** argv) {
   app.add_option("--silence-release", silence_s, "Revoke the floor after this many seconds without speech (0: never)")->capture_default_str()->check(CLI::Range(0, 3600));
   app.add_option("--max-clients", config.room.max_clients, "Most connections at once")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--threads", config.threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--recordings", recordings, "Folder for recordings, one <name>-<serial>.opus per talk (default: none)");
+  app.add_option("--device", playback_config.device,
+                 "Output device: its name, part of its name, or its index (see --list-devices); default: the system's");
+  app.add_flag("--list-devices", list_devices, "List the output devices and exit");
+  app.add_flag("--no-playback", no_playback, "Do not play audio (floor control and recordings only)");
+  app.add_option("--jitter-margin", playback_config.jitter.margin_ms,
+                 "Extra playout delay in ms on top of what the jitter buffer measures (FEC needs 20)")
+      ->capture_default_str()->check(CLI::Range(0, 500));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
+  if (list_devices) {
+    std::string error;
+    const auto devices = Playback::list_devices(&error);
+    if (devices.empty()) std::printf("No output devices%s%s\n", error.empty() ? "" : ": ", error.c_str());
+    for (const auto& d : devices)
+      std::printf("%3d %s%s  [%s, %d ch, %.0f Hz, %.1f ms]\n", d.index, d.name.c_str(), d.is_default ? " (default)" : "",
+                  d.host_api.c_str(), d.max_output_channels, d.default_sample_rate, d.default_low_latency_ms);
+    return 0;
+  }
   config.room.floor.max_talk = std::chrono::seconds(max_talk_s);
   config.room.floor.silence = std::chrono::seconds(silence_s);
   const bool token_generated = config.admin_token.empty();
   if (token_generated) config.admin_token = random_token();
 
+  auto log = [](bool error, const std::string& message) {
+    if (error) spdlog::error("{}", message);
+    else spdlog::info("{}", message);
+  };
+  std::unique_ptr<Recorder> recorder;
+  if (!recordings.empty()) {
+    try {
+      recorder = std::make_unique<Recorder>(recordings, log);
+      spdlog::info("recording every talk into {}", recordings.string());
+    } catch (const std::exception& e) {
+      spdlog::error("cannot start: {}", e.what());
+      return 1;
+    }
+  }
+  std::unique_ptr<Playback> playback;
+  if (!no_playback) {
+    playback = std::make_unique<Playback>(playback_config, log, [](const TalkReport& r) {
+      spdlog::info("talk {} played: {} packets, {} recovered by FEC, {} concealed, {} late, {} skipped to cut delay; capture-to-playout "
+                   "median {} ms, p99 {} ms (incl. {:.0f} ms device latency); arrival-to-playout median {} ms, p99 {} ms",
+                   r.talk_id, r.packets, r.fec, r.plc, r.late, r.skipped, r.capture_to_playout_median_ms,
+                   r.capture_to_playout_p99_ms, r.output_latency_ms, r.arrival_to_playout_median_ms,
+                   r.arrival_to_playout_p99_ms);
+    });
+    if (playback->running()) spdlog::info("{}", playback->status());
+    else spdlog::warn("{}; floor control and recordings still work, and the device is retried", playback->status());
+  } else {
+    spdlog::info("playback off (--no-playback)");
+  }
+  AudioPipeline pipeline(std::move(playback), std::move(recorder));
+
   boost::asio::io_context ioc(config.threads);
   std::unique_ptr<Server> server;
   try {
-    server = std::make_unique<Server>(ioc, config);
+    server = std::make_unique<Server>(ioc, config, &pipeline);
   } catch (const std::exception& e) {
     spdlog::error("cannot start: {}", e.what());
     return 1;
   }
 
-  spdlog::info("audio playback is not built yet: accepted audio is counted, not played");
   if (server->certificate_generated()) spdlog::info("made a new TLS certificate in {}", config.state_dir.string());
   const auto urls = server->student_urls();
   std::printf("\nStudents, open:\n");
@@ -102,6 +152,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < config.threads; ++i) threads.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : threads) t.join();
+  server.reset();
   spdlog::info("stopped");
   return 0;
 }

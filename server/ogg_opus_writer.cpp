@@ -20,7 +20,8 @@ void put_string(std::vector<std::uint8_t>& v, const std::string& s) {
   v.insert(v.end(), s.begin(), s.end());
 }
 
-constexpr std::uint32_t kFlushEvery = 48000;  // samples: about one page a second
+// Samples per forced page: with the recorder's 200 ms reorder window a crash loses under a second.
+constexpr std::uint32_t kFlushEvery = 24000;
 
 }  // namespace
 

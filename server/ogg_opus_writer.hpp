@@ -1,5 +1,5 @@
 // Writes Opus packets, as received, into an Ogg Opus file (RFC 7845) without re-encoding.
-// A page is flushed about once a second, so a crash loses at most the last second; the file is
+// A page is flushed every half second, so a crash loses less than the last second; the file is
 // playable (opusinfo, opusdec, libopusfile) even without its final page.
 #pragma once
 

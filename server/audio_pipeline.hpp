@@ -1,0 +1,31 @@
+// The room's AudioSink: the floor holder's packets go to live playback (PortAudio, when a device
+// is there) and to the recorder (when a folder is given). Called on the room's strand; neither
+// path blocks it.
+#pragma once
+
+#include <memory>
+
+#include "audio_sink.hpp"
+#include "playback.hpp"
+#include "recorder.hpp"
+
+namespace ptt::server {
+
+class AudioPipeline : public AudioSink {
+ public:
+  // Either may be null: playback off, or recording off.
+  AudioPipeline(std::unique_ptr<Playback> playback, std::unique_ptr<Recorder> recorder);
+
+  void talk_started(std::uint32_t talk_id, const std::string& speaker, TimePoint now) override;
+  void audio(const protocol::AudioFrameView& frame, TimePoint arrival, std::int64_t clock_offset_us) override;
+  void talk_ended(std::uint32_t talk_id, TimePoint now) override;
+
+  Playback* playback() noexcept { return playback_.get(); }
+  Recorder* recorder() noexcept { return recorder_.get(); }
+
+ private:
+  std::unique_ptr<Playback> playback_;
+  std::unique_ptr<Recorder> recorder_;
+};
+
+}  // namespace ptt::server

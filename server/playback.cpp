@@ -1,0 +1,307 @@
+#include "playback.hpp"
+
+#include <fcntl.h>
+#include <portaudio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace ptt::server {
+
+namespace {
+
+std::int64_t wall_us_now() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);  // vDSO: no lock, no allocation
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+// PortAudio's default host API set-up prints probing noise for absent ALSA/JACK devices on stderr.
+// Keep it out of the professor's terminal while initialising.
+PaError quiet_initialize() {
+  fflush(stderr);
+  const int saved = ::dup(2);
+  const int null = ::open("/dev/null", O_WRONLY);
+  if (saved >= 0 && null >= 0) ::dup2(null, 2);
+  const PaError err = Pa_Initialize();
+  if (saved >= 0) {
+    ::dup2(saved, 2);
+    ::close(saved);
+  }
+  if (null >= 0) ::close(null);
+  return err;
+}
+
+int find_device(const std::string& wanted, std::string& error) {
+  const int count = Pa_GetDeviceCount();
+  if (count < 0) {
+    error = Pa_GetErrorText(count);
+    return paNoDevice;
+  }
+  if (wanted.empty()) {
+    const int d = Pa_GetDefaultOutputDevice();
+    if (d == paNoDevice) error = "no default output device (is a sound server or card present?)";
+    return d;
+  }
+  if (!wanted.empty() && std::all_of(wanted.begin(), wanted.end(), ::isdigit)) {
+    const int d = std::atoi(wanted.c_str());
+    if (d < count && Pa_GetDeviceInfo(d)->maxOutputChannels > 0) return d;
+    error = "no output device with index " + wanted;
+    return paNoDevice;
+  }
+  int match = paNoDevice, matches = 0;
+  for (int i = 0; i < count; ++i) {
+    const PaDeviceInfo* info = Pa_GetDeviceInfo(i);
+    if (info->maxOutputChannels <= 0) continue;
+    if (wanted == info->name) return i;
+    if (std::strstr(info->name, wanted.c_str())) {
+      match = i;
+      ++matches;
+    }
+  }
+  if (matches == 1) return match;
+  error = matches ? "output device name '" + wanted + "' is ambiguous (see --list-devices)"
+                  : "no output device named '" + wanted + "' (see --list-devices)";
+  return paNoDevice;
+}
+
+}  // namespace
+
+struct PlaybackCallback {
+  static int run(const void*, void* output, unsigned long frames, const PaStreamCallbackTimeInfo*,
+                 PaStreamCallbackFlags, void* self) {
+    return static_cast<Playback*>(self)->render(static_cast<float*>(output), frames);
+  }
+};
+
+std::vector<OutputDevice> Playback::list_devices(std::string* error) {
+  std::vector<OutputDevice> out;
+  if (const PaError err = quiet_initialize(); err != paNoError) {
+    if (error) *error = Pa_GetErrorText(err);
+    return out;
+  }
+  const int def = Pa_GetDefaultOutputDevice();
+  for (int i = 0; i < Pa_GetDeviceCount(); ++i) {
+    const PaDeviceInfo* info = Pa_GetDeviceInfo(i);
+    if (info->maxOutputChannels <= 0) continue;
+    out.push_back({i, info->name, Pa_GetHostApiInfo(info->hostApi)->name, info->maxOutputChannels,
+                   info->defaultSampleRate, info->defaultLowOutputLatency * 1000, i == def});
+  }
+  Pa_Terminate();
+  return out;
+}
+
+Playback::Playback(PlaybackConfig config, Log log, ReportSink on_report)
+    : config_(std::move(config)), log_(std::move(log)), on_report_(std::move(on_report)), stage_(config_.jitter) {
+  std::string error;
+  if (const PaError err = quiet_initialize(); err != paNoError) {
+    status_ = std::string("playback off: PortAudio failed to start: ") + Pa_GetErrorText(err);
+  } else {
+    pa_initialised_ = true;
+    if (!open_stream(error)) status_ = "playback off: " + error;
+  }
+  watchdog_ = std::thread([this] { watchdog(); });
+}
+
+Playback::~Playback() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  watchdog_.join();
+  close_stream();
+  if (pa_initialised_) Pa_Terminate();
+}
+
+std::string Playback::status() const {
+  std::lock_guard lock(mutex_);
+  return status_;
+}
+
+bool Playback::open_stream(std::string& error) {
+  const int device = find_device(config_.device, error);
+  if (device == paNoDevice) return false;
+  const PaDeviceInfo* info = Pa_GetDeviceInfo(device);
+  PaStream* stream = nullptr;
+  PaError err = paNoError;
+  // Mono where the device takes it; otherwise stereo with the voice on both channels.
+  for (int channels : {1, 2}) {
+    PaStreamParameters out{};
+    out.device = device;
+    out.channelCount = channels;
+    out.sampleFormat = paFloat32;
+    out.suggestedLatency = info->defaultLowOutputLatency;
+    err = Pa_OpenStream(&stream, nullptr, &out, 48000, static_cast<unsigned long>(config_.frames_per_buffer),
+                        paNoFlag, &PlaybackCallback::run, this);
+    if (err == paNoError) {
+      channels_ = channels;
+      break;
+    }
+  }
+  if (err != paNoError) {
+    error = std::string("cannot open '") + info->name + "': " + Pa_GetErrorText(err);
+    return false;
+  }
+  output_latency_s_ = Pa_GetStreamInfo(stream)->outputLatency;
+  if ((err = Pa_StartStream(stream)) != paNoError) {
+    Pa_CloseStream(stream);
+    error = std::string("cannot start '") + info->name + "': " + Pa_GetErrorText(err);
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  stream_ = stream;
+  status_ = std::string("playing through '") + info->name + "' (" + Pa_GetHostApiInfo(info->hostApi)->name +
+            ", output latency " + std::to_string(static_cast<int>(output_latency_s_ * 1000 + 0.5)) + " ms)";
+  running_ = true;
+  return true;
+}
+
+void Playback::close_stream() {
+  void* stream;
+  {
+    std::lock_guard lock(mutex_);
+    stream = stream_;
+    stream_ = nullptr;
+    running_ = false;
+  }
+  if (stream) {
+    Pa_AbortStream(static_cast<PaStream*>(stream));
+    Pa_CloseStream(static_cast<PaStream*>(stream));
+  }
+}
+
+void Playback::talk_started(std::uint32_t talk_id) {
+  Command c;
+  c.kind = Command::start;
+  c.packet.talk_id = talk_id;
+  if (!commands_.push(c)) ++dropped_;
+}
+
+void Playback::packet(const JitterPacket& packet) {
+  if (!running_) return;  // nobody would drain the queue
+  Command c;
+  c.kind = Command::audio;
+  c.packet = packet;
+  if (!commands_.push(c)) ++dropped_;
+}
+
+void Playback::talk_ended(std::uint32_t talk_id) {
+  Command c;
+  c.kind = Command::end;
+  c.packet.talk_id = talk_id;
+  if (!commands_.push(c)) ++dropped_;
+}
+
+void Playback::finish_talk_report() noexcept {
+  const auto& s = stage_.stats();
+  current_.packets = static_cast<std::uint32_t>(s.played - stats_at_start_.played);
+  current_.fec = static_cast<std::uint32_t>(s.fec - stats_at_start_.fec);
+  current_.plc = static_cast<std::uint32_t>(s.plc - stats_at_start_.plc);
+  current_.late = static_cast<std::uint32_t>(s.late - stats_at_start_.late);
+  current_.skipped = static_cast<std::uint32_t>(s.skipped - stats_at_start_.skipped);
+  current_.capture_to_playout_median_ms = capture_hist_.quantile_ms(0.5);
+  current_.capture_to_playout_p99_ms = capture_hist_.quantile_ms(0.99);
+  current_.arrival_to_playout_median_ms = arrival_hist_.quantile_ms(0.5);
+  current_.arrival_to_playout_p99_ms = arrival_hist_.quantile_ms(0.99);
+  current_.output_latency_ms = output_latency_s_ * 1000;
+  reports_.push(current_);
+}
+
+int Playback::render(float* out, unsigned long frames) noexcept {
+  callbacks_.fetch_add(1, std::memory_order_relaxed);
+  while (commands_.read_available() > 0) {
+    Command* c = &commands_.front();  // in place: no copy of the packet
+    switch (c->kind) {
+      case Command::start:
+        if (stage_.active()) finish_talk_report();
+        stage_.start_talk(c->packet.talk_id);
+        stats_at_start_ = stage_.stats();
+        capture_hist_.reset();
+        arrival_hist_.reset();
+        current_ = TalkReport{};
+        current_.talk_id = c->packet.talk_id;
+        was_active_ = true;
+        break;
+      case Command::audio:
+        stage_.put(c->packet);
+        break;
+      case Command::end:
+        stage_.end_talk(c->packet.talk_id);
+        break;
+    }
+    commands_.pop();
+  }
+
+  const std::int64_t now = wall_us_now();
+  while (ring_count_ < frames) {
+    // The step's first sample leaves the speaker after what is already queued plus the device's latency.
+    const std::int64_t playout = now + static_cast<std::int64_t>((output_latency_s_ + static_cast<double>(ring_count_) / 48000.0) * 1e6);
+    std::array<float, JitterStage::kStep> step_pcm;
+    const auto step = stage_.pull(step_pcm.data());
+    if (step.kind == JitterStage::Step::played) {
+      if (step.capture_us > 0) capture_hist_.add(playout - step.capture_us);
+      if (step.arrival_us > 0) arrival_hist_.add(playout - step.arrival_us);
+    }
+    for (float v : step_pcm) {
+      ring_[(ring_read_ + ring_count_) % ring_.size()] = v;
+      ++ring_count_;
+    }
+  }
+  if (was_active_ && !stage_.active()) {
+    was_active_ = false;
+    finish_talk_report();
+  }
+  for (unsigned long i = 0; i < frames; ++i) {
+    const float v = ring_[ring_read_];
+    ring_read_ = (ring_read_ + 1) % ring_.size();
+    for (int ch = 0; ch < channels_; ++ch) out[i * channels_ + ch] = v;
+  }
+  ring_count_ -= frames;
+  return paContinue;
+}
+
+void Playback::watchdog() {
+  std::uint64_t last_callbacks = callbacks_.load();
+  auto last_progress = std::chrono::steady_clock::now();
+  auto last_attempt = last_progress;
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (stopping_) break;
+    lock.unlock();
+    TalkReport r;
+    while (reports_.pop(r))
+      if (on_report_) on_report_(r);
+    const auto now = std::chrono::steady_clock::now();
+    const auto calls = callbacks_.load();
+    if (calls != last_callbacks) {
+      last_callbacks = calls;
+      last_progress = now;
+    }
+    if (pa_initialised_ && running_ && now - last_progress > std::chrono::seconds(2)) {
+      log_(true, "audio device stalled (no callback for 2 s); reopening it");
+      close_stream();
+      last_attempt = now - std::chrono::seconds(10);
+    }
+    if (pa_initialised_ && !running_ && now - last_attempt > std::chrono::seconds(5)) {
+      last_attempt = now;
+      // The callback is not running: the jitter stage is safe to touch from here.
+      commands_.consume_all([](const Command&) {});
+      std::string error;
+      if (open_stream(error)) {
+        log_(false, status());
+        last_progress = std::chrono::steady_clock::now();
+      } else {
+        std::lock_guard status_lock(mutex_);
+        status_ = "playback off: " + error;
+      }
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace ptt::server

@@ -1,0 +1,111 @@
+// Live playback on the professor's speakers through PortAudio. The room's strand queues commands
+// (talk start, packet, talk end) into a lock-free single-producer single-consumer queue; the
+// PortAudio callback alone drains it into the jitter stage and fills the output, never locking,
+// allocating or logging. A watchdog thread logs per-talk latency reports the callback leaves in a
+// second queue, and reopens the device when the callback stops coming.
+#pragma once
+
+#include <boost/lockfree/spsc_queue.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "jitter_stage.hpp"
+#include "latency_histogram.hpp"
+
+namespace ptt::server {
+
+struct OutputDevice {
+  int index = -1;
+  std::string name, host_api;
+  int max_output_channels = 0;
+  double default_sample_rate = 0, default_low_latency_ms = 0;
+  bool is_default = false;
+};
+
+struct PlaybackConfig {
+  std::string device;  // name (exact, else unique substring) or index; empty: PortAudio's default
+  JitterConfig jitter;
+  int frames_per_buffer = 240;  // 5 ms callbacks
+};
+
+// Per-talk figures, measured on the audio thread.
+struct TalkReport {
+  std::uint32_t talk_id = 0;
+  std::uint32_t packets = 0, fec = 0, plc = 0, late = 0, skipped = 0;
+  double capture_to_playout_median_ms = -1, capture_to_playout_p99_ms = -1;  // -1: unknown
+  double arrival_to_playout_median_ms = -1, arrival_to_playout_p99_ms = -1;
+  double output_latency_ms = 0;
+};
+
+class Playback {
+ public:
+  using Log = std::function<void(bool error, const std::string& message)>;
+  using ReportSink = std::function<void(const TalkReport&)>;
+
+  // Lists output devices (initialises PortAudio for the call).
+  static std::vector<OutputDevice> list_devices(std::string* error = nullptr);
+
+  // Opens the device and starts playing silence. If that fails, running() is false and status()
+  // says why; the watchdog keeps trying to open it.
+  Playback(PlaybackConfig config, Log log, ReportSink on_report = {});
+  ~Playback();
+  Playback(const Playback&) = delete;
+  Playback& operator=(const Playback&) = delete;
+
+  bool running() const noexcept { return running_.load(); }
+  std::string status() const;
+
+  // From the room's strand (one producer). Never block; a full queue drops and counts.
+  void talk_started(std::uint32_t talk_id);
+  void packet(const JitterPacket& packet);
+  void talk_ended(std::uint32_t talk_id);
+  std::uint64_t dropped_commands() const noexcept { return dropped_.load(); }
+
+ private:
+  struct Command {
+    enum Kind : std::uint8_t { start, audio, end } kind = audio;
+    JitterPacket packet;
+  };
+  friend struct PlaybackCallback;
+  int render(float* out, unsigned long frames) noexcept;
+  void finish_talk_report() noexcept;
+  bool open_stream(std::string& error);
+  void close_stream();
+  void watchdog();
+
+  PlaybackConfig config_;
+  Log log_;
+  ReportSink on_report_;
+  // audio thread state
+  JitterStage stage_;
+  boost::lockfree::spsc_queue<Command, boost::lockfree::capacity<256>> commands_;
+  boost::lockfree::spsc_queue<TalkReport, boost::lockfree::capacity<32>> reports_;
+  std::array<float, 4096> ring_{};
+  std::size_t ring_read_ = 0, ring_count_ = 0;
+  LatencyHistogram capture_hist_, arrival_hist_;
+  TalkReport current_{};
+  JitterStats stats_at_start_{};
+  bool was_active_ = false;
+  double output_latency_s_ = 0;
+  int channels_ = 1;
+  // shared
+  std::atomic<bool> running_{false};
+  std::atomic<std::uint64_t> callbacks_{0}, dropped_{0};
+  mutable std::mutex mutex_;  // status_, stream_ (never taken by the callback)
+  std::string status_;
+  void* stream_ = nullptr;
+  bool pa_initialised_ = false;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread watchdog_;
+};
+
+}  // namespace ptt::server
