@@ -62,7 +62,7 @@ TEST(Preprocessor, KeepsSpeechWhileRemovingNoise) {
   std::vector<float> clean(lead, 0.0f);
   clean.insert(clean.end(), s.begin(), s.end());
   clean.resize(out.size());
-  // speexdsp's overlap-add delays the output by exactly one frame (a latency cost: see docs/LATENCY.md).
+  // speexdsp's overlap-add delays the output by exactly one frame (a latency cost: see docs/AUDIO.md).
   long lag = 0;
   const double c_out = t::best_correlation(clean, out, 0, 2000, &lag);
   EXPECT_EQ(lag, p.delay_samples());

@@ -1,0 +1,181 @@
+// The server's audio pipeline under simulated network jitter: the delay it adds between a packet's
+// arrival and its playout, and the CPU it costs per live talker. Run: build/native/bench/pipeline_bench
+//
+// Delay: packets of espeak-ng speech (20 ms Opus) arrive with uniform random jitter of 0, 20 and 60 ms
+// (and 2 % loss); the jitter stage is pulled every 20 ms of simulated time, as the PortAudio callback
+// does. Added delay = playout time - arrival time of each played packet (the device's own output
+// latency, 10 ms through PulseAudio here, comes on top). Several seeds; median and p99 over all packets.
+// CPU: the real stages on a minute of speech as fast as they run, against plain Opus decoding of the
+// same packets in the same process (the baseline).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "jitter_stage.hpp"
+#include "ptt/codec.hpp"
+#include "recorder.hpp"
+
+namespace {
+
+using namespace ptt::server;
+constexpr int kStep = JitterStage::kStep;
+
+std::vector<float> speech() {
+  std::vector<float> x;
+  if (FILE* f = std::fopen(PTT_TESTDATA "/speech.f32", "rb")) {
+    float buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, sizeof(float), 4096, f)) > 0) x.insert(x.end(), buf, buf + n);
+    std::fclose(f);
+  }
+  return x;
+}
+
+std::vector<JitterPacket> encode(const std::vector<float>& pcm, std::size_t repeat) {
+  ptt::codec::Encoder enc;
+  std::vector<JitterPacket> out;
+  for (std::size_t r = 0; r < repeat; ++r)
+    for (std::size_t off = 0; off + kStep <= pcm.size(); off += kStep) {
+      JitterPacket p;
+      p.talk_id = 1;
+      p.timestamp = static_cast<std::uint32_t>(out.size() * kStep);
+      p.samples = kStep;
+      p.sequence = static_cast<std::uint16_t>(out.size());
+      p.size = static_cast<std::uint16_t>(enc.encode(pcm.data() + off, p.data.data(), p.data.size()));
+      out.push_back(p);
+    }
+  return out;
+}
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(q * (v.size() - 1))];
+}
+
+struct DelayResult {
+  std::vector<double> delays_ms;
+  std::uint64_t played = 0, late = 0, fec = 0, plc = 0, lost = 0;
+};
+
+void simulate(const std::vector<JitterPacket>& packets, double jitter_ms, double loss, unsigned seed,
+              const JitterConfig& config, DelayResult& r) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> jitter(0.0, jitter_ms);
+  std::bernoulli_distribution lost(loss);
+  std::vector<std::pair<double, std::size_t>> arrivals;
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    if (lost(rng)) {
+      ++r.lost;
+      continue;
+    }
+    arrivals.emplace_back(i * 20.0 + jitter(rng), i);
+  }
+  std::sort(arrivals.begin(), arrivals.end());
+  JitterStage stage(config);
+  stage.start_talk(1);
+  std::vector<float> out(kStep);
+  std::size_t next = 0;
+  // The callback pulls at a phase unrelated to the sender's clock.
+  const double phase = std::uniform_real_distribution<double>(0.0, 20.0)(rng);
+  for (int s = 0; stage.active(); ++s) {
+    const double now = phase + s * 20.0;
+    while (next < arrivals.size() && arrivals[next].first <= now) {
+      auto p = packets[arrivals[next].second];
+      p.arrival_us = static_cast<std::int64_t>(arrivals[next].first * 1000);
+      stage.put(p);
+      ++next;
+    }
+    if (next == arrivals.size()) stage.end_talk(1);
+    const auto step = stage.pull(out.data());
+    if (step.kind == JitterStage::Step::played) r.delays_ms.push_back(now - step.arrival_us / 1000.0);
+  }
+  const auto& st = stage.stats();
+  r.played += st.played;
+  r.late += st.late;
+  r.fec += st.fec;
+  r.plc += st.plc;
+}
+
+double cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+int main() {
+  const auto pcm = speech();
+  if (pcm.empty()) {
+    std::fprintf(stderr, "no test speech at %s (build the tests first)\n", PTT_TESTDATA);
+    return 1;
+  }
+  const auto packets = encode(pcm, 1);
+  std::printf("Pipeline added delay (arrival -> playout), %zu packets x 20 seeds per row, 2 %% loss\n", packets.size());
+  std::printf("%-10s %-8s %10s %10s %8s %8s %8s\n", "jitter", "margin", "median ms", "p99 ms", "late %", "FEC", "PLC");
+  for (int margin : {0, 20}) {
+    for (double jitter : {0.0, 20.0, 60.0}) {
+      JitterConfig config;
+      config.margin_ms = margin;
+      DelayResult r;
+      for (unsigned seed = 1; seed <= 20; ++seed) simulate(packets, jitter, 0.02, seed, config, r);
+      const double arrived = static_cast<double>(r.played + r.late);
+      std::printf("%-10s %-8s %10.1f %10.1f %8.2f %8llu %8llu\n", (std::to_string(static_cast<int>(jitter)) + " ms").c_str(),
+                  (std::to_string(margin) + " ms").c_str(), quantile(r.delays_ms, 0.5), quantile(r.delays_ms, 0.99),
+                  100.0 * static_cast<double>(r.late) / arrived, static_cast<unsigned long long>(r.fec),
+                  static_cast<unsigned long long>(r.plc));
+    }
+  }
+
+  // CPU per live talker: a minute of speech through the jitter stage (decode included) and the
+  // recorder, against plain decoding of the same packets.
+  const auto minute = encode(pcm, static_cast<std::size_t>(60.0 / (pcm.size() / 48000.0)) + 1);
+  const double audio_s = minute.size() * 0.02;
+  std::vector<float> out(kStep);
+  double baseline = 1e9, pipeline = 1e9, recording = 1e9;
+  for (int run = 0; run < 5; ++run) {
+    {
+      ptt::codec::Decoder dec;
+      const double t0 = cpu_seconds();
+      for (const auto& p : minute) dec.decode(p.data.data(), p.size, out.data(), kStep);
+      baseline = std::min(baseline, cpu_seconds() - t0);
+    }
+    {
+      JitterStage stage;
+      stage.start_talk(1);
+      const double t0 = cpu_seconds();
+      for (const auto& p : minute) {
+        stage.put(p);
+        stage.pull(out.data());
+      }
+      pipeline = std::min(pipeline, cpu_seconds() - t0);
+    }
+    {
+      const auto dir = std::filesystem::temp_directory_path() / ("ptt-bench-" + std::to_string(::getpid()));
+      Recorder rec(dir, [](bool, const std::string&) {});
+      const auto w0 = std::chrono::steady_clock::now();
+      const double t0 = cpu_seconds();  // the process's CPU: the recorder thread's writing included
+      rec.talk_started(1, "bench", std::chrono::system_clock::now());
+      for (const auto& p : minute) rec.packet(1, p.timestamp, p.data.data(), p.size, p.samples);
+      rec.talk_ended(1);
+      rec.flush();
+      recording = std::min(recording, cpu_seconds() - t0);
+      (void)w0;
+      std::filesystem::remove_all(dir);
+    }
+  }
+  std::printf("\nCPU per live talker (%.0f s of speech, best of 5 runs, one core = 100 %%)\n", audio_s);
+  std::printf("  Opus decode alone (baseline)     %6.3f %% of a core\n", 100 * baseline / audio_s);
+  std::printf("  jitter stage + decode            %6.3f %% of a core  (%.2fx the baseline)\n", 100 * pipeline / audio_s,
+              pipeline / baseline);
+  std::printf("  recorder (queue + Ogg + write)   %6.3f %% of a core\n", 100 * recording / audio_s);
+  std::printf("  total                            %6.3f %% of a core\n", 100 * (pipeline + recording) / audio_s);
+  return 0;
+}
