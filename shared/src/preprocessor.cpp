@@ -17,7 +17,7 @@ Preprocessor::Preprocessor(const PreprocessorConfig& c) noexcept {
   float level = c.agc_target;
   speex_preprocess_ctl(state_, SPEEX_PREPROCESS_SET_DENOISE, &denoise);
   speex_preprocess_ctl(state_, SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, &suppress);
-  speex_preprocess_ctl(state_, SPEEX_PREPROCESS_SET_VAD, &off);  // ours is in vad.hpp
+  // speexdsp's own VAD is off by default (ours is in vad.hpp); setting it only prints a warning.
   speex_preprocess_ctl(state_, SPEEX_PREPROCESS_SET_DEREVERB, &off);
   // AGC exists only in speexdsp's floating-point build; a fixed-point build refuses the call.
   agc_ = agc && speex_preprocess_ctl(state_, SPEEX_PREPROCESS_SET_AGC, &agc) == 0;

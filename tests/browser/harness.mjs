@@ -1,0 +1,137 @@
+// Shared set-up for the browser tests: an isolated PulseAudio null sink, the real ptt-server over
+// HTTPS (playing into that sink), Debian's Chromium with a fake microphone, parec on the sink.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const root = path.resolve(import.meta.dirname, '../..');
+export const serverBinary = process.env.PTT_SERVER ?? path.join(root, 'build/native/server/ptt-server');
+export const wasmDir = process.env.PTT_WASM_DIR ?? path.join(root, 'build/wasm/client-wasm');
+export const artifacts = process.env.PTT_ARTIFACTS ?? path.join(root, 'build/native/browser-artifacts');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class Harness {
+  constructor() {
+    this.dir = mkdtempSync(path.join(tmpdir(), 'ptt-browser-'));
+    this.runtime = path.join(this.dir, 'runtime');
+    mkdirSync(this.runtime, { mode: 0o700 });
+    this.env = { ...process.env, XDG_RUNTIME_DIR: this.runtime, PULSE_SERVER: `unix:${this.runtime}/pulse/native`, HOME: this.dir };
+    this.children = [];
+    this.contexts = [];
+    mkdirSync(artifacts, { recursive: true });
+  }
+
+  spawn(cmd, args, logName) {
+    const child = spawn(cmd, args, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.log = '';
+    child.stdout.on('data', (d) => { child.log += d; });
+    child.stderr.on('data', (d) => { child.log += d; });
+    child.name = logName;
+    this.children.push(child);
+    return child;
+  }
+
+  async startPulse() {
+    this.spawn('pulseaudio', ['-n', '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no', '--disable-shm=yes',
+      '-L', 'module-null-sink sink_name=ptt_sink rate=48000 channels=2',
+      '-L', 'module-native-protocol-unix auth-anonymous=1', '-L', 'module-always-sink'], 'pulseaudio');
+    for (let i = 0; i < 100 && !existsSync(path.join(this.runtime, 'pulse/native')); i++) await sleep(50);
+    if (!existsSync(path.join(this.runtime, 'pulse/native'))) throw new Error('pulseaudio did not start');
+  }
+
+  async startServer(extra = []) {
+    this.recordings = path.join(this.dir, 'recordings');
+    this.server = this.spawn(serverBinary, ['--bind', '127.0.0.1', '--port', '0', '--web-root', path.join(root, 'web'),
+      '--wasm-dir', wasmDir, '--state-dir', path.join(this.dir, 'state'), '--recordings', this.recordings,
+      '--device', 'pulse', ...extra], 'server');
+    for (let i = 0; i < 200; i++) {
+      const m = this.server.log.match(/https:\/\/localhost:(\d+)\//);
+      if (m) {
+        this.url = m[0];
+        // PulseAudio's ALSA plugin holds a new stream ~1.5 s before it runs in real time.
+        await sleep(2500);
+        return this.url;
+      }
+      if (this.server.exitCode !== null) break;
+      await sleep(50);
+    }
+    throw new Error(`server did not start:\n${this.server.log}`);
+  }
+
+  stopServer() { this.server?.kill('SIGTERM'); }
+
+  startSinkRecording(file) {
+    this.sinkFile = file;
+    this.parec = spawn('sh', ['-c', `exec parec -d ptt_sink.monitor --rate=48000 --channels=1 --format=float32le --latency-msec=10 > '${file}'`],
+      { env: this.env, stdio: 'ignore' });
+  }
+
+  async stopSinkRecording() {
+    const exited = new Promise((r) => this.parec.once('exit', r));
+    this.parec.kill('SIGINT');
+    await exited;
+    return readFloat32(this.sinkFile);
+  }
+
+  // A Chromium whose microphone plays `wav` (or none: deny the microphone).
+  async browser({ wav, denyMicrophone = false, touch = false } = {}) {
+    const profile = mkdtempSync(path.join(this.dir, 'profile-'));
+    const args = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run', '--disable-sync', '--autoplay-policy=no-user-gesture-required'];
+    if (denyMicrophone) args.push('--deny-permission-prompts');
+    else args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`);
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium', headless: true, ignoreHTTPSErrors: true, args,
+      viewport: { width: 390, height: 760 }, hasTouch: touch, isMobile: touch,
+    });
+    this.contexts.push(context);
+    const page = context.pages()[0] ?? await context.newPage();
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`[page] ${m.text()}`); });
+    return page;
+  }
+
+  async close() {
+    for (const c of this.contexts) await c.close().catch(() => {});
+    this.parec?.kill('SIGKILL');
+    for (const child of this.children.reverse()) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, sleep(3000)]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    }
+    if (process.env.PTT_KEEP !== '1') rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  logs() { return this.children.map((c) => `--- ${c.name}\n${c.log}`).join('\n'); }
+}
+
+export function readFloat32(file) {
+  const buf = readFileSync(file);
+  return new Float32Array(buf.buffer, buf.byteOffset, Math.floor(buf.length / 4));
+}
+
+// Speech for a fake microphone: espeak-ng, trimmed of leading/trailing silence so the file loops
+// without a pause, as a WAV; plus the same at 48 kHz float for analysis.
+export function makeSpeech(dir, name, text) {
+  const raw = path.join(dir, `${name}-espeak.wav`);
+  const wav = path.join(dir, `${name}.wav`);
+  const f32 = path.join(dir, `${name}.f32`);
+  execFileSync('espeak-ng', ['-w', raw, '-s', '165', text]);
+  execFileSync('sox', [raw, wav, 'silence', '1', '0.02', '1%', 'reverse', 'silence', '1', '0.02', '1%', 'reverse']);
+  execFileSync('sox', [wav, '-r', '48000', '-c', '1', '-b', '32', '-e', 'floating-point', '-t', 'raw', f32]);
+  return { wav, samples: readFloat32(f32) };
+}
+
+export async function joinAs(page, url, name) {
+  await page.goto(url);
+  await page.getByLabel('Your name').fill(name);
+  await page.getByRole('button', { name: 'Join' }).click();
+  await page.locator('#app[data-state="ready"]').waitFor({ timeout: 15000 });
+}
+
+export const sleepMs = sleep;

@@ -1,0 +1,163 @@
+// The student's capture pipeline: pre-roll from press to grant, silence not sent, valid framing.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "ptt/capture_pipeline.hpp"
+#include "signals.hpp"
+
+using ptt::CaptureConfig;
+using ptt::CapturePipeline;
+namespace proto = ptt::protocol;
+namespace t = ptt::test;
+
+namespace {
+
+// Feeds x in 128-sample quanta as the AudioWorklet does, with capture times from start_us.
+void feed(CapturePipeline& p, const std::vector<float>& x, std::uint64_t start_us = 1'000'000'000) {
+  for (std::size_t off = 0; off + 128 <= x.size(); off += 128)
+    p.push(x.data() + off, 128, start_us + off * 1000000 / 48000);
+}
+
+std::vector<proto::AudioFrameView> frames(const CapturePipeline& p, std::vector<std::vector<std::uint8_t>>& storage) {
+  std::vector<proto::AudioFrameView> out;
+  for (std::size_t i = 0; i < p.ready_count(); ++i) storage.emplace_back(p.ready_data(i), p.ready_data(i) + p.ready_size(i));
+  for (const auto& s : storage) {
+    proto::AudioFrameView v;
+    EXPECT_EQ(proto::decode_audio_frame(s.data(), s.size(), v), proto::ErrorCode::ok);
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<float> loud_speech() {
+  auto s = t::speech();
+  return t::padded(s, 0, 0);
+}
+
+}  // namespace
+
+TEST(CapturePipeline, IdleSendsNothingButMetersAndDetects) {
+  CapturePipeline p;
+  ASSERT_TRUE(p.ok());
+  feed(p, t::padded(t::speech(), 24000, 0));
+  EXPECT_EQ(p.ready_count(), 0u);
+  EXPECT_GT(p.level(), 0.0f);
+  EXPECT_EQ(p.state(), CapturePipeline::State::idle);
+}
+
+TEST(CapturePipeline, PrerollFromPressIsSentOnGrantFirst) {
+  CapturePipeline p;
+  const auto speech = loud_speech();
+  p.press();
+  std::vector<float> first(speech.begin(), speech.begin() + 48000 / 2);  // 0.5 s before the grant
+  feed(p, first);
+  EXPECT_EQ(p.ready_count(), 0u);
+  p.grant(7);
+  std::vector<std::vector<std::uint8_t>> storage;
+  auto f = frames(p, storage);
+  ASSERT_GE(f.size(), 20u);
+  EXPECT_TRUE(f[0].header.flags & proto::audio_flags::kTalkStart);
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    EXPECT_EQ(f[i].header.talk_id, 7u);
+    EXPECT_EQ(f[i].header.sequence, i);
+    EXPECT_EQ(f[i].samples, 960u);
+    if (i) EXPECT_GT(f[i].header.timestamp, f[i - 1].header.timestamp);
+    if (i) EXPECT_FALSE(f[i].header.flags & proto::audio_flags::kTalkStart);
+  }
+  EXPECT_EQ(f[0].header.timestamp, 0u);
+  p.clear_ready();
+  // After the grant, packets flow directly and continue the timeline.
+  std::vector<float> rest(speech.begin() + 48000 / 2, speech.begin() + 48000);
+  feed(p, rest, 1'000'000'000 + 500'000);
+  std::vector<std::vector<std::uint8_t>> storage2;
+  auto g = frames(p, storage2);
+  ASSERT_FALSE(g.empty());
+  EXPECT_GT(g.front().header.timestamp, f.back().header.timestamp);
+  EXPECT_EQ(g.front().header.sequence, f.size());
+}
+
+TEST(CapturePipeline, DenialDropsThePreroll) {
+  CapturePipeline p;
+  p.press();
+  feed(p, loud_speech());
+  p.cancel();
+  EXPECT_EQ(p.state(), CapturePipeline::State::idle);
+  p.grant(3);  // a late grant after cancel does nothing
+  EXPECT_EQ(p.ready_count(), 0u);
+}
+
+TEST(CapturePipeline, PrerollIsBoundedToTheNewestSecond) {
+  CaptureConfig c;
+  c.send_silence = true;
+  CapturePipeline p(c);
+  p.press();
+  auto x = t::vowel(140, 0.3f, 48000 * 3);
+  feed(p, x);
+  p.grant(1);
+  EXPECT_EQ(p.ready_count(), 50u);
+  EXPECT_GE(p.packets_dropped(), 98u);
+}
+
+TEST(CapturePipeline, SilenceIsNotSentAndSpeechOnsetIsKept) {
+  CapturePipeline p;
+  const auto speech = t::speech();
+  std::vector<float> x(speech.begin(), speech.begin() + 48000);
+  x.insert(x.end(), 48000, 0.0f);  // 1 s of silence in the middle
+  x.insert(x.end(), speech.begin() + 48000, speech.begin() + 96000);
+  p.press();
+  p.grant(2);
+  feed(p, x);
+  std::vector<std::vector<std::uint8_t>> storage;
+  auto f = frames(p, storage);
+  EXPECT_GT(p.packets_skipped(), 20u);
+  EXPECT_LT(f.size(), 3u * 50u - 20u);
+  // The timeline keeps the silence as a gap in timestamps, not in sequence numbers.
+  bool gap = false;
+  for (std::size_t i = 1; i < f.size(); ++i) {
+    EXPECT_EQ(f[i].header.sequence, f[i - 1].header.sequence + 1);
+    if (f[i].header.timestamp - f[i - 1].header.timestamp > 960) gap = true;
+  }
+  EXPECT_TRUE(gap);
+  EXPECT_GT(f.back().header.timestamp, 2u * 48000);  // speech after the silence was sent
+  feed(p, std::vector<float>(48000, 0.0f));  // the VAD's 300 ms hangover, then silence counts
+  EXPECT_GE(p.silence_ms(), 600u);
+}
+
+TEST(CapturePipeline, CaptureTimeIsTheFirstSamplesTime) {
+  CaptureConfig c;
+  c.send_silence = true;
+  CapturePipeline p(c);
+  p.press();
+  p.grant(1);
+  const std::uint64_t start = 5'000'000'000ull;
+  feed(p, t::vowel(140, 0.3f, 48000), start);
+  std::vector<std::vector<std::uint8_t>> storage;
+  auto f = frames(p, storage);
+  ASSERT_GE(f.size(), 10u);
+  // The preprocessor's output lags by 10 ms, so packet k holds what was captured at start + 20k - 10 ms.
+  for (std::size_t k = 1; k < 10; ++k)
+    EXPECT_EQ(f[k].header.capture_time_us, start + 20000 * k - 10000) << k;
+}
+
+TEST(CapturePipeline, PacketsDecodeToTheSpeech) {
+  CaptureConfig c;
+  c.send_silence = true;
+  c.denoise = false;
+  c.agc_max_gain_db = 0;
+  CapturePipeline p(c);
+  p.press();
+  p.grant(1);
+  const auto speech = t::speech();
+  feed(p, speech);
+  std::vector<std::vector<std::uint8_t>> storage;
+  auto f = frames(p, storage);
+  ptt::codec::Decoder dec;
+  std::vector<float> out, pcm(960);
+  for (const auto& v : f) {
+    ASSERT_EQ(dec.decode(v.opus, v.opus_size, pcm.data(), 960), 960);
+    out.insert(out.end(), pcm.begin(), pcm.end());
+  }
+  // Delays: 10 ms preprocessor + Opus look-ahead.
+  EXPECT_GT(t::best_correlation(speech, out, 0, 1200), 0.8);
+}
