@@ -26,6 +26,29 @@ JitterStage::JitterStage(const JitterConfig& config) : config_(config) {
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_MARGIN, &margin);
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_MAX_LATE_RATE, &late);
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_DELAY_STEP, &step);
+  start_delay_ms_ = config.margin_ms;
+}
+
+// The spread (2nd to 98th percentile) of this talk's transit times, folded into the delay the next
+// talk starts with.
+void JitterStage::learn_jitter() noexcept {
+  if (transit_count_ >= 25) {
+    const auto lo_target = transit_count_ / 50, hi_target = transit_count_ - transit_count_ / 50;
+    std::uint32_t seen = 0;
+    int lo = -1, hi = -1;
+    for (int i = 0; i < kTransitBins; ++i) {
+      seen += transit_[static_cast<std::size_t>(i)];
+      if (lo < 0 && seen > lo_target) lo = i;
+      if (hi < 0 && seen >= hi_target) hi = i;
+    }
+    const double spread_ms = 2.0 * (hi - lo);
+    learned_jitter_ms_ = learned_jitter_ms_ == 0 ? spread_ms : 0.5 * learned_jitter_ms_ + 0.5 * spread_ms;
+  }
+  const double learned = config_.adaptive_start ? learned_jitter_ms_ : 0.0;
+  start_delay_ms_ = config_.margin_ms + std::min(static_cast<int>(learned + 0.5), config_.max_start_jitter_ms);
+  transit_.fill(0);
+  transit_count_ = 0;
+  transit_origin_us_ = 0;
 }
 
 JitterStage::~JitterStage() {
@@ -35,6 +58,7 @@ JitterStage::~JitterStage() {
 
 void JitterStage::on_destroy(void* p) noexcept {
   auto* slot = static_cast<Slot*>(p);
+  if (slot->index >= 0 && slot->held && !slot->owner->resetting_) ++slot->owner->stats_.discarded;
   slot->owner->release(slot->index);
 }
 
@@ -45,15 +69,18 @@ void JitterStage::release(int index) noexcept {
 }
 
 void JitterStage::reset_buffer() noexcept {
+  resetting_ = true;
   jitter_buffer_reset(jb_);  // hands every stored packet back through on_destroy
+  resetting_ = false;
   // A packet the buffer judged hopelessly late was neither stored nor destroyed: reclaim it now.
   for (int i = 0; i < kPoolSize; ++i) release(i);
   decoder_.reset();
   started_playing_ = pointer_known_ = draining_ = false;
-  drain_steps_ = 0;
+  drain_steps_ = hold_steps_ = 0;
 }
 
 void JitterStage::start_talk(std::uint32_t talk_id) noexcept {
+  if (talk_id_ != 0) learn_jitter();  // a talk cut short by the next one still teaches
   reset_buffer();
   talk_id_ = talk_id;
   ++stats_.talks;
@@ -68,6 +95,14 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   if (p.samples != kStep) {
     ++stats_.wrong_span;
     return false;
+  }
+  if (p.arrival_us > 0) {
+    // Transit = arrival - send time (timestamp), up to a constant: its spread is the jitter.
+    const std::int64_t transit = p.arrival_us - static_cast<std::int64_t>(p.timestamp) * 1000 / 48;
+    if (transit_count_ == 0) transit_origin_us_ = transit - kTransitBins * 2000 / 2;  // first packet mid-range
+    const std::int64_t bin = (transit - transit_origin_us_) / 2000;
+    ++transit_[static_cast<std::size_t>(std::clamp<std::int64_t>(bin, 0, kTransitBins - 1))];
+    ++transit_count_;
   }
   JitterBufferPacket jp{};
   jp.len = p.size;
@@ -108,9 +143,20 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   }
   if (draining_ && (free_count_ == kPoolSize || drain_steps_ > 25)) {
     // Everything of the talk is played (or 500 ms of draining found nothing more to play).
+    learn_jitter();
     reset_buffer();
     talk_id_ = 0;
     std::fill_n(out, kStep, 0.0f);
+    return step;
+  }
+
+  // speexdsp plays a talk's first packet at once and only then grows its delay to cover the margin
+  // and the jitter it measures, by inserting concealment mid-word. Holding the first packet back
+  // for the margin plus the jitter of earlier talks starts the talk with that delay instead.
+  if (!started_playing_ && free_count_ < kPoolSize && hold_steps_ * 20 < start_delay_ms_ && !draining_) {
+    ++hold_steps_;
+    std::fill_n(out, kStep, 0.0f);
+    step.kind = Step::silence;
     return step;
   }
 

@@ -30,6 +30,11 @@ struct JitterPacket {
 
 struct JitterConfig {
   int margin_ms = 0;        // extra delay kept on top of what the buffer computes from measured jitter
+  // Each talk's first packet is held back for the margin plus the jitter measured in earlier talks
+  // (the spread of packet transit times, smoothed; at most max_start_jitter_ms), so speexdsp need
+  // not grow its delay by inserting concealment just after the talk starts.
+  bool adaptive_start = true;
+  int max_start_jitter_ms = 80;
   int max_late_rate = 2;    // percent of packets the buffer may let arrive too late (speexdsp's optimiser)
   int delay_step_ms = 10;   // granularity of delay changes
   int max_delay_ms = 200;   // more than this buffered (after a device stall, say): skip packets to catch up
@@ -37,6 +42,9 @@ struct JitterConfig {
 
 struct JitterStats {
   std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, talks = 0, skipped = 0;
+  // Packets speexdsp stored and then threw away unplayed: it cuts its own delay by moving its play
+  // position forward (after a burst, say), and that cannot be switched off.
+  std::uint64_t discarded = 0;
 };
 
 class JitterStage {
@@ -66,6 +74,8 @@ class JitterStage {
   Step pull(float* out) noexcept;
 
   bool active() const noexcept { return talk_id_ != 0; }
+  // The delay the current (or next) talk starts with, in ms.
+  int start_delay_ms() const noexcept { return start_delay_ms_; }
   std::uint32_t talk_id() const noexcept { return talk_id_; }
   const JitterStats& stats() const noexcept { return stats_; }
 
@@ -89,9 +99,18 @@ class JitterStage {
   std::array<int, kPoolSize> free_;
   int free_count_ = 0;
   std::uint32_t talk_id_ = 0;
-  bool draining_ = false, started_playing_ = false, pointer_known_ = false;
+  bool draining_ = false, started_playing_ = false, pointer_known_ = false, resetting_ = false;
   int drain_steps_ = 0;  // steps without a packet while draining
+  int hold_steps_ = 0;   // steps the talk's first packet has been held back (see pull)
   std::uint32_t pointer_ = 0;  // our copy of the buffer's play position
+  // Transit-time spread of the current talk: 2 ms bins of (arrival - timestamp) around the first packet's.
+  static constexpr int kTransitBins = 512;
+  std::array<std::uint16_t, kTransitBins> transit_{};
+  std::int64_t transit_origin_us_ = 0;
+  std::uint32_t transit_count_ = 0;
+  double learned_jitter_ms_ = 0;
+  int start_delay_ms_ = 0;
+  void learn_jitter() noexcept;
   std::array<float, codec::kMaxFrameSamples> scratch_{};
   JitterStats stats_;
 };

@@ -1,7 +1,7 @@
 // Shared set-up for the browser tests: an isolated PulseAudio null sink, the real ptt-server over
 // HTTPS (playing into that sink), Debian's Chromium with a fake microphone, parec on the sink.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -81,8 +81,10 @@ export class Harness {
     const profile = mkdtempSync(path.join(this.dir, 'profile-'));
     const args = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--no-first-run', '--disable-sync', '--autoplay-policy=no-user-gesture-required'];
+    // A fake microphone is always there; denying means refusing the permission prompt.
+    args.push('--use-fake-device-for-media-stream');
     if (denyMicrophone) args.push('--deny-permission-prompts');
-    else args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`);
+    else args.push('--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`);
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium', headless: true, ignoreHTTPSErrors: true, args,
       viewport: { width: 390, height: 760 }, hasTouch: touch, isMobile: touch,
@@ -104,7 +106,8 @@ export class Harness {
         if (child.exitCode === null) child.kill('SIGKILL');
       }
     }
-    if (process.env.PTT_KEEP !== '1') rmSync(this.dir, { recursive: true, force: true });
+    if (process.env.PTT_KEEP === '1') writeFileSync(path.join(this.dir, 'logs.txt'), this.logs());
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 
   logs() { return this.children.map((c) => `--- ${c.name}\n${c.log}`).join('\n'); }
@@ -115,14 +118,16 @@ export function readFloat32(file) {
   return new Float32Array(buf.buffer, buf.byteOffset, Math.floor(buf.length / 4));
 }
 
-// Speech for a fake microphone: espeak-ng, trimmed of leading/trailing silence so the file loops
-// without a pause, as a WAV; plus the same at 48 kHz float for analysis.
-export function makeSpeech(dir, name, text) {
+// Speech for a fake microphone (which loops the file): espeak-ng, trimmed of leading and trailing
+// silence, then followed by `pauseS` of silence as a speaker's pause (without pauses speexdsp's
+// denoiser would in time learn the endless speech as noise); plus the same at 48 kHz float.
+export function makeSpeech(dir, name, text, pauseS = 0.8) {
   const raw = path.join(dir, `${name}-espeak.wav`);
   const wav = path.join(dir, `${name}.wav`);
   const f32 = path.join(dir, `${name}.f32`);
   execFileSync('espeak-ng', ['-w', raw, '-s', '165', text]);
-  execFileSync('sox', [raw, wav, 'silence', '1', '0.02', '1%', 'reverse', 'silence', '1', '0.02', '1%', 'reverse']);
+  execFileSync('sox', [raw, wav, 'silence', '1', '0.02', '1%', 'reverse', 'silence', '1', '0.02', '1%', 'reverse',
+    'pad', '0', String(pauseS)]);
   execFileSync('sox', [wav, '-r', '48000', '-c', '1', '-b', '32', '-e', 'floating-point', '-t', 'raw', f32]);
   return { wav, samples: readFloat32(f32) };
 }

@@ -47,7 +47,11 @@ test('scripts/run serves the page over HTTPS to headless Chromium', { timeout: 3
     assert.equal(response.status(), 200);
     assert.equal(new URL(page.url()).protocol, 'https:');
     assert.equal(await page.title(), 'Smart Push-to-Talk');
-    assert.equal(await page.getByRole('button', { name: /hold to talk/i }).count(), 1);
+    // The page reaches its join form only after the wasm client compiled from /wasm/.
+    await page.locator('#app[data-state="join"]').waitFor({ timeout: 15_000 });
+    assert.ok(await page.getByRole('textbox', { name: /your name/i }).isVisible());
+    assert.ok(await page.getByRole('button', { name: 'Join' }).isVisible());
+    assert.equal(await page.getByRole('button', { name: /hold to talk/i }).count(), 0, 'talk button waits for a name');
     const securityDetails = await response.securityDetails();
     assert.ok(securityDetails, 'the page came over TLS');
     assert.match(securityDetails.protocol, /TLS 1\.[23]/);

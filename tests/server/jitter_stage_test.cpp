@@ -201,3 +201,66 @@ TEST(JitterStage, APacketPastItsPlayTimeIsDroppedAsLate) {
   EXPECT_FALSE(stage.put(s.packets[3]));  // played long ago
   EXPECT_EQ(stage.stats().late, 1u);
 }
+
+namespace {
+// Stamps each packet with its arrival time (on a clock that starts far from zero), as the network side does.
+std::vector<JitterPacket> arriving(std::vector<JitterPacket> packets, const std::vector<double>& arrival_ms) {
+  for (std::size_t i = 0; i < packets.size(); ++i)
+    packets[i].arrival_us = arrival_ms[i] < 0 ? 0 : 7'000'000'000 + static_cast<std::int64_t>(arrival_ms[i] * 1000);
+  return packets;
+}
+
+// Steps of the 60 ms after the first packet played that were concealed rather than played.
+long concealed_after_start(const Run& r) {
+  const auto first = std::find(r.kinds.begin(), r.kinds.end(), JitterStage::Step::played);
+  return std::count_if(first + 1, first + 4, [](auto k) { return k != JitterStage::Step::played; });
+}
+}  // namespace
+
+// After a jittery talk the next one starts with a delay near the measured spread, so it needs
+// fewer late drops and no concealment as it starts; steady talks bring the delay back down; it
+// never exceeds its bound.
+TEST(JitterStage, StartDelayIsLearnedFromTheJitterOfEarlierTalks) {
+  auto s = encode_speech();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> jitter(0.0, 60.0);
+  std::vector<double> jittery, steady;
+  for (std::size_t i = 0; i < s.packets.size(); ++i) {
+    jittery.push_back(i * 20.0 + 5.0 + jitter(rng));
+    steady.push_back(i * 20.0 + 5.0);
+  }
+  JitterStage stage;
+  EXPECT_EQ(stage.start_delay_ms(), 0);
+  const auto r1 = simulate(stage, arriving(s.packets, jittery), jittery);
+  const auto late_first = stage.stats().late;
+  const int learned = stage.start_delay_ms();
+  EXPECT_GE(learned, 40) << "60 ms of uniform jitter was measured";
+  EXPECT_LE(learned, 80);
+  const auto r = simulate(stage, arriving(s.packets, jittery), jittery);
+  const auto late_second = stage.stats().late - late_first;
+  RecordProperty("learned_start_delay_ms", std::to_string(learned));
+  RecordProperty("late_first_talk", std::to_string(late_first));
+  RecordProperty("late_second_talk", std::to_string(late_second));
+  RecordProperty("plc_first_talk", std::to_string(count(r1, JitterStage::Step::plc)));
+  RecordProperty("plc_second_talk", std::to_string(count(r, JitterStage::Step::plc)));
+  EXPECT_LT(late_second, late_first) << "the second talk started with the learned delay";
+  // Without it the buffer grows its delay by concealing right after the first word starts.
+  EXPECT_GT(concealed_after_start(r1), 0);
+  EXPECT_EQ(concealed_after_start(r), 0);
+  EXPECT_GT(t::correlation(s.clean, r.out, r.lag), 0.8);
+  for (int i = 0; i < 4; ++i) simulate(stage, arriving(s.packets, steady), steady);
+  EXPECT_LT(stage.start_delay_ms(), learned / 4) << "steady talks let the delay fall back";
+
+  // The bound holds however wild the jitter.
+  std::uniform_real_distribution<double> wild(0.0, 400.0);
+  std::vector<double> stormy;
+  for (std::size_t i = 0; i < s.packets.size(); ++i) stormy.push_back(i * 20.0 + wild(rng));
+  for (int i = 0; i < 3; ++i) simulate(stage, arriving(s.packets, stormy), stormy);
+  EXPECT_EQ(stage.start_delay_ms(), 80);
+
+  JitterConfig fixed;
+  fixed.adaptive_start = false;
+  JitterStage fixed_stage(fixed);
+  simulate(fixed_stage, arriving(s.packets, jittery), jittery);
+  EXPECT_EQ(fixed_stage.start_delay_ms(), 0);
+}

@@ -16,7 +16,7 @@ namespace {
 // Feeds x in 128-sample quanta as the AudioWorklet does, with capture times from start_us.
 void feed(CapturePipeline& p, const std::vector<float>& x, std::uint64_t start_us = 1'000'000'000) {
   for (std::size_t off = 0; off + 128 <= x.size(); off += 128)
-    p.push(x.data() + off, 128, start_us + off * 1000000 / 48000);
+    p.push(x.data() + off, 128, start_us + std::uint64_t{off} * 1000000 / 48000);  // 64-bit: size_t is 32 in wasm
 }
 
 std::vector<proto::AudioFrameView> frames(const CapturePipeline& p, std::vector<std::vector<std::uint8_t>>& storage) {
@@ -62,8 +62,8 @@ TEST(CapturePipeline, PrerollFromPressIsSentOnGrantFirst) {
     EXPECT_EQ(f[i].header.talk_id, 7u);
     EXPECT_EQ(f[i].header.sequence, i);
     EXPECT_EQ(f[i].samples, 960u);
-    if (i) EXPECT_GT(f[i].header.timestamp, f[i - 1].header.timestamp);
-    if (i) EXPECT_FALSE(f[i].header.flags & proto::audio_flags::kTalkStart);
+    if (i) { EXPECT_GT(f[i].header.timestamp, f[i - 1].header.timestamp); }
+    if (i) { EXPECT_FALSE(f[i].header.flags & proto::audio_flags::kTalkStart); }
   }
   EXPECT_EQ(f[0].header.timestamp, 0u);
   p.clear_ready();
