@@ -1,0 +1,109 @@
+// Per-frame cost of the student's capture path (speexdsp denoise + gain, VAD, level meter, Opus
+// encode, protocol framing), the code the AudioWorklet runs as wasm, here natively; beside Opus
+// encoding alone (the baseline) in the same process. Input: the test speech, pushed in the
+// worklet's 128-sample quanta. Each figure is the mean cost per 20 ms frame over a batch of 50
+// frames (1 s of audio); median and p99 over all batches of several runs.
+// bench/capture_cost.mjs runs this beside the same code as wasm under node and in Chromium.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <vector>
+
+#include "ptt/capture_pipeline.hpp"
+#include "ptt/codec.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kQuantum = 128, kFrame = 960, kBatchFrames = 50;
+constexpr int kRuns = 5, kSeconds = 30;
+
+std::vector<float> speech() {
+  std::ifstream in(PTT_TESTDATA "/speech.f32", std::ios::binary);
+  std::vector<float> v;
+  float x;
+  while (in.read(reinterpret_cast<char*>(&x), sizeof x)) v.push_back(x);
+  return v;
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+}
+
+// The whole capture path, as the worklet drives it: press, grant, then quanta.
+std::vector<double> capture_batches(const std::vector<float>& pcm) {
+  std::vector<double> batches;
+  std::vector<float> quantum(kQuantum);
+  for (int run = 0; run < kRuns; ++run) {
+    ptt::CapturePipeline p;
+    p.press();
+    p.grant(1);
+    std::size_t pos = 0, in_batch = 0;
+    std::uint64_t t_us = 1'000'000;
+    auto start = Clock::now();
+    for (std::size_t q = 0; q < kSeconds * 48000 / kQuantum; ++q) {
+      for (auto& s : quantum) {
+        s = pcm[pos];
+        pos = (pos + 1) % pcm.size();
+      }
+      p.push(quantum.data(), kQuantum, t_us);
+      p.clear_ready();
+      t_us += kQuantum * 1'000'000 / 48000;
+      if ((in_batch += kQuantum) >= kBatchFrames * kFrame) {
+        const auto end = Clock::now();
+        batches.push_back(std::chrono::duration<double, std::micro>(end - start).count() / kBatchFrames);
+        start = end;
+        in_batch -= kBatchFrames * kFrame;
+      }
+    }
+  }
+  return batches;
+}
+
+// Baseline: Opus encoding alone of the same audio, 20 ms at a time.
+std::vector<double> encode_batches(const std::vector<float>& pcm) {
+  std::vector<double> batches;
+  std::vector<float> frame(kFrame);
+  std::vector<std::uint8_t> out(1275);
+  for (int run = 0; run < kRuns; ++run) {
+    ptt::codec::Encoder enc;
+    std::size_t pos = 0;
+    for (std::size_t b = 0; b < kSeconds * 50 / kBatchFrames; ++b) {
+      const auto start = Clock::now();
+      for (std::size_t f = 0; f < kBatchFrames; ++f) {
+        for (auto& s : frame) {
+          s = pcm[pos];
+          pos = (pos + 1) % pcm.size();
+        }
+        enc.encode(frame.data(), out.data(), out.size());
+      }
+      batches.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count() / kBatchFrames);
+    }
+  }
+  return batches;
+}
+
+}  // namespace
+
+int main() {
+  const auto pcm = speech();
+  if (pcm.empty()) {
+    std::fprintf(stderr, "no test speech at %s (build the tests first)\n", PTT_TESTDATA);
+    return 1;
+  }
+  encode_batches(pcm);  // warm-up: caches, clocks
+  const auto encode = encode_batches(pcm);
+  const auto capture = capture_batches(pcm);
+  const double enc_med = quantile(encode, 0.5), cap_med = quantile(capture, 0.5);
+  std::printf("Capture path per 20 ms frame, native (%d runs x %d s of speech, batches of %zu frames)\n", kRuns,
+              kSeconds, kBatchFrames);
+  std::printf("  %-46s median %7.1f us  p99 %7.1f us\n", "Opus encode alone (baseline)", enc_med, quantile(encode, 0.99));
+  std::printf("  %-46s median %7.1f us  p99 %7.1f us  (%.2fx the baseline; %.2f %% of real time)\n",
+              "denoise + gain + VAD + meter + encode + frame", cap_med, quantile(capture, 0.99), cap_med / enc_med,
+              cap_med / 200.0);
+  // For bench/capture_cost.mjs.
+  std::printf("RESULT native_capture_us median=%.3f p99=%.3f encode_median=%.3f\n", cap_med, quantile(capture, 0.99), enc_med);
+  return 0;
+}
