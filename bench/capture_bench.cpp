@@ -7,30 +7,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "ptt/capture_pipeline.hpp"
 #include "ptt/codec.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using ptt::bench::quantile;
 constexpr std::size_t kQuantum = 128, kFrame = 960, kBatchFrames = 50;
 constexpr int kRuns = 5, kSeconds = 30;
-
-std::vector<float> speech() {
-  std::ifstream in(PTT_TESTDATA "/speech.f32", std::ios::binary);
-  std::vector<float> v;
-  float x;
-  while (in.read(reinterpret_cast<char*>(&x), sizeof x)) v.push_back(x);
-  return v;
-}
-
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
-}
 
 // The whole capture path, as the worklet drives it: press, grant, then quanta.
 std::vector<double> capture_batches(const std::vector<float>& pcm) {
@@ -88,11 +76,7 @@ std::vector<double> encode_batches(const std::vector<float>& pcm) {
 }  // namespace
 
 int main() {
-  const auto pcm = speech();
-  if (pcm.empty()) {
-    std::fprintf(stderr, "no test speech at %s (build the tests first)\n", PTT_TESTDATA);
-    return 1;
-  }
+  const auto pcm = ptt::bench::load_speech();
   encode_batches(pcm);  // warm-up: caches, clocks
   const auto encode = encode_batches(pcm);
   const auto capture = capture_batches(pcm);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "jitter_stage.hpp"
 #include "ptt/codec.hpp"
 #include "recorder.hpp"
@@ -24,18 +25,9 @@
 namespace {
 
 using namespace ptt::server;
+using ptt::bench::load_speech;
+using ptt::bench::quantile;
 constexpr int kStep = JitterStage::kStep;
-
-std::vector<float> speech() {
-  std::vector<float> x;
-  if (FILE* f = std::fopen(PTT_TESTDATA "/speech.f32", "rb")) {
-    float buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, sizeof(float), 4096, f)) > 0) x.insert(x.end(), buf, buf + n);
-    std::fclose(f);
-  }
-  return x;
-}
 
 std::vector<JitterPacket> encode(const std::vector<float>& pcm, std::size_t repeat) {
   ptt::codec::Encoder enc;
@@ -51,12 +43,6 @@ std::vector<JitterPacket> encode(const std::vector<float>& pcm, std::size_t repe
       out.push_back(p);
     }
   return out;
-}
-
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(q * (v.size() - 1))];
 }
 
 struct DelayResult {
@@ -114,11 +100,7 @@ double cpu_seconds() {
 }  // namespace
 
 int main() {
-  const auto pcm = speech();
-  if (pcm.empty()) {
-    std::fprintf(stderr, "no test speech at %s (build the tests first)\n", PTT_TESTDATA);
-    return 1;
-  }
+  const auto pcm = load_speech();
   const auto packets = encode(pcm, 1);
   std::printf("Pipeline added delay (arrival -> playout), 20 consecutive talks of %zu packets per row, 2 %% loss\n",
               packets.size());
