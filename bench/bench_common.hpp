@@ -8,6 +8,7 @@
 
 namespace ptt::bench {
 
+#ifdef PTT_TESTDATA
 // The espeak-ng speech the test build makes (48 kHz mono float); exits with a clear message if absent.
 inline std::vector<float> load_speech() {
   std::vector<float> x;
@@ -23,6 +24,7 @@ inline std::vector<float> load_speech() {
   }
   return x;
 }
+#endif
 
 // The q-quantile (0..1) of v, by nearest rank; -1 for no data.
 inline double quantile(std::vector<double> v, double q) {

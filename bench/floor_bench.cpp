@@ -1,0 +1,289 @@
+// Floor responsiveness and scale, against the real ptt-server (started here on loopback, TLS, no
+// playback) with the project's own load generator (bench/load_client: every connection on one
+// io_context in this thread). Prints:
+//   - press-to-grant and press-to-deny round trips, median and p99, with 1, 100 and 1,000 students
+//     connected, and each reply's time when 100 students press together;
+//   - the server's resident memory at 1,000 / 5,000 / 10,000 connected students (per connection);
+//   - a storm of 1,000 simultaneous presses at 10,000 connected: grants (must be exactly one), p99
+//     reply time, and the time until all 10,000 have the new floor state.
+// Run: build/native/bench/floor_bench [--max-clients 10000]
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ssl/context.hpp>
+#include <CLI/CLI.hpp>
+
+#include "../tests/e2e/child_process.hpp"
+#include "bench_common.hpp"
+#include "load_client.hpp"
+
+namespace fs = std::filesystem;
+namespace net = boost::asio;
+namespace proto = ptt::protocol;
+using ptt::bench::Clock;
+using ptt::bench::LoadClient;
+using ptt::bench::quantile;
+using namespace std::chrono_literals;
+
+namespace {
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+class Bench {
+ public:
+  Bench(std::uint16_t port) : tls_(net::ssl::context::tls_client), port_(port) {
+    tls_.set_verify_mode(net::ssl::verify_none);  // the server's own self-signed certificate
+  }
+
+  // Runs the event loop until pred() holds or the timeout passes.
+  template <typename Pred>
+  bool run_until(Pred pred, Clock::duration timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (!pred()) {
+      if (Clock::now() > deadline) return false;
+      if (ioc_.stopped()) ioc_.restart();
+      ioc_.run_for(1ms);
+    }
+    return true;
+  }
+  void run_for(Clock::duration d) {
+    run_until([] { return false; }, d);
+  }
+
+  // Connects and joins students until there are n, at most 200 handshakes in flight.
+  bool grow(std::size_t n) {
+    std::size_t next = clients_.size();
+    while (clients_.size() < n) {
+      const auto pending = [&] {
+        std::size_t p = 0;
+        for (std::size_t i = next; i < clients_.size(); ++i) p += !clients_[i]->seen().joined && !clients_[i]->seen().failed;
+        return p;
+      };
+      while (clients_.size() < n && pending() < 200) {
+        clients_.push_back(std::make_shared<LoadClient>(ioc_, tls_, port_, "Student " + std::to_string(clients_.size() + 1)));
+        clients_.back()->start();
+      }
+      run_until([&] { return pending() < 100; }, 30s);
+      while (next < clients_.size() && (clients_[next]->seen().joined || clients_[next]->seen().failed)) ++next;
+    }
+    const bool ok = run_until([&] {
+      return std::all_of(clients_.begin(), clients_.end(), [](auto& c) { return c->seen().joined || c->seen().failed; });
+    }, 60s);
+    const auto failed = std::count_if(clients_.begin(), clients_.end(), [](auto& c) { return c->seen().failed || c->seen().closed; });
+    if (!ok || failed) std::fprintf(stderr, "  %ld of %zu connections failed\n", static_cast<long>(failed), clients_.size());
+    return ok && failed == 0;
+  }
+
+  // One press; returns the time to the grant (or deny), and leaves the floor free again.
+  double press_once(LoadClient& c, bool expect_grant) {
+    const auto t0 = Clock::now();
+    c.send(proto::FloorRequest{});
+    const bool answered = run_until([&] { return c.seen().granted_at > t0 || c.seen().denied_at > t0; }, 5s);
+    const auto reply = std::max(c.seen().granted_at, c.seen().denied_at);
+    if (!answered || (c.seen().granted_at > t0) != expect_grant) return -1;
+    if (expect_grant) {
+      const auto t1 = Clock::now();
+      c.send(proto::FloorRelease{c.seen().talk_id});
+      run_until([&] { return c.seen().state_free_at > t1; }, 5s);
+    }
+    return ms(reply - t0);
+  }
+
+  // Press-to-grant by `rotate` students in turn. Each student may press 2/s (burst 5), so with few
+  // students the presses are paced.
+  std::vector<double> grant_trips(std::size_t rotate, std::size_t samples) {
+    std::vector<double> v;
+    for (std::size_t i = 0; i < samples; ++i) {
+      v.push_back(press_once(*clients_[i % rotate], true));
+      run_for(rotate < 5 ? 550ms : 0ms);
+    }
+    return v;
+  }
+  // Press-to-deny by students 1..others in turn while student 0 holds the floor.
+  std::vector<double> deny_trips(std::size_t others, std::size_t samples) {
+    std::vector<double> v;
+    auto& holder = *clients_[0];
+    const auto t0 = Clock::now();
+    holder.send(proto::FloorRequest{});
+    run_until([&] { return holder.seen().granted_at > t0; }, 5s);
+    run_for(600ms);
+    for (std::size_t i = 0; i < samples; ++i) {
+      v.push_back(press_once(*clients_[1 + i % others], false));
+      run_for(others < 5 ? 550ms : 0ms);
+    }
+    const auto t1 = Clock::now();
+    holder.send(proto::FloorRelease{holder.seen().talk_id});
+    run_until([&] { return holder.seen().state_free_at > t1; }, 5s);
+    run_for(600ms);
+    return v;
+  }
+
+  struct Storm {
+    std::vector<double> replies;
+    int grants = 0, denials = 0, unanswered = 0;
+    double broadcast_ms = -1;  // grant to the last student's floor state
+  };
+  // `pressers` students press in the same instant; everyone connected should learn who holds the floor.
+  Storm storm(std::size_t first, std::size_t pressers) {
+    Storm s;
+    std::vector<Clock::time_point> sent(pressers);
+    const auto t0 = Clock::now();
+    for (std::size_t i = 0; i < pressers; ++i) {
+      sent[i] = Clock::now();
+      clients_[first + i]->send(proto::FloorRequest{});
+    }
+    auto answered = [&](std::size_t i) {
+      const auto& seen = clients_[first + i]->seen();
+      return seen.granted_at > t0 || seen.denied_at > t0;
+    };
+    run_until([&] {
+      for (std::size_t i = 0; i < pressers; ++i)
+        if (!answered(i)) return false;
+      return true;
+    }, 30s);
+    LoadClient* holder = nullptr;
+    for (std::size_t i = 0; i < pressers; ++i) {
+      auto& c = *clients_[first + i];
+      if (c.seen().granted_at > t0) {
+        ++s.grants;
+        holder = &c;
+        s.replies.push_back(ms(c.seen().granted_at - sent[i]));
+      } else if (c.seen().denied_at > t0) {
+        ++s.denials;
+        s.replies.push_back(ms(c.seen().denied_at - sent[i]));
+      } else {
+        ++s.unanswered;
+      }
+    }
+    if (holder) {
+      const bool all = run_until([&] {
+        return std::all_of(clients_.begin(), clients_.end(), [&](auto& c) { return c->seen().state_taken_at > t0; });
+      }, 30s);
+      if (all) {
+        Clock::time_point last{};
+        for (auto& c : clients_) last = std::max(last, c->seen().state_taken_at);
+        s.broadcast_ms = ms(last - holder->seen().granted_at);
+      }
+      const auto t1 = Clock::now();
+      holder->send(proto::FloorRelease{holder->seen().talk_id});
+      run_until([&] { return holder->seen().state_free_at > t1; }, 10s);
+    }
+    run_for(600ms);
+    return s;
+  }
+
+  std::size_t size() const { return clients_.size(); }
+
+ private:
+  net::io_context ioc_;
+  net::ssl::context tls_;
+  std::uint16_t port_;
+  std::vector<std::shared_ptr<LoadClient>> clients_;
+};
+
+void print_row(const char* what, const std::vector<double>& v) {
+  const auto bad = std::count(v.begin(), v.end(), -1.0);
+  std::vector<double> ok;
+  for (double x : v)
+    if (x >= 0) ok.push_back(x);
+  std::printf("  %-44s median %7.2f ms  p99 %7.2f ms  (n=%zu%s)\n", what, quantile(ok, 0.5), quantile(ok, 0.99), ok.size(),
+              bad ? ", some unanswered or wrong" : "");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Floor responsiveness and scale of ptt-server on loopback"};
+  std::string server_binary = PTT_SERVER_BINARY;
+  std::size_t max_clients = 10000;
+  app.add_option("--server", server_binary, "ptt-server to start")->capture_default_str();
+  app.add_option("--max-clients", max_clients, "Largest number of connected students (1,000 / 5,000 / this)")
+      ->capture_default_str()->check(CLI::Range(1000, 15000));
+  CLI11_PARSE(app, argc, argv);
+
+  const auto dir = fs::temp_directory_path() / ("ptt-floor-bench-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto log = dir / "server.log";
+  ptt::test::ChildProcess server({server_binary, "--bind", "127.0.0.1", "--port", "0", "--no-playback", "--max-clients",
+                                  std::to_string(max_clients + 100), "--state-dir", (dir / "state").string()},
+                                 {}, log.string());
+  std::uint16_t port = 0;
+  for (int i = 0; i < 500 && !port; ++i) {
+    std::this_thread::sleep_for(20ms);
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::smatch m;
+    const auto s = text.str();
+    if (std::regex_search(s, m, std::regex(R"(https://localhost:(\d+)/)"))) port = static_cast<std::uint16_t>(std::stoi(m[1]));
+  }
+  if (!port) {
+    std::fprintf(stderr, "ptt-server did not start (see %s)\n", log.c_str());
+    return 1;
+  }
+  const long rss_start = rss_kib(server.pid());
+  Bench bench(port);
+  std::printf("Floor round trips over TLS on loopback (ptt-server pid %d, one load-generator thread)\n", server.pid());
+
+  bench.grow(1);
+  print_row("press-to-grant, 1 connected", bench.grant_trips(1, 20));
+  bench.grow(2);
+  print_row("press-to-deny, 2 connected (holder + 1)", bench.deny_trips(1, 20));
+  for (std::size_t n : {std::size_t{100}, std::size_t{1000}}) {
+    bench.grow(n);
+    bench.run_for(1s);
+    const std::size_t rotate = std::min<std::size_t>(n, 200) - 1;
+    print_row(("press-to-grant, " + std::to_string(n) + " connected").c_str(), bench.grant_trips(rotate, 200));
+    print_row(("press-to-deny, " + std::to_string(n) + " connected").c_str(), bench.deny_trips(rotate, 200));
+    if (n == 100) {
+      std::vector<double> together;
+      int rounds_one_grant = 0;
+      for (int round = 0; round < 5; ++round) {
+        auto s = bench.storm(0, 100);
+        together.insert(together.end(), s.replies.begin(), s.replies.end());
+        rounds_one_grant += s.grants == 1 && s.unanswered == 0;
+      }
+      print_row("reply, 100 pressing together (5 rounds)", together);
+      std::printf("  %-44s %d of 5\n", "rounds with exactly one grant", rounds_one_grant);
+    }
+  }
+
+  std::printf("\nScale: idle students connected (TLS, joined, answering pings)\n");
+  for (std::size_t n : {std::size_t{1000}, std::size_t{5000}, max_clients}) {
+    const auto t0 = Clock::now();
+    const bool ok = bench.grow(n);
+    const double connect_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    bench.run_for(3s);  // a few ping rounds
+    const long rss = rss_kib(server.pid());
+    std::printf("  %6zu connected%s: server RSS %7.1f MiB, %5.1f KiB per connection (connected in %.1f s)\n", n,
+                ok ? "" : " (some failed)", rss / 1024.0, static_cast<double>(rss - rss_start) / static_cast<double>(n),
+                connect_s);
+  }
+
+  std::printf("\nStorm: 1,000 press together with %zu connected\n", bench.size());
+  const auto s = bench.storm(0, 1000);
+  std::printf("  grants %d (must be 1), denials %d, unanswered %d\n", s.grants, s.denials, s.unanswered);
+  print_row("reply time", s.replies);
+  std::printf("  %-44s %7.1f ms\n", "grant to floor state at every student", s.broadcast_ms);
+  std::printf("RESULT storm grants=%d p99_ms=%.2f broadcast_ms=%.1f\n", s.grants, quantile(s.replies, 0.99), s.broadcast_ms);
+
+  server.stop(SIGTERM);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return s.grants == 1 ? 0 : 1;
+}
