@@ -103,10 +103,11 @@ int main(int argc, char** argv) {
   if (!no_playback) {
     playback = std::make_unique<Playback>(playback_config, log, [](const TalkReport& r) {
       spdlog::info("talk {} played: {} packets, {} recovered by FEC, {} concealed, {} late, {} skipped to cut delay; capture-to-playout "
-                   "median {} ms, p99 {} ms (incl. {:.0f} ms device latency); arrival-to-playout median {} ms, p99 {} ms",
+                   "median {} ms, p99 {} ms (incl. {:.0f} ms device latency); arrival-to-playout median {} ms, p99 {} ms; "
+                   "capture-to-arrival median {} ms",
                    r.talk_id, r.packets, r.fec, r.plc, r.late, r.skipped, r.capture_to_playout_median_ms,
                    r.capture_to_playout_p99_ms, r.output_latency_ms, r.arrival_to_playout_median_ms,
-                   r.arrival_to_playout_p99_ms);
+                   r.arrival_to_playout_p99_ms, r.capture_to_arrival_median_ms);
     });
     if (playback->running()) spdlog::info("{}", playback->status());
     else spdlog::warn("{}; floor control and recordings still work, and the device is retried", playback->status());

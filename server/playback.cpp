@@ -207,6 +207,7 @@ void Playback::finish_talk_report() noexcept {
   current_.capture_to_playout_p99_ms = capture_hist_.quantile_ms(0.99);
   current_.arrival_to_playout_median_ms = arrival_hist_.quantile_ms(0.5);
   current_.arrival_to_playout_p99_ms = arrival_hist_.quantile_ms(0.99);
+  current_.capture_to_arrival_median_ms = transit_hist_.quantile_ms(0.5);
   current_.output_latency_ms = output_latency_s_ * 1000;
   reports_.push(current_);
 }
@@ -222,6 +223,7 @@ int Playback::render(float* out, unsigned long frames) noexcept {
         stats_at_start_ = stage_.stats();
         capture_hist_.reset();
         arrival_hist_.reset();
+        transit_hist_.reset();
         current_ = TalkReport{};
         current_.talk_id = c->packet.talk_id;
         was_active_ = true;
@@ -245,6 +247,7 @@ int Playback::render(float* out, unsigned long frames) noexcept {
     if (step.kind == JitterStage::Step::played) {
       if (step.capture_us > 0) capture_hist_.add(playout - step.capture_us);
       if (step.arrival_us > 0) arrival_hist_.add(playout - step.arrival_us);
+      if (step.capture_us > 0 && step.arrival_us > 0) transit_hist_.add(step.arrival_us - step.capture_us);
     }
     for (float v : step_pcm) {
       ring_[(ring_read_ + ring_count_) % ring_.size()] = v;

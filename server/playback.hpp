@@ -42,6 +42,8 @@ struct TalkReport {
   std::uint32_t packets = 0, fec = 0, plc = 0, late = 0, skipped = 0;
   double capture_to_playout_median_ms = -1, capture_to_playout_p99_ms = -1;  // -1: unknown
   double arrival_to_playout_median_ms = -1, arrival_to_playout_p99_ms = -1;
+  // Capture to arrival at the server: the student's framing (20 ms + 10 ms of preprocessing) and the network.
+  double capture_to_arrival_median_ms = -1;
   double output_latency_ms = 0;
 };
 
@@ -90,7 +92,7 @@ class Playback {
   boost::lockfree::spsc_queue<TalkReport, boost::lockfree::capacity<32>> reports_;
   std::array<float, 4096> ring_{};
   std::size_t ring_read_ = 0, ring_count_ = 0;
-  LatencyHistogram capture_hist_, arrival_hist_;
+  LatencyHistogram capture_hist_, arrival_hist_, transit_hist_;
   TalkReport current_{};
   JitterStats stats_at_start_{};
   bool was_active_ = false;

@@ -76,7 +76,7 @@ async function startAudio() {
   await ctx.audioWorklet.addModule('capture-worklet.js');
   const node = new AudioWorkletNode(ctx, 'ptt-capture', {
     numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
-    processorOptions: { module: wasmModule, agcMaxGainDb: AGC_MAX_GAIN_DB, prerollMs: 1000, clockOffsetUs: clockOffset(ctx) },
+    processorOptions: { module: wasmModule, agcMaxGainDb: AGC_MAX_GAIN_DB, prerollMs: 1000, clockOffsetUs: clockOffset(ctx, stream) },
   });
   ctx.createMediaStreamSource(stream).connect(node);
   const mute = ctx.createGain();  // the worklet must be pulled, but nothing is played back
@@ -88,15 +88,24 @@ async function startAudio() {
     fatal('The audio processor stopped working. Reload the page.');
   };
   audio = { ctx, node, stream };
-  setInterval(() => node.port.postMessage({ type: 'clock', offsetUs: clockOffset(ctx) }), 5000);
+  const updateClock = () => node.port.postMessage({ type: 'clock', offsetUs: clockOffset(ctx, stream) });
+  setInterval(updateClock, 5000);
   if (ctx.state === 'suspended') await ctx.resume();
+  setTimeout(updateClock, 300);  // once the context renders, getOutputTimestamp is exact
 }
 
-// Page clock (us) minus the audio clock (us): turns the worklet's currentTime into capture times.
-function clockOffset(ctx) {
+// Page clock (us) minus the audio clock (us): turns the worklet's currentTime into the time the
+// sound reached the microphone. currentTime is the context time of the quantum being processed,
+// which getOutputTimestamp relates to when it will be heard: baseLatency + outputLatency after it
+// is processed; and its input was captured the track's latency before it is processed.
+function clockOffset(ctx, stream) {
+  const inputS = stream.getAudioTracks()[0]?.getSettings().latency ?? 0;
   const ts = ctx.getOutputTimestamp?.();
-  if (ts && ts.performanceTime) return (performance.timeOrigin + ts.performanceTime) * 1000 - ts.contextTime * 1e6;
-  return nowUs() - ctx.currentTime * 1e6;
+  if (ts && ts.performanceTime) {
+    const aheadS = (ctx.baseLatency ?? 0) + (ctx.outputLatency ?? 0) + inputS;
+    return (performance.timeOrigin + ts.performanceTime) * 1000 - (ts.contextTime + aheadS) * 1e6;
+  }
+  return nowUs() - (ctx.currentTime + inputS) * 1e6;
 }
 
 function onWorklet(msg) {

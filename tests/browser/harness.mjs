@@ -34,10 +34,22 @@ export class Harness {
     return child;
   }
 
-  async startPulse() {
+  // `loopbackMic`: the sink's left channel is also a microphone (source `mic`, fed through sink
+  // `click_in`) and the server plays into its right channel (sink `server_out`): one recording of
+  // ptt_sink.monitor then holds what went into the microphone and what came out, on one clock.
+  async startPulse({ loopbackMic = false } = {}) {
+    const modules = ['module-null-sink sink_name=ptt_sink rate=48000 channels=2 channel_map=front-left,front-right'];
+    if (loopbackMic) {
+      const remap = 'channels=1 channel_map=mono remix=no';
+      modules.push(`module-remap-sink sink_name=server_out master=ptt_sink master_channel_map=front-right ${remap}`,
+        `module-remap-sink sink_name=click_in master=ptt_sink master_channel_map=front-left ${remap}`,
+        `module-remap-source source_name=mic master=ptt_sink.monitor master_channel_map=front-left ${remap}`,
+        'module-null-sink sink_name=browser_out rate=48000 channels=2');  // the page's own sounds (the grant tone)
+      this.env.PULSE_SINK = 'server_out';
+    }
+    modules.push('module-native-protocol-unix auth-anonymous=1', 'module-always-sink');
     this.spawn('pulseaudio', ['-n', '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no', '--disable-shm=yes',
-      '-L', 'module-null-sink sink_name=ptt_sink rate=48000 channels=2',
-      '-L', 'module-native-protocol-unix auth-anonymous=1', '-L', 'module-always-sink'], 'pulseaudio');
+      ...modules.flatMap((m) => ['-L', m])], 'pulseaudio');
     for (let i = 0; i < 100 && !existsSync(path.join(this.runtime, 'pulse/native')); i++) await sleep(50);
     if (!existsSync(path.join(this.runtime, 'pulse/native'))) throw new Error('pulseaudio did not start');
   }
@@ -63,9 +75,9 @@ export class Harness {
 
   stopServer() { this.server?.kill('SIGTERM'); }
 
-  startSinkRecording(file) {
+  startSinkRecording(file, channels = 1) {
     this.sinkFile = file;
-    this.parec = spawn('sh', ['-c', `exec parec -d ptt_sink.monitor --rate=48000 --channels=1 --format=float32le --latency-msec=10 > '${file}'`],
+    this.parec = spawn('sh', ['-c', `exec parec -d ptt_sink.monitor --rate=48000 --channels=${channels} --format=float32le --latency-msec=10 > '${file}'`],
       { env: this.env, stdio: 'ignore' });
   }
 
@@ -76,17 +88,20 @@ export class Harness {
     return readFloat32(this.sinkFile);
   }
 
-  // A Chromium whose microphone plays `wav` (or none: deny the microphone).
-  async browser({ wav, denyMicrophone = false, touch = false } = {}) {
+  // A Chromium whose microphone plays `wav` (or none: deny the microphone; or `pulseMic`: the
+  // isolated PulseAudio's `mic` source, see startPulse).
+  async browser({ wav, denyMicrophone = false, touch = false, pulseMic = false } = {}) {
     const profile = mkdtempSync(path.join(this.dir, 'profile-'));
     const args = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--no-first-run', '--disable-sync', '--autoplay-policy=no-user-gesture-required'];
     // A fake microphone is always there; denying means refusing the permission prompt.
-    args.push('--use-fake-device-for-media-stream');
+    if (pulseMic) args.push('--use-fake-ui-for-media-stream');
+    else args.push('--use-fake-device-for-media-stream');
     if (denyMicrophone) args.push('--deny-permission-prompts');
-    else args.push('--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`);
+    else if (!pulseMic) args.push('--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`);
+    const env = pulseMic ? { ...this.env, PULSE_SOURCE: 'mic', PULSE_SINK: 'browser_out' } : undefined;
     const context = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium', headless: true, ignoreHTTPSErrors: true, args,
+      executablePath: '/usr/bin/chromium', headless: true, ignoreHTTPSErrors: true, args, env,
       viewport: { width: 390, height: 760 }, hasTouch: touch, isMobile: touch,
     });
     this.contexts.push(context);
