@@ -46,7 +46,8 @@ ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now) {
   if (clients_.size() >= config_.max_clients) return 0;
   const ClientId id = next_id_++;
   if (next_id_ == 0) next_id_ = 1;
-  clients_.emplace(id, Client{std::move(peer), {}, false, now, now,
+  // First ping at the next tick (the clock offset is wanted early), then each second from then on.
+  clients_.emplace(id, Client{std::move(peer), {}, false, now, now, now - config_.ping_interval,
                               RateLimiter(config_.floor_requests_per_s, config_.floor_request_burst),
                               RateLimiter(config_.messages_per_s, config_.message_burst)});
   return id;
@@ -205,10 +206,14 @@ void Room::on_binary(ClientId id, const std::uint8_t* data, std::size_t size, Ti
 void Room::tick(TimePoint now) {
   apply(floor_.tick(now), now);
 
-  if (now - last_ping_ >= config_.ping_interval) {
-    last_ping_ = now;
-    auto text = std::make_shared<const std::string>(proto::encode_control(proto::Ping{wall_clock_()}));
-    for (auto& [id, c] : clients_) send(c, text);
+  // Each client is pinged on its own schedule, from when it connected: with thousands connected,
+  // a tick pings a slice of them rather than all at once (which would delay every other message).
+  std::shared_ptr<const std::string> ping;
+  for (auto& [id, c] : clients_) {
+    if (now - c.last_ping < config_.ping_interval) continue;
+    if (!ping) ping = std::make_shared<const std::string>(proto::encode_control(proto::Ping{wall_clock_()}));
+    c.last_ping = now;
+    send(c, ping);
   }
 
   std::vector<std::pair<ClientId, bool>> expired;  // id, joined

@@ -69,7 +69,7 @@ class Room {
     std::weak_ptr<Peer> peer;
     std::string name;  // empty until joined
     bool joined = false;
-    TimePoint connected{}, last_heard{};
+    TimePoint connected{}, last_heard{}, last_ping{};
     RateLimiter floor_requests, messages;
     std::int64_t clock_offset_us = 0;
     std::int64_t best_round_trip_us = -1;
@@ -94,7 +94,6 @@ class Room {
   std::map<ClientId, Client> clients_;
   std::size_t joined_ = 0;
   ClientId next_id_ = 1;
-  TimePoint last_ping_{};
   RoomStats stats_;
 };
 

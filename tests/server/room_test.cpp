@@ -439,3 +439,21 @@ TEST_F(RoomFixture, RandomisedOperationsKeepEveryViewConsistent) {
     EXPECT_GT(room->stats().audio_dropped, 100u);
   }
 }
+
+// Students who connected at different times are pinged at different ticks: a tick never pings the
+// whole room at once.
+TEST_F(RoomFixture, PingsFollowEachClientsOwnSchedule) {
+  std::vector<ClientId> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back(joined("S" + std::to_string(i)));
+    advance(100ms);
+  }
+  for (auto id : ids) peer(id).clear();
+  for (int tick = 0; tick < 10; ++tick) {
+    advance(100ms);
+    std::size_t pinged = 0;
+    for (auto id : ids) pinged += peer(id).all<proto::Ping>().size();
+    EXPECT_EQ(pinged, static_cast<std::size_t>(tick + 1)) << "one more student per tick";
+  }
+  for (auto id : ids) EXPECT_EQ(peer(id).all<proto::Ping>().size(), 1u);
+}
