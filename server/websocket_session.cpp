@@ -21,6 +21,8 @@ namespace websocket = beast::websocket;
 template <class Derived>
 class WebSocketSession : public Peer {
  public:
+  static constexpr std::size_t kReadLimit = 16 * 1024;  // see run()
+
   explicit WebSocketSession(std::shared_ptr<SharedState> state) : state_(std::move(state)) {}
 
   ~WebSocketSession() override {
@@ -35,8 +37,11 @@ class WebSocketSession : public Peer {
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(beast::http::field::server, "ptt-server"); }));
-    // Larger messages fail the read and Beast closes with 1009 (too big).
-    ws.read_message_max(protocol::kMaxAudioFrame);
+    // Beast's own refusal of a too-big message closes the socket with the rest of the message
+    // unread, and the reset can destroy the 1009 close frame before the client reads it. So messages
+    // up to kReadLimit are read whole and refused in on_read with a proper close handshake; only
+    // larger ones are left to Beast.
+    ws.read_message_max(kReadLimit);
     ws.async_accept(req, beast::bind_front_handler(&WebSocketSession::on_accept, derived().shared_from_this()));
   }
 
@@ -82,6 +87,11 @@ class WebSocketSession : public Peer {
 
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) return;  // closed, failed or refused (too big, bad UTF-8): the destructor tells the room
+    if (buffer_.size() > protocol::kMaxAudioFrame) {
+      buffer_.consume(buffer_.size());
+      on_close_request(static_cast<std::uint16_t>(websocket::close_code::too_big), "message too big");
+      return;  // no more reads: the close handshake reads the client's reply
+    }
     const auto arrival = Clock::now();
     const auto data = buffer_.cdata();
     if (derived().ws().got_text()) {
