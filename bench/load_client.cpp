@@ -54,6 +54,9 @@ void LoadClient::start() {
   beast::get_lowest_layer(ws).async_connect(
       tcp::endpoint(net::ip::make_address("127.0.0.1"), impl_->port), [self](beast::error_code ec) {
         if (ec) return self->fail();
+        // As a browser does: no Nagle delay on small messages (else 40 ms delayed-ACK stalls).
+        beast::error_code opt_ec;
+        beast::get_lowest_layer(self->impl_->ws).socket().set_option(tcp::no_delay(true), opt_ec);
         self->impl_->ws.next_layer().async_handshake(net::ssl::stream_base::client, [self](beast::error_code ec) {
           if (ec) return self->fail();
           beast::get_lowest_layer(self->impl_->ws).expires_never();

@@ -3,16 +3,20 @@
 // microphone that headless Chromium captures (page, AudioWorklet, wasm, WebSocket over TLS), the
 // real ptt-server (jitter buffer, Opus, PortAudio) playing into the same isolated null sink. The
 // sink's left channel holds what entered the microphone, its right what the server played, so one
-// parec recording measures each click's delay by cross-correlating the two (from the audio itself).
-// The server's per-talk report gives the in-band figures (capture and arrival timestamps, with the
-// ping/pong clock offset), from which the stages are broken down.
-// Needs both builds. Usage: node bench/mouth_to_ear.mjs [seconds=12]
+// recording measures each click's delay by cross-correlating the two (from the audio itself).
+// The stages: the recorder (bench/sink_recorder) dates the recording on the wall clock, and a probe
+// in the page's own AudioContext dates each click's arrival in the page's audio graph on the same
+// clock (capture); the server's per-talk report gives the in-band figures from there (the page
+// stamps packets on the worklet's render clock; arrival and playout on the server's); PortAudio and
+// PulseAudio state the output's buffers. Each stage is measured on its own, so their sum checks the
+// total.
+// Needs both builds. Usage: node bench/mouth_to_ear.mjs [seconds per talk=8]
 import { writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
-import { Harness, joinAs, sleepMs, readFloat32 } from '../tests/browser/harness.mjs';
+import { Harness, joinAs, sleepMs, readFloat32, root } from '../tests/browser/harness.mjs';
 
-const seconds = Number(process.argv[2] ?? 12);
+const seconds = Number(process.argv[2] ?? 8), runs = 3;
 const rate = 48000, period = 0.5, clickS = 0.04;
 const quantile = (v, q) => { const s = [...v].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
 
@@ -77,6 +81,53 @@ function clickDelays(inEnv, outEnv) {
   return { onsets: onsets.length, delays };
 }
 
+// Bench-only instrument, injected before the page loads: whatever microphone source the page makes
+// also feeds a probe worklet in the same AudioContext (same render thread, same input FIFO as the
+// app's worklet) which dates each click's onset on the render clock, as the app's worklet dates its
+// packets: context time plus the smallest Date.now() - currentTime seen over the last second.
+const probe = () => {
+  const code = `registerProcessor('bench-probe', class extends AudioWorkletProcessor {
+    constructor() { super(); this.gap = Infinity; this.cur = Infinity; this.since = 0; this.last = -1; }
+    process(inputs) {
+      this.cur = Math.min(this.cur, Date.now() - currentTime * 1000);
+      if (currentTime - this.since >= 1) { this.gap = this.cur; this.cur = Infinity; this.since = currentTime; }
+      const x = inputs[0]?.[0];
+      for (let i = 0; x && i < x.length; i++) {
+        if (Math.abs(x[i]) < 0.05) continue;
+        const t = currentTime + i / sampleRate;
+        if (t - this.last > 0.3) this.port.postMessage({ wallMs: t * 1000 + Math.min(this.gap, this.cur) });
+        this.last = t;
+      }
+      return true;
+    }
+  });`;
+  const original = AudioContext.prototype.createMediaStreamSource;
+  AudioContext.prototype.createMediaStreamSource = function (stream) {
+    const source = original.call(this, stream);
+    this.audioWorklet.addModule(URL.createObjectURL(new Blob([code], { type: 'text/javascript' }))).then(() => {
+      const node = new AudioWorkletNode(this, 'bench-probe');
+      node.port.onmessage = ({ data }) => (window.benchOnsets ??= []).push(data.wallMs);
+      const mute = this.createGain();
+      mute.gain.value = 0;
+      source.connect(node).connect(mute).connect(this.destination);
+    });
+    return source;
+  };
+};
+
+// Onsets (sample index) in one channel: the first sample above 0.05 after 300 ms below it.
+function onsetsIn(stereo, channel) {
+  const found = [];
+  let last = -Infinity;
+  for (let i = 0; i < stereo.length / 2; i++) {
+    if (Math.abs(stereo[2 * i + channel]) < 0.05) continue;
+    if (i - last > 0.3 * rate) found.push(i);
+    last = i;
+  }
+  return found;
+}
+
+const recorderBinary = path.join(root, 'build/native/bench/sink_recorder');
 const h = new Harness();
 try {
   await h.startPulse({ loopbackMic: true });
@@ -84,37 +135,10 @@ try {
   const clicks = path.join(h.dir, 'clicks.wav');
   clickTrain(clicks);
   const page = await h.browser({ pulseMic: true });
+  await page.addInitScript(probe);
   await joinAs(page, url, 'Bench');
-  // What Chromium says its capture adds (the in-band capture time starts at the worklet).
-  const input = await page.evaluate(async () => {
-    const s = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
-    const settings = s.getAudioTracks()[0].getSettings();
-    s.getTracks().forEach((t) => t.stop());
-    return settings.latency ?? null;
-  });
   await sleepMs(1000);
 
-  const rec = path.join(h.dir, 'sink.raw');
-  h.startSinkRecording(rec, 2);
-  await sleepMs(300);
-  const box = await page.locator('#talk').boundingBox();
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await page.mouse.down();
-  await page.locator('#app[data-state="live"]').waitFor({ timeout: 5000 });
-  await sleepMs(500);
-  const player = spawn('paplay', ['-d', 'click_in', clicks], { env: h.env, stdio: 'ignore' });
-  await sleepMs(3000);
-  // PulseAudio's own view of the two streams mid-talk: what Chromium's recording and the server's
-  // playback hold in buffers (the parts of the chain outside our code).
-  const pactl = (what) => execFileSync('pactl', ['list', what], { env: h.env, encoding: 'utf8' });
-  const pulse = { sinkInputs: pactl('sink-inputs'), sourceOutputs: pactl('source-outputs') };
-  await new Promise((r) => player.once('exit', r));
-  await sleepMs(500);
-  await page.mouse.up();
-  await sleepMs(1500);  // the talk drains and the server logs its report
-  const stereo = await h.stopSinkRecording();
-
-  if (process.env.PTT_DEBUG) console.log(pulse.sinkInputs, pulse.sourceOutputs);
   // Buffer + device latency (ms) of the stream whose application.name matches.
   const streamLatency = (list, app) => {
     const block = list.split(/\n(?=\S)/).find((b) => b.includes(`application.name = "${app}`));
@@ -122,35 +146,89 @@ try {
     const us = [...block.matchAll(/(?:Buffer|Sink|Source) Latency: (\d+) usec/g)].reduce((s, m) => s + Number(m[1]), 0);
     return us / 1000;
   };
-  const pulseIn = streamLatency(pulse.sourceOutputs, 'Chromium input');
-  const pulseOut = streamLatency(pulse.sinkInputs, 'ALSA plug-in [ptt-server]');
-  const { onsets, delays } = clickDelays(envelope(stereo, 0), envelope(stereo, 1));
-  const report = h.server.log.split('\n').filter((l) => /talk \d+ played/.test(l)).at(-1) ?? '';
-  const num = (re) => { const m = report.match(re); return m ? Number(m[1]) : NaN; };
-  const c2p = num(/capture-to-playout median (\d+(?:\.\d+)?) ms/), c2pP99 = num(/capture-to-playout median [\d.]+ ms, p99 (\d+(?:\.\d+)?) ms/);
-  const a2p = num(/arrival-to-playout median (\d+(?:\.\d+)?) ms/), c2a = num(/capture-to-arrival median (\d+(?:\.\d+)?) ms/);
-  const device = num(/incl\. (\d+) ms device latency/);
+  const box = await page.locator('#talk').boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+
+  // One talk with the click train; returns the click delays and the server's report of the talk.
+  const talk = async (n, measured) => {
+    const rec = path.join(h.dir, `sink-${n}.raw`);
+    const recorder = spawn(recorderBinary, ['ptt_sink.monitor', '2', rec], { env: h.env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let recorderOut = '';
+    recorder.stdout.on('data', (d) => { recorderOut += d; });
+    await page.evaluate(() => { window.benchOnsets = []; });
+    await sleepMs(300);
+    await page.mouse.down();
+    await page.locator('#app[data-state="live"]').waitFor({ timeout: 5000 });
+    await sleepMs(500);
+    const player = spawn('paplay', ['-d', 'click_in', clicks], { env: h.env, stdio: 'ignore' });
+    await sleepMs(3000);
+    // PulseAudio's own view of the two streams mid-talk: what Chromium's recording and the
+    // server's playback hold in buffers (the parts of the chain outside our code).
+    const pactl = (what) => execFileSync('pactl', ['list', what], { env: h.env, encoding: 'utf8' });
+    const pulse = { sinkInputs: pactl('sink-inputs'), sourceOutputs: pactl('source-outputs') };
+    await new Promise((r) => player.once('exit', r));
+    await sleepMs(500);
+    await page.mouse.up();
+    await sleepMs(1500);  // the talk drains and the server logs its report
+    const recorded = new Promise((r) => recorder.once('exit', r));
+    recorder.kill('SIGINT');
+    await recorded;
+    const stereo = readFloat32(rec);
+    if (!measured) return null;
+    // Capture: each click entering the microphone (the sink's left channel, dated by the recorder)
+    // to its onset in the page's audio graph (the probe), on the wall clock.
+    const firstUs = Number(recorderOut.match(/first_sample_wall_us=(-?\d+)/)?.[1]);
+    const datingSpreadMs = (Number(recorderOut.match(/median_us=(-?\d+)/)?.[1]) - firstUs) / 1000;
+    const pageOnsets = await page.evaluate(() => window.benchOnsets);
+    const capture = [];
+    for (const i of onsetsIn(stereo, 0)) {
+      const micMs = firstUs / 1000 + (i / rate) * 1000;
+      const seen = pageOnsets.find((ms) => ms - micMs > -5 && ms - micMs < 400);
+      if (seen !== undefined) capture.push(seen - micMs);
+    }
+    const report = h.server.log.split('\n').filter((l) => /talk \d+ played/.test(l)).at(-1) ?? '';
+    const num = (re) => { const m = report.match(re); return m ? Number(m[1]) : NaN; };
+    return {
+      ...clickDelays(envelope(stereo, 0), envelope(stereo, 1)),
+      capture: quantile(capture, 0.5), captureMatched: capture.length, datingSpreadMs,
+      pulseIn: streamLatency(pulse.sourceOutputs, 'Chromium input'),
+      pulseOut: streamLatency(pulse.sinkInputs, 'ALSA plug-in [ptt-server]'),
+      c2p: num(/capture-to-playout median (\d+(?:\.\d+)?) ms/), c2pP99: num(/capture-to-playout median [\d.]+ ms, p99 (\d+(?:\.\d+)?) ms/),
+      a2p: num(/arrival-to-playout median (\d+(?:\.\d+)?) ms/), c2a: num(/capture-to-arrival median (\d+(?:\.\d+)?) ms/),
+      device: num(/incl\. (\d+(?:\.\d+)?) ms device latency/),
+    };
+  };
+  await talk(0, false);  // warm-up: PulseAudio's first seconds of a new stream are not real time
+  const talks = [];
+  for (let n = 1; n <= runs; n++) talks.push(await talk(n, true));
+  const avg = (key) => talks.reduce((s, t) => s + t[key], 0) / talks.length;
+  const delays = talks.flatMap((t) => t.delays), onsets = talks.reduce((s, t) => s + t.onsets, 0);
+  const capture = avg('capture'), pulseIn = avg('pulseIn'), pulseOut = avg('pulseOut'), c2p = avg('c2p'), c2pP99 = Math.max(...talks.map((t) => t.c2pP99));
+  const a2p = avg('a2p'), c2a = avg('c2a'), device = avg('device');
   const frameMs = 30;  // a 20 ms packet's first sample waits for the packet and 10 ms of preprocessing lookahead
-  const inputMs = input === null ? NaN : input * 1000;
 
   const median = quantile(delays, 0.5), p99 = quantile(delays, 0.99);
   const stages = [
-    ['capture: PulseAudio record stream to Chromium (pactl)', pulseIn],
-    ['capture: Chromium to the worklet (the track\'s reported latency)', inputMs],
-    ['frame + encode: 20 ms packet, 10 ms preprocessing (by design)', frameMs],
-    ['network: worklet to server (capture-to-arrival minus the above)', c2a - inputMs - frameMs],
-    ['jitter buffer: arrival to the PortAudio callback\'s output', a2p - device],
-    ['output: ptt-server\'s PulseAudio playback stream (pactl)', pulseOut],
+    [`capture: microphone to the page's audio graph (sink to probe; PulseAudio's buffer ${pulseIn.toFixed(1)} of it)`, capture],
+    ['frame + encode: 20 ms packet, 10 ms preprocessing lookahead (by design)', frameMs],
+    ['network: the rest of render clock to server arrival (in-band)', c2a - frameMs],
+    ['jitter buffer: arrival to the PortAudio callback (in-band)', a2p - device],
+    [`output: callback to the sink, as the device reports it per callback (pactl: ${pulseOut.toFixed(1)})`, device],
   ];
   const sum = stages.reduce((s, [, v]) => s + v, 0);
-  console.log(`Mouth-to-ear, click train through Chromium, ptt-server and PulseAudio (${delays.length} of ${onsets} clicks matched)`);
-  console.log(`  from the audio (click in -> click out):   median ${median.toFixed(1)} ms  p99 ${p99.toFixed(1)} ms`);
-  console.log(`  in-band (capture time -> playout):        median ${c2p.toFixed(1)} ms  p99 ${c2pP99.toFixed(1)} ms  (server's talk report)`);
-  console.log('  stages (medians):');
-  for (const [name, v] of stages) console.log(`    ${name.padEnd(66)} ${v.toFixed(1).padStart(6)} ms`);
-  console.log(`    ${'sum of the stages'.padEnd(66)} ${sum.toFixed(1).padStart(6)} ms  (${((100 * (sum - median)) / median).toFixed(1)} % from the audio's median)`);
-  console.log(`    ${'not accounted for by any stage'.padEnd(66)} ${(median - sum).toFixed(1).padStart(6)} ms`);
-  console.log(`RESULT mouth_to_ear median_ms=${median.toFixed(1)} p99_ms=${p99.toFixed(1)} stage_sum_ms=${sum.toFixed(1)}`);
+  // Like each stage, the total the sum is checked against is the mean of the talks' medians.
+  const total = talks.reduce((x, t) => x + quantile(t.delays, 0.5), 0) / talks.length;
+  console.log(`Mouth-to-ear, click train through Chromium, ptt-server and PulseAudio (${runs} talks after a warm-up; ${delays.length} of ${onsets} clicks matched)`);
+  console.log(`  from the audio (click in -> click out):   median ${median.toFixed(1)} ms  p99 ${p99.toFixed(1)} ms  (talk by talk: ${talks.map((t) => quantile(t.delays, 0.5).toFixed(0)).join(', ')} ms)`);
+  console.log(`  in-band (page's audio graph -> playout):  median ${c2p.toFixed(1)} ms  p99 ${c2pP99.toFixed(1)} ms  (server's talk report)`);
+  console.log(`  recorder's dating of the sink: earliest vs median reading ${avg('datingSpreadMs').toFixed(1)} ms apart; ${talks.reduce((x, t) => x + t.captureMatched, 0)} clicks dated in the page`);
+  console.log(`  stages (each the mean of the ${runs} talks' medians):`);
+  for (const [name, v] of stages) console.log(`    ${name.padEnd(72)} ${v.toFixed(1).padStart(6)} ms`);
+  console.log(`    ${'sum of the stages'.padEnd(72)} ${sum.toFixed(1).padStart(6)} ms`);
+  console.log(`    ${'measured from the audio (the same mean of the talks\' medians)'.padEnd(72)} ${total.toFixed(1).padStart(6)} ms  (the sum is ${((100 * (sum - total)) / total).toFixed(1)} % from it)`);
+  for (const [i, t] of talks.entries())
+    console.log(`  talk ${i + 1}: total ${quantile(t.delays, 0.5)} ms = capture ${t.capture.toFixed(1)} + frame ${frameMs} + network ${(t.c2a - frameMs).toFixed(1)} + jitter ${(t.a2p - t.device).toFixed(1)} + output ${t.device.toFixed(1)} (stage medians)`);
+  console.log(`RESULT mouth_to_ear median_ms=${median.toFixed(1)} p99_ms=${p99.toFixed(1)} stage_sum_ms=${sum.toFixed(1)} total_ms=${total.toFixed(1)}`);
   if (delays.length < onsets / 2) process.exitCode = 1;
 } finally {
   await h.close();

@@ -71,9 +71,14 @@ int find_device(const std::string& wanted, std::string& error) {
 }  // namespace
 
 struct PlaybackCallback {
-  static int run(const void*, void* output, unsigned long frames, const PaStreamCallbackTimeInfo*,
+  static int run(const void*, void* output, unsigned long frames, const PaStreamCallbackTimeInfo* time,
                  PaStreamCallbackFlags, void* self) {
-    return static_cast<Playback*>(self)->render(static_cast<float*>(output), frames);
+    // How long until this buffer is heard, as the device says now (through PulseAudio's ALSA plugin
+    // this follows what PulseAudio holds); -1 where the host API gives nothing usable.
+    double ahead = -1;
+    if (time && time->outputBufferDacTime > time->currentTime && time->outputBufferDacTime - time->currentTime < 1.0)
+      ahead = time->outputBufferDacTime - time->currentTime;
+    return static_cast<Playback*>(self)->render(static_cast<float*>(output), frames, ahead);
   }
 };
 
@@ -208,11 +213,13 @@ void Playback::finish_talk_report() noexcept {
   current_.arrival_to_playout_median_ms = arrival_hist_.quantile_ms(0.5);
   current_.arrival_to_playout_p99_ms = arrival_hist_.quantile_ms(0.99);
   current_.capture_to_arrival_median_ms = transit_hist_.quantile_ms(0.5);
-  current_.output_latency_ms = output_latency_s_ * 1000;
+  current_.output_latency_ms =
+      1000 * (device_latency_n_ ? device_latency_sum_s_ / static_cast<double>(device_latency_n_) : output_latency_s_);
   reports_.push(current_);
 }
 
-int Playback::render(float* out, unsigned long frames) noexcept {
+int Playback::render(float* out, unsigned long frames, double device_latency_s) noexcept {
+  if (device_latency_s < 0) device_latency_s = output_latency_s_;
   callbacks_.fetch_add(1, std::memory_order_relaxed);
   while (commands_.read_available() > 0) {
     Command* c = &commands_.front();  // in place: no copy of the packet
@@ -225,6 +232,8 @@ int Playback::render(float* out, unsigned long frames) noexcept {
         arrival_hist_.reset();
         transit_hist_.reset();
         current_ = TalkReport{};
+        device_latency_sum_s_ = 0;
+        device_latency_n_ = 0;
         current_.talk_id = c->packet.talk_id;
         was_active_ = true;
         break;
@@ -241,11 +250,13 @@ int Playback::render(float* out, unsigned long frames) noexcept {
   const std::int64_t now = wall_us_now();
   while (ring_count_ < frames) {
     // The step's first sample leaves the speaker after what is already queued plus the device's latency.
-    const std::int64_t playout = now + static_cast<std::int64_t>((output_latency_s_ + static_cast<double>(ring_count_) / 48000.0) * 1e6);
+    const std::int64_t playout = now + static_cast<std::int64_t>((device_latency_s + static_cast<double>(ring_count_) / 48000.0) * 1e6);
     std::array<float, JitterStage::kStep> step_pcm;
     const auto step = stage_.pull(step_pcm.data());
     if (step.kind == JitterStage::Step::played) {
       if (step.capture_us > 0) capture_hist_.add(playout - step.capture_us);
+      device_latency_sum_s_ += device_latency_s;
+      ++device_latency_n_;
       if (step.arrival_us > 0) arrival_hist_.add(playout - step.arrival_us);
       if (step.capture_us > 0 && step.arrival_us > 0) transit_hist_.add(step.arrival_us - step.capture_us);
     }

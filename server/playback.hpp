@@ -77,7 +77,7 @@ class Playback {
     JitterPacket packet;
   };
   friend struct PlaybackCallback;
-  int render(float* out, unsigned long frames) noexcept;
+  int render(float* out, unsigned long frames, double device_latency_s) noexcept;
   void finish_talk_report() noexcept;
   bool open_stream(std::string& error);
   void close_stream();
@@ -96,7 +96,9 @@ class Playback {
   TalkReport current_{};
   JitterStats stats_at_start_{};
   bool was_active_ = false;
-  double output_latency_s_ = 0;
+  double output_latency_s_ = 0;  // as the stream states it when opened
+  double device_latency_sum_s_ = 0;  // as each callback of this talk saw it
+  std::uint64_t device_latency_n_ = 0;
   int channels_ = 1;
   // shared
   std::atomic<bool> running_{false};

@@ -73,44 +73,50 @@ async function startAudio() {
     audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
   });
   const ctx = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
+  if (ctx.state === 'suspended') await ctx.resume();
   await ctx.audioWorklet.addModule('capture-worklet.js');
   const node = new AudioWorkletNode(ctx, 'ptt-capture', {
     numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
-    processorOptions: { module: wasmModule, agcMaxGainDb: AGC_MAX_GAIN_DB, prerollMs: 1000, clockOffsetUs: clockOffset(ctx, stream) },
+    processorOptions: { module: wasmModule, agcMaxGainDb: AGC_MAX_GAIN_DB, prerollMs: 1000, clockOffsetUs: clockOffset(ctx) },
   });
-  ctx.createMediaStreamSource(stream).connect(node);
   const mute = ctx.createGain();  // the worklet must be pulled, but nothing is played back
   mute.gain.value = 0;
   node.connect(mute).connect(ctx.destination);
-  node.port.onmessage = ({ data }) => onWorklet(data);
+  const rendering = new Promise((resolve) => { node.port.onmessage = ({ data }) => { if (data.type === 'rendering') resolve(); }; });
   node.onprocessorerror = (e) => {
     console.error('capture worklet failed', e.message ?? e);
     fatal('The audio processor stopped working. Reload the page.');
   };
+  // The microphone joins the graph only once the worklet renders: Chromium queues what it captures
+  // until the render thread takes it, and a queue filled while the processor was starting (its
+  // wasm instance is made on the render thread) stays as delay for the whole session.
+  await rendering;
+  node.port.onmessage = ({ data }) => onWorklet(data);
+  ctx.createMediaStreamSource(stream).connect(node);
   audio = { ctx, node, stream };
-  const updateClock = () => node.port.postMessage({ type: 'clock', offsetUs: clockOffset(ctx, stream) });
-  setInterval(updateClock, 5000);
-  if (ctx.state === 'suspended') await ctx.resume();
-  setTimeout(updateClock, 300);  // once the context renders, getOutputTimestamp is exact
 }
 
-// Page clock (us) minus the audio clock (us): turns the worklet's currentTime into the time the
-// sound reached the microphone. currentTime is the context time of the quantum being processed,
-// which getOutputTimestamp relates to when it will be heard: baseLatency + outputLatency after it
-// is processed; and its input was captured the track's latency before it is processed.
-function clockOffset(ctx, stream) {
-  const inputS = stream.getAudioTracks()[0]?.getSettings().latency ?? 0;
+// Page clock (us) minus the audio clock (us): turns the worklet's currentTime into when the
+// sample entered this page's audio graph. A first estimate until the worklet measures its render
+// clock: getOutputTimestamp relates context time to when it is heard, baseLatency + outputLatency
+// after it is processed.
+function clockOffset(ctx) {
   const ts = ctx.getOutputTimestamp?.();
   if (ts && ts.performanceTime) {
-    const aheadS = (ctx.baseLatency ?? 0) + (ctx.outputLatency ?? 0) + inputS;
+    const aheadS = (ctx.baseLatency ?? 0) + (ctx.outputLatency ?? 0);
     return (performance.timeOrigin + ts.performanceTime) * 1000 - (ts.contextTime + aheadS) * 1e6;
   }
-  return nowUs() - (ctx.currentTime + inputS) * 1e6;
+  return nowUs() - ctx.currentTime * 1e6;
 }
 
 function onWorklet(msg) {
   if (msg.type === 'error') {
     console.error('capture worklet:', msg.message);
+  } else if (msg.type === 'render-clock') {
+    if (!audio) return;
+    // The worklet's wall clock is Date.now(); this page's is nowUs(): read back to back to convert.
+    const offsetUs = (msg.gapMs - Date.now()) * 1000 + nowUs();
+    audio.node.port.postMessage({ type: 'clock', offsetUs });
   } else if (msg.type === 'packet') {
     if (ws?.readyState === WebSocket.OPEN && state === 'live') ws.send(msg.data);
   } else if (msg.type === 'meter' && state === 'live') {

@@ -17,6 +17,10 @@ class CaptureProcessor extends AudioWorkletProcessor {
     this.input = new Float32Array(this.w.memory.buffer, this.w.ptt_capture_input(), 1024);
     this.clockOffsetUs = clockOffsetUs; // page clock (us) minus currentTime (us)
     this.lastReport = 0;
+    // The render clock against the wall clock: the smallest Date.now() - currentTime over a second
+    // is when a quantum's samples were due here (one render callback runs several quanta at once).
+    this.gapMs = Infinity;
+    this.gapSince = 0;
     this.port.onmessage = ({ data }) => {
       switch (data.type) {
         case 'press': this.w.ptt_capture_press(); break;
@@ -38,12 +42,22 @@ class CaptureProcessor extends AudioWorkletProcessor {
   }
 
   process(inputs) {
+    if (!this.rendering) {
+      this.rendering = true;
+      this.port.postMessage({ type: 'rendering' });
+    }
     const channel = inputs[0]?.[0];
     if (channel) {
       this.input.set(channel);
       // currentTime is the context time of this quantum's first sample.
       this.w.ptt_capture_push(channel.length, currentTime * 1e6 + this.clockOffsetUs);
       this.flush();
+    }
+    this.gapMs = Math.min(this.gapMs, Date.now() - currentTime * 1000);
+    if (currentTime - this.gapSince >= 1) {
+      this.port.postMessage({ type: 'render-clock', gapMs: this.gapMs });
+      this.gapMs = Infinity;
+      this.gapSince = currentTime;
     }
     if (currentTime - this.lastReport >= 0.05) {
       this.lastReport = currentTime;

@@ -48,6 +48,10 @@ export class Harness {
       this.env.PULSE_SINK = 'server_out';
     }
     modules.push('module-native-protocol-unix auth-anonymous=1', 'module-always-sink');
+    // 48 kHz throughout, as on most laptops (PulseAudio's default of 44.1 kHz would have Chromium
+    // capture at 44.1 kHz and resample).
+    mkdirSync(path.join(this.dir, '.config/pulse'), { recursive: true });
+    writeFileSync(path.join(this.dir, '.config/pulse/daemon.conf'), 'default-sample-rate = 48000\n');
     this.spawn('pulseaudio', ['-n', '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no', '--disable-shm=yes',
       ...modules.flatMap((m) => ['-L', m])], 'pulseaudio');
     for (let i = 0; i < 100 && !existsSync(path.join(this.runtime, 'pulse/native')); i++) await sleep(50);
