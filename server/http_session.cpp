@@ -17,8 +17,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using Request = http::request<http::string_body>;
 
-constexpr auto kTimeout = std::chrono::seconds(30);
-
 std::string_view mime_type(std::string_view path) {
   const auto dot = path.rfind('.');
   const auto ext = dot == std::string_view::npos ? std::string_view{} : path.substr(dot);
@@ -96,7 +94,7 @@ class HttpSession {
     parser_.emplace();
     parser_->header_limit(8 * 1024);
     parser_->body_limit(8 * 1024);
-    beast::get_lowest_layer(derived().stream()).expires_after(kTimeout);
+    beast::get_lowest_layer(derived().stream()).expires_after(state_->config().handshake_timeout);
     http::async_read(derived().stream(), buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::on_read, derived().shared_from_this()));
   }
@@ -222,7 +220,7 @@ class SslHttpSession : public HttpSession<SslHttpSession>, public std::enable_sh
       : HttpSession(std::move(buffer), std::move(state)), stream_(std::move(stream), ctx) {}
 
   void run() {
-    beast::get_lowest_layer(stream_).expires_after(kTimeout);
+    beast::get_lowest_layer(stream_).expires_after(state_->config().handshake_timeout);
     // The detector already read the start of the ClientHello: hand those bytes to the handshake.
     stream_.async_handshake(net::ssl::stream_base::server, buffer_.data(),
                             beast::bind_front_handler(&SslHttpSession::on_handshake, shared_from_this()));
@@ -231,7 +229,7 @@ class SslHttpSession : public HttpSession<SslHttpSession>, public std::enable_sh
   beast::ssl_stream<beast::tcp_stream> release_stream() { return std::move(stream_); }
   bool redirect_to_https() const { return false; }
   void do_eof() {
-    beast::get_lowest_layer(stream_).expires_after(kTimeout);
+    beast::get_lowest_layer(stream_).expires_after(state_->config().handshake_timeout);
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
   }
 

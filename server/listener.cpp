@@ -24,7 +24,7 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
 
  private:
   void on_run() {
-    stream_.expires_after(std::chrono::seconds(10));
+    stream_.expires_after(state_->config().handshake_timeout);
     beast::async_detect_ssl(stream_, buffer_, beast::bind_front_handler(&DetectSession::on_detect, shared_from_this()));
   }
 

@@ -32,7 +32,7 @@ std::string random_token() {
 int main(int argc, char** argv) {
   using namespace ptt::server;
   ServerConfig config;
-  int max_talk_s = 120, silence_s = 0;
+  int max_talk_s = 120, silence_s = 0, handshake_s = 10, idle_s = 15;
   std::string log_level = "info";
   std::filesystem::path recordings;
   PlaybackConfig playback_config;
@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-talk", max_talk_s, "Longest talk in seconds before the floor is revoked")->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--silence-release", silence_s, "Revoke the floor after this many seconds without speech (0: never)")->capture_default_str()->check(CLI::Range(0, 3600));
   app.add_option("--max-clients", config.room.max_clients, "Most connections at once")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--handshake-timeout", handshake_s, "Seconds a new connection has to finish its TLS handshake and each HTTP request")
+      ->capture_default_str()->check(CLI::Range(1, 300));
+  app.add_option("--idle-timeout", idle_s, "Seconds of silence (not even a pong) before a student's connection is closed")
+      ->capture_default_str()->check(CLI::Range(2, 3600));
   app.add_option("--threads", config.threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
   app.add_option("--recordings", recordings, "Folder for recordings, one <name>-<serial>.opus per talk (default: none)");
   app.add_option("--device", playback_config.device,
@@ -82,6 +86,8 @@ int main(int argc, char** argv) {
   }
   config.room.floor.max_talk = std::chrono::seconds(max_talk_s);
   config.room.floor.silence = std::chrono::seconds(silence_s);
+  config.handshake_timeout = std::chrono::seconds(handshake_s);
+  config.room.idle_timeout = std::chrono::seconds(idle_s);
   const bool token_generated = config.admin_token.empty();
   if (token_generated) config.admin_token = random_token();
 

@@ -110,12 +110,15 @@ bool OggOpusWriter::write_pages(bool flush) {
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
           error_ = std::string("write failed: ") + std::strerror(errno);
+          // Cut the partial page (disk full mid-page): the file stays a valid stream of whole pages.
+          if (::ftruncate(fd_, complete_bytes_) != 0) error_ += "; the last page is incomplete";
           return false;
         }
         data += n;
         len -= n;
       }
     }
+    complete_bytes_ += page.header_len + page.body_len;
   }
   return true;
 }

@@ -3,6 +3,8 @@
 // playable (opusinfo, opusdec, libopusfile) even without its final page.
 #pragma once
 
+#include <sys/types.h>
+
 #include <ogg/ogg.h>
 
 #include <cstdint>
@@ -36,6 +38,7 @@ class OggOpusWriter {
   bool write_pages(bool flush);
 
   int fd_;
+  off_t complete_bytes_ = 0;  // bytes of whole pages written
   ogg_stream_state stream_{};
   std::int64_t packet_no_ = 0;
   std::uint64_t granule_ = 0;

@@ -34,7 +34,9 @@ struct Recorder::Talk {
 
 Recorder::Recorder(std::filesystem::path folder, Log log) : folder_(std::move(folder)), log_(std::move(log)) {
   std::error_code ec;
-  std::filesystem::create_directories(folder_, ec);
+  // Students' voices: a folder we make is the professor's alone (an existing one keeps its mode).
+  if (std::filesystem::create_directories(folder_, ec))
+    std::filesystem::permissions(folder_, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
   if (ec || !std::filesystem::is_directory(folder_))
     throw std::runtime_error("cannot create recordings folder " + folder_.string() + ": " + ec.message());
   thread_ = std::thread([this] { run(); });
@@ -118,7 +120,12 @@ void Recorder::handle(Event& e) {
                          "COMMENT=talk " + std::to_string(e.talk_id)};
         talk->writer = std::make_unique<OggOpusWriter>(fd, info, e.talk_id);
         if (!talk->writer->ok()) {
-          log_(true, "recording " + talk->path.string() + ": " + talk->writer->error());
+          // Without its headers the file is no Ogg Opus file at all: remove it rather than leave it.
+          log_(true, "recording off for talk " + std::to_string(e.talk_id) + ": " + talk->path.string() + ": " +
+                         talk->writer->error() + " (file removed)");
+          talk->writer.reset();
+          std::error_code ignored;
+          std::filesystem::remove(talk->path, ignored);
           talk->failed = true;
         }
       }
@@ -143,7 +150,7 @@ void Recorder::handle(Event& e) {
       if (it == talks_.end()) return;
       Talk& t = *it->second;
       write_ready(t, true);
-      if (t.writer && !t.writer->finish()) log_(true, "recording " + t.path.string() + ": " + t.writer->error());
+      if (t.writer && !t.writer->finish() && !t.failed) log_(true, "recording " + t.path.string() + ": " + t.writer->error());
       if (!t.failed && t.writer)
         log_(false, "recorded " + t.path.filename().string() + ": " + std::to_string(t.packets) + " packets, " +
                         std::to_string(t.writer->samples_written() / 48) + " ms, " + std::to_string(t.fillers) +

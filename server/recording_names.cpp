@@ -38,28 +38,33 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
 std::string safe_file_stem(std::string_view name) {
   std::string out;
   for (std::size_t i = 0; i < name.size();) {
-    const std::size_t n = utf8_length(name, i);
-    if (n == 0) {  // invalid byte
-      out += '_';
-      ++i;
-      continue;
-    }
-    const auto c = static_cast<unsigned char>(name[i]);
-    const bool c1_control = n == 2 && c == 0xC2 && static_cast<unsigned char>(name[i + 1]) < 0xA0;
-    if ((n == 1 && (c < 0x20 || c == 0x7F || std::strchr("<>:\"/\\|?*", c) != nullptr)) || c1_control) {
-      out += '_';
+    std::size_t n = utf8_length(name, i);
+    std::string_view piece = "_";  // for an invalid byte, a control character or a reserved one
+    if (n == 0) {
+      n = 1;
     } else {
-      if (out.size() + n > kMaxFileStemBytes) break;
-      out.append(name.substr(i, n));
+      const auto c = static_cast<unsigned char>(name[i]);
+      const bool c1_control = n == 2 && c == 0xC2 && static_cast<unsigned char>(name[i + 1]) < 0xA0;
+      if (!((n == 1 && (c < 0x20 || c == 0x7F || std::strchr("<>:\"/\\|?*", c) != nullptr)) || c1_control))
+        piece = name.substr(i, n);
     }
+    // Cut at a whole character, before trimming, so the trim sees the stem's real ends.
+    if (out.size() + piece.size() > kMaxFileStemBytes) break;
+    out.append(piece);
     i += n;
   }
   auto trim = [](char c) { return c == '.' || c == ' '; };
   while (!out.empty() && trim(out.front())) out.erase(out.begin());
   while (!out.empty() && trim(out.back())) out.pop_back();
-  if (out.size() > kMaxFileStemBytes) out.resize(kMaxFileStemBytes);  // '_' replacements can push it over
   if (out.empty() || out.find_first_not_of('_') == std::string::npos) return "student";
-  if (windows_device_name(out)) out.insert(out.begin(), '_');
+  if (windows_device_name(out)) {
+    out.insert(out.begin(), '_');
+    // The prefix may push a full-length stem over: drop whole characters from the end.
+    while (out.size() > kMaxFileStemBytes || trim(out.back())) {
+      while ((static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+      out.pop_back();
+    }
+  }
   return out;
 }
 
@@ -86,7 +91,7 @@ fs::path create_recording_file(const fs::path& folder, const std::string& stem, 
       error = "recording name escapes the folder";
       return {};
     }
-    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) return path;
     if (errno != EEXIST) {
       error = std::string("cannot create ") + path.string() + ": " + std::strerror(errno);

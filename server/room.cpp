@@ -42,14 +42,15 @@ std::uint16_t close_code_for(proto::ErrorCode code) {
 Room::Room(RoomConfig config, AudioSink* sink, WallClock wall_clock)
     : config_(std::move(config)), sink_(sink), wall_clock_(std::move(wall_clock)), floor_(config_.floor) {}
 
-ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now) {
+ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now, std::string address) {
   if (clients_.size() >= config_.max_clients) return 0;
   const ClientId id = next_id_++;
   if (next_id_ == 0) next_id_ = 1;
   // First ping at the next tick (the clock offset is wanted early), then each second from then on.
   clients_.emplace(id, Client{std::move(peer), {}, false, now, now, now - config_.ping_interval,
                               RateLimiter(config_.floor_requests_per_s, config_.floor_request_burst),
-                              RateLimiter(config_.messages_per_s, config_.message_burst)});
+                              RateLimiter(config_.messages_per_s, config_.message_burst), 0, -1,
+                              std::move(address)});
   return id;
 }
 
@@ -158,10 +159,26 @@ void Room::handle(ClientId id, Client& c, proto::ControlMessage&& msg, TimePoint
 }
 
 void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now) {
-  if (!config_.room_code.empty() && j.room != config_.room_code) {
-    drop(id, close_code::policy, proto::ErrorCode::bad_room_code,
-         j.room.empty() ? "this room needs a room code" : "wrong room code", now);
-    return;
+  if (!config_.room_code.empty()) {
+    auto guesses = code_guesses_.find(c.address);
+    if (guesses != code_guesses_.end() && guesses->second.exhausted(now)) {
+      ++stats_.room_code_refusals;
+      drop(id, close_code::policy, proto::ErrorCode::rate_limited,
+           "too many wrong room codes from this network; wait a minute and try again", now);
+      return;
+    }
+    if (j.room != config_.room_code) {
+      if (!j.room.empty()) {  // a page asking for the code first is not a guess
+        if (guesses == code_guesses_.end())
+          guesses = code_guesses_.emplace(c.address, RateLimiter(config_.room_code_guesses_per_s,
+                                                                 config_.room_code_guess_burst)).first;
+        guesses->second.allow(now);
+        ++stats_.room_code_refusals;
+      }
+      drop(id, close_code::policy, proto::ErrorCode::bad_room_code,
+           j.room.empty() ? "this room needs a room code" : "wrong room code", now);
+      return;
+    }
   }
   auto name = proto::normalise_display_name(j.name);
   if (!name) {
@@ -225,6 +242,13 @@ void Room::tick(TimePoint now) {
     if (joined) drop(id, close_code::going_away, proto::ErrorCode::ok, "idle timeout", now);
     else drop(id, close_code::policy, proto::ErrorCode::not_joined, "no join within the time limit", now);
   }
+
+  // Forget sources whose guesses have all been forgiven, so addresses cannot grow the map forever.
+  if (now - last_guess_sweep_ >= std::chrono::seconds(10)) {
+    last_guess_sweep_ = now;
+    for (auto it = code_guesses_.begin(); it != code_guesses_.end();)
+      it = it->second.full(now) ? code_guesses_.erase(it) : std::next(it);
+  }
 }
 
 void Room::revoke_floor(TimePoint now) { apply(floor_.revoke(proto::RevokeReason::admin, now), now); }
@@ -248,7 +272,8 @@ std::string Room::status_json() const {
                          {{"talks", stats_.talks},
                           {"audio_accepted", stats_.audio_accepted},
                           {"audio_dropped", stats_.audio_dropped},
-                          {"protocol_errors", stats_.protocol_errors}}}}
+                          {"protocol_errors", stats_.protocol_errors},
+                          {"room_code_refusals", stats_.room_code_refusals}}}}
              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

@@ -27,6 +27,9 @@ struct RoomConfig {
   std::chrono::milliseconds ping_interval{1'000};
   double floor_requests_per_s = 2, floor_request_burst = 5;
   double messages_per_s = 50, message_burst = 100;  // text messages (audio is paced by the floor)
+  // Wrong room codes per source address: 5 at once, then one every 20 s. While a source is over
+  // it, even the right code is refused, so guessing a 4-digit code takes days rather than seconds.
+  double room_code_guesses_per_s = 0.05, room_code_guess_burst = 5;
 };
 
 struct RoomStats {
@@ -34,6 +37,7 @@ struct RoomStats {
   std::uint64_t audio_dropped = 0;   // well-formed frames from a non-holder or for a stale talk
   std::uint64_t protocol_errors = 0;
   std::uint64_t talks = 0;
+  std::uint64_t room_code_refusals = 0;  // wrong codes, and joins refused while a source is over its guess limit
 };
 
 class Room {
@@ -42,8 +46,9 @@ class Room {
 
   Room(RoomConfig config, AudioSink* sink, WallClock wall_clock);
 
-  // Registers a new connection; returns its id, or 0 when the room is full (the caller closes 1013).
-  ClientId connect(std::weak_ptr<Peer> peer, TimePoint now);
+  // Registers a new connection from `address` (the peer's IP, for the room-code guess limit);
+  // returns its id, or 0 when the room is full (the caller closes 1013).
+  ClientId connect(std::weak_ptr<Peer> peer, TimePoint now, std::string address = {});
   // The connection is gone; safe to call twice or for an id the room already dropped.
   void disconnect(ClientId id, TimePoint now);
   void on_text(ClientId id, std::string_view text, TimePoint now);
@@ -73,6 +78,7 @@ class Room {
     RateLimiter floor_requests, messages;
     std::int64_t clock_offset_us = 0;
     std::int64_t best_round_trip_us = -1;
+    std::string address;
   };
 
   void handle(ClientId id, Client& c, protocol::ControlMessage&& msg, TimePoint now);
@@ -95,6 +101,8 @@ class Room {
   std::size_t joined_ = 0;
   ClientId next_id_ = 1;
   RoomStats stats_;
+  std::map<std::string, RateLimiter> code_guesses_;  // by source address; forgotten once full again
+  TimePoint last_guess_sweep_{};
 };
 
 }  // namespace ptt::server

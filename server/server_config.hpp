@@ -1,6 +1,7 @@
 // Everything the professor can set on the command line (main.cpp), in one place.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -22,6 +23,9 @@ struct ServerConfig {
   std::string admin_token;         // protects /admin/*
   int threads = 1;
   std::size_t max_queued_bytes = 256 * 1024;  // outgoing bytes waiting for a slow reader before it is dropped
+  // From accept to a finished TLS handshake, and for each whole HTTP request (the upgrade among
+  // them): a slow or half-open client is dropped after this.
+  std::chrono::milliseconds handshake_timeout{10'000};
   RoomConfig room;
 };
 

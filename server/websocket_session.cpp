@@ -64,8 +64,10 @@ class WebSocketSession : public Peer {
 
   void on_accept(beast::error_code ec) {
     if (ec) return;
-    state_->with_room([self = derived().shared_from_this()](Room& room) {
-      const ClientId id = room.connect(std::weak_ptr<Peer>(self), Clock::now());
+    beast::error_code ignored;
+    auto address = beast::get_lowest_layer(derived().ws()).socket().remote_endpoint(ignored).address().to_string();
+    state_->with_room([self = derived().shared_from_this(), address = std::move(address)](Room& room) mutable {
+      const ClientId id = room.connect(std::weak_ptr<Peer>(self), Clock::now(), std::move(address));
       net::post(self->ws().get_executor(), [self, id] { self->on_registered(id); });
     });
   }

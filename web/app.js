@@ -234,7 +234,8 @@ function onMessage(m) {
       break;
     }
     case 'error':
-      if (m.code === 'bad_room_code' || m.code === 'bad_name') {
+      if (m.code === 'bad_room_code' || m.code === 'bad_name' || (m.code === 'rate_limited' && state === 'connecting')) {
+        // rate_limited before the welcome: too many wrong room codes from this network.
         state = 'rejected';
         showJoinForm(m.code === 'bad_room_code' ? (roomCode ? 'That room code is wrong.' : 'This room needs a code.') : m.message);
         if (m.code === 'bad_room_code') ui.roomRow.hidden = false;

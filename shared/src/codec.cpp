@@ -53,21 +53,27 @@ Decoder::Decoder() noexcept {
 int Decoder::decode(const std::uint8_t* packet, std::size_t size, float* pcm, int capacity) noexcept {
   if (!state_) return OPUS_INVALID_STATE;
   if (packet == nullptr || size == 0) return OPUS_BAD_ARG;
-  return opus_decode_float(state_.get(), packet, static_cast<opus_int32>(size), pcm, capacity, 0);
+  return clipped(opus_decode_float(state_.get(), packet, static_cast<opus_int32>(size), pcm, capacity, 0), pcm);
 }
 
 int Decoder::decode_fec(const std::uint8_t* next_packet, std::size_t size, float* pcm, int samples) noexcept {
   if (!state_) return OPUS_INVALID_STATE;
-  return opus_decode_float(state_.get(), next_packet, static_cast<opus_int32>(size), pcm, samples, 1);
+  return clipped(opus_decode_float(state_.get(), next_packet, static_cast<opus_int32>(size), pcm, samples, 1), pcm);
 }
 
 int Decoder::conceal(float* pcm, int samples) noexcept {
   if (!state_) return OPUS_INVALID_STATE;
-  return opus_decode_float(state_.get(), nullptr, 0, pcm, samples, 0);
+  return clipped(opus_decode_float(state_.get(), nullptr, 0, pcm, samples, 0), pcm);
+}
+
+int Decoder::clipped(int samples, float* pcm) noexcept {
+  if (samples > 0) opus_pcm_soft_clip(pcm, samples, kChannels, &softclip_memory_);
+  return samples;
 }
 
 void Decoder::reset() noexcept {
   if (state_) opus_decoder_ctl(state_.get(), OPUS_RESET_STATE);
+  softclip_memory_ = 0.0f;
 }
 
 }  // namespace ptt::codec

@@ -6,9 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -18,11 +20,16 @@ namespace ptt::test {
 
 class ChildProcess {
  public:
-  // Runs argv[0] (searched in PATH) with extra environment entries ("NAME=value"); its stdout and
-  // stderr go to `output_file` (appended), or are captured when output_file is empty.
+  // Runs argv[0] (searched in PATH) with extra environment entries ("NAME=value", replacing an
+  // inherited NAME); its stdout and stderr go to `output_file` (appended).
   ChildProcess(std::vector<std::string> argv, const std::vector<std::string>& extra_env, const std::string& output_file) {
     std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+    for (char** e = environ; *e; ++e) {
+      const std::string_view entry(*e);
+      const auto name = entry.substr(0, entry.find('=') + 1);
+      if (std::none_of(extra_env.begin(), extra_env.end(), [&](const std::string& x) { return x.starts_with(name); }))
+        env.emplace_back(entry);
+    }
     for (const auto& e : extra_env) env.push_back(e);
     std::vector<char*> args, envp;
     for (auto& a : argv) args.push_back(a.data());

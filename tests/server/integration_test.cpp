@@ -252,6 +252,36 @@ TEST_F(ServerFixture, BadFramesCloseOnlyTheirClient) {
   EXPECT_FALSE(observer->closed_with);
 }
 
+// A client that floods the server with pings and never reads: the replies pile up past the cap on
+// queued outgoing bytes and the server drops that client (no close handshake: it would not read
+// one), while everyone else is served on.
+TEST_F(ServerFixture, AReaderThatDoesNotKeepUpIsDroppedAtTheOutgoingQueueCap) {
+  ServerConfig config;
+  config.max_queued_bytes = 64 * 1024;
+  start(false, config);
+  auto ana = client();
+  join(*ana, "Ana");
+  WsTestClient flooder(port(), {false, "", "/ws", 4096});
+  join(flooder, "Flood");
+  // Each ping is answered (a pong, or a rate_limited error past 50 a second): some 20,000 replies,
+  // over a megabyte, towards a 4 KiB receive window.
+  for (std::uint64_t i = 0; i < 20000; ++i) flooder.send(proto::Ping{i});
+  EXPECT_NE(press(*ana), 0u);
+  Received r;
+  int replies = 0;
+  do {
+    r = flooder.read(5s);
+    replies += r.kind == Received::text;
+  } while (r.kind == Received::text);
+  std::printf("the flooder read %d replies before the server dropped it\n", replies);
+  EXPECT_EQ(r.kind, Received::closed);
+  EXPECT_EQ(r.close_code, 0) << "dropped, not closed with a handshake";
+  EXPECT_LT(replies, 20000);
+  // Ana is still connected and served.
+  ana->send(proto::Ping{7});
+  EXPECT_TRUE(ana->expect<proto::Pong>());
+}
+
 TEST_F(ServerFixture, ForeignOriginIsRefused) {
   start(true);
   EXPECT_THROW(client("https://evil.example"), boost::system::system_error);

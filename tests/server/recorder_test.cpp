@@ -113,6 +113,11 @@ TEST(RecordingNames, HostileNamesBecomeSafeFilesInsideTheFolder) {
   std::string long_umlauts;
   for (int i = 0; i < 40; ++i) long_umlauts += "ö";
   EXPECT_EQ(safe_file_stem(long_umlauts).size(), 64u);
+  // Found by fuzz_names: a space at the cut, followed by bytes that become '_', ended the stem in a
+  // space; and a device-name prefix pushed a full-length stem to 65 bytes.
+  EXPECT_EQ(safe_file_stem(std::string(63, 'x') + " \xff"), std::string(63, 'x'));
+  const std::string con = safe_file_stem("con." + std::string(60, 'y') + "\xc3\xb6");
+  EXPECT_EQ(con, "_con." + std::string(59, 'y'));
 }
 
 TEST(RecordingNames, SerialsContinueFromFilesAlreadyThere) {
@@ -146,6 +151,17 @@ TEST(OggOpusWriter, FileOpensAndDecodesWithLibopusfile) {
   // Pre-skip removes the encoder delay: the file lines up with the input sample for sample.
   EXPECT_EQ(d.pcm.size(), p.data.size() * 960 - p.lookahead);
   EXPECT_GT(t::correlation(p.input, d.pcm, 0), 0.85);
+}
+
+TEST(OggOpusWriter, AFullDiskIsAClearError) {
+  const int fd = ::open("/dev/full", O_WRONLY | O_CLOEXEC);  // every write: ENOSPC
+  ASSERT_GE(fd, 0);
+  OggOpusWriter w(fd, OggOpusInfo{312, {}}, 1);
+  EXPECT_FALSE(w.ok());
+  EXPECT_NE(w.error().find("No space left on device"), std::string::npos) << w.error();
+  const std::uint8_t packet[] = {0xF8};
+  EXPECT_FALSE(w.write(packet, 1, 960));
+  EXPECT_FALSE(w.finish());
 }
 
 TEST(Recorder, ReorderedPacketsWithAGapMakeAFileWithTheTalksTimeline) {
@@ -205,6 +221,14 @@ TEST(Recorder, SerialContinuesAfterARestart) {
   }
   EXPECT_TRUE(fs::exists(dir.path / "Ana-1.opus"));
   EXPECT_TRUE(fs::exists(dir.path / "Ana-2.opus"));
+  EXPECT_EQ(fs::status(dir.path / "Ana-1.opus").permissions(), fs::perms::owner_read | fs::perms::owner_write);
+}
+
+TEST(Recorder, AFolderItMakesIsOwnerOnly) {
+  TempDir dir("mode");
+  std::vector<std::string> errs;
+  { Recorder rec(dir.path / "recordings", log_to(errs)); }
+  EXPECT_EQ(fs::status(dir.path / "recordings").permissions(), fs::perms::owner_all);
 }
 
 TEST(Recorder, AFolderThatCannotBeCreatedIsAClearError) {

@@ -26,9 +26,9 @@ struct RoomFixture : ::testing::Test {
   }
   void SetUp() override { make_room(); }
 
-  ClientId connect() {
+  ClientId connect(std::string address = "192.0.2.1") {
     auto p = std::make_shared<FakePeer>();
-    const ClientId id = room->connect(p, now);
+    const ClientId id = room->connect(p, now, std::move(address));
     if (id) peers[id] = p;
     return id;
   }
@@ -104,6 +104,36 @@ TEST_F(RoomFixture, RoomCodeIsRequiredWhenSet) {
   EXPECT_EQ(peer(wrong).closed, close_code::policy);
   const auto right = joined("Ana");
   EXPECT_TRUE(peer(right).last<proto::Welcome>());
+}
+
+TEST_F(RoomFixture, RoomCodeGuessingIsRateLimitedPerSourceAddress) {
+  config.room_code = "4711";
+  make_room();
+  const std::string guesser = "198.51.100.7";
+  auto guess = [&](const std::string& code, const std::string& from) {
+    const auto id = connect(from);
+    send(id, proto::Join{"Eve", code});
+    return id;
+  };
+  // Asking without a code (the page's first try) is not a guess; five wrong codes are allowed.
+  EXPECT_EQ(peer(guess("", guesser)).last<proto::Error>()->code, proto::ErrorCode::bad_room_code);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(peer(guess("000" + std::to_string(i), guesser)).last<proto::Error>()->code,
+              proto::ErrorCode::bad_room_code);
+  // Then even the right code is refused from that address, with a reason the page can show...
+  const auto locked = guess("4711", guesser);
+  EXPECT_EQ(peer(locked).last<proto::Error>()->code, proto::ErrorCode::rate_limited);
+  EXPECT_EQ(peer(locked).closed, close_code::policy);
+  EXPECT_FALSE(peer(locked).last<proto::Welcome>());
+  // ...while a student on another address joins as usual.
+  EXPECT_TRUE(peer(guess("4711", "192.0.2.20")).last<proto::Welcome>());
+  // One guess is forgiven every 20 s: a guess after 20 s is judged again, the one after it is refused.
+  advance(20'000ms);
+  EXPECT_EQ(peer(guess("0009", guesser)).last<proto::Error>()->code, proto::ErrorCode::bad_room_code);
+  EXPECT_EQ(peer(guess("4711", guesser)).last<proto::Error>()->code, proto::ErrorCode::rate_limited);
+  advance(20'000ms);
+  EXPECT_TRUE(peer(guess("4711", guesser)).last<proto::Welcome>());
+  EXPECT_EQ(room->stats().room_code_refusals, 8u);  // 6 wrong codes, 2 joins refused while over the limit
 }
 
 TEST_F(RoomFixture, OnlyJoinPingAndPongBeforeJoin) {

@@ -17,6 +17,14 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
+namespace {
+void set_receive_buffer(net::ip::tcp::socket& socket, int bytes) {
+  if (bytes <= 0) return;
+  socket.open(net::ip::tcp::v4());
+  socket.set_option(net::socket_base::receive_buffer_size(bytes));
+}
+}  // namespace
+
 struct WsTestClient::Impl {
   net::io_context ioc;
   net::ssl::context ssl_ctx{net::ssl::context::tls_client};
@@ -40,6 +48,7 @@ WsTestClient::WsTestClient(std::uint16_t port, Options options) : impl_(std::mak
   if (options.tls) {
     impl_->ssl_ctx.set_verify_mode(net::ssl::verify_none);  // the server's own self-signed certificate
     auto& ws = impl_->ws.emplace<2>(impl_->ioc, impl_->ssl_ctx);
+    set_receive_buffer(beast::get_lowest_layer(ws).socket(), options.receive_buffer);
     beast::get_lowest_layer(ws).connect(ep);
     beast::get_lowest_layer(ws).socket().set_option(net::ip::tcp::no_delay(true));
     ws.next_layer().handshake(net::ssl::stream_base::client);
@@ -47,6 +56,7 @@ WsTestClient::WsTestClient(std::uint16_t port, Options options) : impl_(std::mak
     ws.handshake(host, options.target);
   } else {
     auto& ws = impl_->ws.emplace<1>(impl_->ioc);
+    set_receive_buffer(beast::get_lowest_layer(ws).socket(), options.receive_buffer);
     beast::get_lowest_layer(ws).connect(ep);
     beast::get_lowest_layer(ws).socket().set_option(net::ip::tcp::no_delay(true));
     ws.set_option(websocket::stream_base::decorator(decorate));

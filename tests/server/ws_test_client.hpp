@@ -25,6 +25,7 @@ class WsTestClient {
     bool tls = false;
     std::string origin;          // empty: no Origin header (a non-browser client)
     std::string target = "/ws";
+    int receive_buffer = 0;      // SO_RCVBUF before connecting (a slow reader's small window); 0: the system's
   };
   // Connects and upgrades; throws boost::system::system_error if the upgrade is refused.
   WsTestClient(std::uint16_t port, Options options);

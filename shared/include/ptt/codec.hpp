@@ -44,6 +44,8 @@ class Encoder {
   int frame_samples_ = 960;
 };
 
+// Every sample a Decoder writes is within [-1, 1]: libopus's float decoder may overshoot (a hostile
+// packet reached 2.8 under fuzzing), so its output goes through libopus's own soft clipper.
 class Decoder {
  public:
   Decoder() noexcept;
@@ -62,6 +64,8 @@ class Decoder {
   struct Deleter { void operator()(OpusDecoder* d) const noexcept; };
   std::unique_ptr<OpusDecoder, Deleter> state_;
   int error_ = 0;
+  float softclip_memory_ = 0.0f;
+  int clipped(int samples, float* pcm) noexcept;
 };
 
 }  // namespace ptt::codec
