@@ -33,6 +33,10 @@ Encoder::Encoder(const EncoderConfig& c) noexcept {
   }
 }
 
+void Encoder::reset() noexcept {
+  if (state_) opus_encoder_ctl(state_.get(), OPUS_RESET_STATE);
+}
+
 int Encoder::lookahead() const noexcept {
   opus_int32 samples = 0;
   if (!state_ || opus_encoder_ctl(state_.get(), OPUS_GET_LOOKAHEAD(&samples)) != OPUS_OK) return 0;

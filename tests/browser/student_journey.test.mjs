@@ -187,7 +187,8 @@ for (const [name, method] of Object.entries(methods)) {
       for (const [s0, s1] of segments(talk, 25)) {
         for (let w = s0; w + 15 <= s1; w += 40) {
           const win = talk.slice(w, Math.min(w + 40, s1));
-          out.push([bestLagOf(win, lag + w - 15, lag + w + 15)[0], win.length]);
+          const [c, at] = bestLagOf(win, lag + w - 15, lag + w + 15);
+          out.push([c, win.length, w, at - w]);  // correlation, length, where, its own alignment
         }
       }
       return out;
@@ -208,6 +209,9 @@ for (const [name, method] of Object.entries(methods)) {
     const heardS = (heard.lastIndexOf(true) - heard.indexOf(true) + 1) / 100;
     const playedS = (o2 - o1 + 1) / 100;
     console.log(`${name}: envelope correlation ${best.toFixed(3)} (median of ${windows.length} windows), mean ${mean.toFixed(3)}; held ${heldS.toFixed(2)} s; speech heard for ${heardS.toFixed(2)} s, played for ${playedS.toFixed(2)} s`);
+    console.log(`${name}: talk at ${o1}..${o2} (10 ms frames) of the capture, segments ${JSON.stringify(segments(talk, 25))}, ` +
+                `alignment ${bestLag} in a ${inEnv.length}-frame loop; windows (start, own alignment, correlation): ` +
+                windows.map(([c, , w, at]) => `${w}:${at}:${c.toFixed(2)}`).join(' '));
     assert.ok(best > 0.9, `output envelope correlates ${best.toFixed(3)} with A's speech`);
     assert.ok(mean > 0.8, `output envelope correlates ${mean.toFixed(3)} on average with A's speech`);
     assert.ok(Math.abs(playedS - heardS) <= 0.05 * heardS, `played for ${playedS} s, heard for ${heardS} s`);

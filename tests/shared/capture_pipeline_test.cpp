@@ -161,3 +161,44 @@ TEST(CapturePipeline, PacketsDecodeToTheSpeech) {
   // Delays: 10 ms preprocessor + Opus look-ahead.
   EXPECT_GT(t::best_correlation(speech, out, 0, 1200), 0.8);
 }
+
+// The server decodes each talk with a freshly reset decoder, so each talk must be encoded from a
+// fresh encoder too: an encoder that goes on from the previous talk's last (loud) frame codes the
+// next talk's first frames as differences from it, which a fresh decoder plays as a loud burst.
+TEST(CapturePipeline, EachTalkDecodesCleanlyFromAFreshDecoder) {
+  CaptureConfig c;
+  c.send_silence = true;
+  CapturePipeline p(c);
+  const auto speech = loud_speech();
+  p.press();
+  p.grant(1);
+  // Released mid-word: at the end of the loudest 40 ms block (1,920 samples: whole 128-sample
+  // quanta and whole 20 ms frames).
+  std::size_t cut = 1920;
+  double loudest = 0;
+  for (std::size_t at = 1920; at <= speech.size(); at += 1920)
+    if (const double r = t::rms(speech.data() + at - 1920, 1920); r > loudest) {
+      loudest = r;
+      cut = at;
+    }
+  ASSERT_GT(loudest, 0.05);
+  feed(p, std::vector<float>(speech.begin(), speech.begin() + static_cast<std::ptrdiff_t>(cut)));
+  p.release();
+  p.clear_ready();
+  feed(p, std::vector<float>(48000, 0.0f));  // idle for a second
+  p.press();
+  p.grant(2);
+  feed(p, std::vector<float>(48000 / 2, 0.0f));  // the second talk is silence
+  std::vector<std::vector<std::uint8_t>> storage;
+  auto f = frames(p, storage);
+  ASSERT_GE(f.size(), 20u);
+  ptt::codec::Decoder dec;
+  std::vector<float> pcm(960);
+  float peak = 0;
+  for (const auto& v : f) {
+    ASSERT_EQ(v.header.talk_id, 2u);
+    ASSERT_EQ(dec.decode(v.opus, v.opus_size, pcm.data(), 960), 960);
+    for (float x : pcm) peak = std::max(peak, std::abs(x));
+  }
+  EXPECT_LT(peak, 0.001f) << "a silent talk decodes to a burst as loud as " << peak;
+}

@@ -5,7 +5,8 @@
 // A press starts a pre-roll: packets are encoded and held (up to `preroll_ms`) until the grant
 // arrives, then sent first, so the first syllable is not lost; a denial drops them. While live,
 // packets the VAD judges silent are not sent (their timestamps leave a gap) except the one just
-// before speech resumes, which carries the start of the word. No allocation after construction.
+// before speech resumes, which carries the start of the word. Each press starts a fresh Opus
+// stream, as the server decodes each talk from a reset decoder. No allocation after construction.
 #pragma once
 
 #include <array>

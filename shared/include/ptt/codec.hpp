@@ -36,6 +36,9 @@ class Encoder {
 
   // Encodes exactly frame_samples() samples; returns the packet size in bytes or a negative libopus error.
   int encode(const float* pcm, std::uint8_t* packet, std::size_t capacity) noexcept;
+  // Forgets everything encoded so far (settings are kept): the next packet starts a stream that a
+  // freshly reset decoder plays cleanly.
+  void reset() noexcept;
 
  private:
   struct Deleter { void operator()(OpusEncoder* e) const noexcept; };
