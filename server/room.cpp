@@ -188,6 +188,7 @@ void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now) {
   }
   c.name = unique_name(*name);
   c.joined = true;
+  c.floor_version = floor_version_;  // the welcome carries the current state
   ++joined_;
   send(id, proto::Welcome{id, c.name, static_cast<std::uint32_t>(config_.floor.max_talk.count()),
                           config_.floor.queue_mode, floor_state()});
@@ -288,7 +289,7 @@ void Room::apply(const FloorChange& change, TimePoint now) {
     send(change.granted->client,
          proto::FloorGranted{change.granted->talk_id, static_cast<std::uint32_t>(config_.floor.max_talk.count())});
   }
-  if (change.floor_changed() || change.queue_changed) broadcast(floor_state());
+  if (change.floor_changed() || change.queue_changed) broadcast_floor_state();
   if (change.queue_changed) send_queue_positions();
 }
 
@@ -342,10 +343,31 @@ void Room::send(Client& c, std::shared_ptr<const std::string> text) {
   if (auto p = c.peer.lock()) p->send(std::move(text));
 }
 
-void Room::broadcast(const proto::ControlMessage& msg) {
-  auto text = std::make_shared<const std::string>(proto::encode_control(msg));
-  for (auto& [id, c] : clients_)
-    if (c.joined) send(c, text);
+void Room::broadcast_floor_state() {
+  floor_text_ = std::make_shared<const std::string>(proto::encode_control(floor_state()));
+  ++floor_version_;
+  sweep_from_ = 0;  // clients already swept need the newer state too
+  sweeping_ = true;
+  continue_broadcast();
+}
+
+void Room::continue_broadcast() {
+  if (!sweeping_) return;
+  std::size_t sent = 0;
+  auto it = clients_.lower_bound(sweep_from_);
+  for (; it != clients_.end() && sent < config_.broadcast_slice; ++it) {
+    Client& c = it->second;
+    if (!c.joined || c.floor_version == floor_version_) continue;
+    c.floor_version = floor_version_;
+    send(c, floor_text_);
+    ++sent;
+  }
+  if (it == clients_.end()) {
+    sweeping_ = false;
+    floor_text_.reset();
+  } else {
+    sweep_from_ = it->first;
+  }
 }
 
 void Room::error(Client& c, proto::ErrorCode code, std::string_view message) {

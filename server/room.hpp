@@ -30,6 +30,11 @@ struct RoomConfig {
   // Wrong room codes per source address: 5 at once, then one every 20 s. While a source is over
   // it, even the right code is refused, so guessing a 4-digit code takes days rather than seconds.
   double room_code_guesses_per_s = 0.05, room_code_guess_burst = 5;
+  // A new floor state goes to at most this many clients at once; the rest wait for
+  // continue_broadcast(). Each send is an encrypt and a syscall on the I/O thread, so with
+  // thousands connected one undivided broadcast would hold every other reply (a denial, a grant)
+  // behind it for hundreds of milliseconds.
+  std::size_t broadcast_slice = 128;
 };
 
 struct RoomStats {
@@ -59,6 +64,11 @@ class Room {
   void revoke_floor(TimePoint now);
   // Closes every connection (server shutting down).
   void close_all(std::uint16_t code, std::string_view reason, TimePoint now);
+  // A floor-state broadcast still has clients to reach: call continue_broadcast() soon (the server
+  // posts it behind what is queued on the I/O thread, so other replies interleave).
+  bool broadcast_pending() const noexcept { return sweeping_; }
+  // Sends the newest floor state to the next broadcast_slice clients that have not had it yet.
+  void continue_broadcast();
   // Clients, floor and counters as JSON, for GET /admin/status.
   std::string status_json() const;
 
@@ -79,6 +89,7 @@ class Room {
     std::int64_t clock_offset_us = 0;
     std::int64_t best_round_trip_us = -1;
     std::string address;
+    std::uint64_t floor_version = 0;  // the newest floor state this client has been sent
   };
 
   void handle(ClientId id, Client& c, protocol::ControlMessage&& msg, TimePoint now);
@@ -86,7 +97,7 @@ class Room {
   void apply(const FloorChange& change, TimePoint now);
   void send(ClientId id, const protocol::ControlMessage& msg);
   void send(Client& c, std::shared_ptr<const std::string> text);
-  void broadcast(const protocol::ControlMessage& msg);
+  void broadcast_floor_state();
   void error(Client& c, protocol::ErrorCode code, std::string_view message);
   // Sends an error (when there is a reason to) and closes this client only.
   void drop(ClientId id, std::uint16_t close_code, protocol::ErrorCode code, std::string_view message, TimePoint now);
@@ -103,6 +114,12 @@ class Room {
   RoomStats stats_;
   std::map<std::string, RateLimiter> code_guesses_;  // by source address; forgotten once full again
   TimePoint last_guess_sweep_{};
+  // The floor-state broadcast in progress: the newest state, its version, and where the sweep
+  // resumes. A client the sweep has not reached when the floor changes again gets only the newest.
+  std::shared_ptr<const std::string> floor_text_;
+  std::uint64_t floor_version_ = 0;
+  ClientId sweep_from_ = 0;
+  bool sweeping_ = false;
 };
 
 }  // namespace ptt::server

@@ -24,9 +24,20 @@ void SharedState::stop() {
   });
 }
 
+void SharedState::continue_broadcast_later() {
+  if (broadcast_posted_ || !room_.broadcast_pending()) return;
+  broadcast_posted_ = true;
+  net::post(strand_, [self = shared_from_this()] {
+    self->broadcast_posted_ = false;
+    self->room_.continue_broadcast();
+    self->continue_broadcast_later();
+  });
+}
+
 void SharedState::on_tick() {
   if (stopped_) return;
   room_.tick(Clock::now());
+  continue_broadcast_later();
   timer_.expires_after(std::chrono::milliseconds(100));
   timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (!ec) self->on_tick();

@@ -30,7 +30,10 @@ class SharedState : public std::enable_shared_from_this<SharedState> {
   // Runs f(room) on the room's strand.
   template <typename F>
   void with_room(F&& f) {
-    net::post(strand_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(self->room_); });
+    net::post(strand_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable {
+      f(self->room_);
+      self->continue_broadcast_later();
+    });
   }
 
   // Starts the room's 100 ms timer (pings, timeouts, floor limits).
@@ -39,12 +42,16 @@ class SharedState : public std::enable_shared_from_this<SharedState> {
 
  private:
   void on_tick();
+  // A floor-state broadcast the room left unfinished goes on in a later handler, behind the writes
+  // its last slice queued, so replies to other clients are not held behind all of it.
+  void continue_broadcast_later();
 
   ServerConfig config_;
   Strand strand_;
   Room room_;
   net::steady_timer timer_;
   bool stopped_ = false;
+  bool broadcast_posted_ = false;
 };
 
 std::uint64_t wall_clock_us();

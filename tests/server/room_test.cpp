@@ -382,6 +382,61 @@ TEST_F(RoomFixture, AdminRevokeAndCloseAll) {
   EXPECT_EQ(room->client_count(), 0u);
 }
 
+// With more clients than a broadcast slice, a floor change reaches the first slice at once and the
+// rest through continue_broadcast(); the grant and a denial are not held behind the sweep; a
+// second change during the sweep means no client is sent a stale state, and every client ends with
+// exactly one copy of the newest.
+TEST_F(RoomFixture, FloorStateBroadcastGoesOutInSlicesAndCoalesces) {
+  config.broadcast_slice = 10;
+  config.floor_request_burst = 100;
+  make_room();
+  std::vector<ClientId> ids;
+  for (int i = 0; i < 35; ++i) ids.push_back(joined("S" + std::to_string(i)));
+  for (auto id : ids) peer(id).clear();
+
+  send(ids[0], proto::FloorRequest{});
+  const auto talk = granted_talk(ids[0]);
+  ASSERT_NE(talk, 0u);
+  ASSERT_TRUE(room->broadcast_pending());
+  auto states_sent = [&] {
+    int n = 0;
+    for (auto id : ids) n += static_cast<int>(peer(id).all<proto::FloorState>().size());
+    return n;
+  };
+  EXPECT_EQ(states_sent(), 10);
+  // A press during the sweep is answered at once, from a client the sweep has not reached.
+  send(ids[30], proto::FloorRequest{});
+  auto denied = peer(ids[30]).last<proto::FloorDenied>();
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->holder, "S0");
+  EXPECT_TRUE(peer(ids[30]).all<proto::FloorState>().empty());
+
+  room->continue_broadcast();
+  EXPECT_EQ(states_sent(), 20);
+  // The holder lets go mid-sweep: the sweep starts over with the newer state.
+  send(ids[0], proto::FloorRelease{talk});
+  int rounds = 0;
+  while (room->broadcast_pending() && rounds < 100) {
+    room->continue_broadcast();
+    ++rounds;
+  }
+  EXPECT_FALSE(room->broadcast_pending());
+  EXPECT_EQ(rounds, 3);  // 35 clients, 10 of them in the release's own first slice
+  for (auto id : ids) {
+    const auto states = peer(id).all<proto::FloorState>();
+    ASSERT_FALSE(states.empty()) << "client " << id;
+    EXPECT_FALSE(states.back().taken) << "client " << id;
+    // Those the first sweep had reached got the taken state, then the free one; the rest only the free one.
+    const bool reached_first = id <= ids[19];
+    EXPECT_EQ(states.size(), reached_first ? 2u : 1u) << "client " << id;
+  }
+  // A student joining now is welcomed with the state and not sent it again.
+  const auto late = joined("Late");
+  EXPECT_FALSE(room->broadcast_pending());
+  EXPECT_TRUE(peer(late).all<proto::FloorState>().empty());
+  EXPECT_FALSE(peer(late).last<proto::Welcome>()->floor.taken);
+}
+
 // 20 clients, 10,000 random presses, releases, disconnects (and rejoins), audio frames and clock
 // steps. After every step: at most one client believes it holds the floor, and it is the room's
 // holder; every client's last floor_state matches the room's; audio reached the sink only from
