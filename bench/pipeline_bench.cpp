@@ -2,8 +2,9 @@
 // arrival and its playout, and the CPU it costs per live talker. Run: build/native/bench/pipeline_bench
 //
 // Delay: packets of espeak-ng speech (20 ms Opus) arrive with uniform random jitter of 0, 20 and 60 ms
-// (and 2 % loss); the jitter stage is pulled every 20 ms of simulated time, as the PortAudio callback
-// does. Added delay = playout time - arrival time of each played packet (the device's own output
+// (and 2 % loss); the playout ring (server/playout_ring.hpp) is filled in 5 ms device buffers of
+// simulated time, as the PortAudio callback fills it. Added delay = playout time - arrival time of
+// each played packet (the device's own output
 // latency, 10 ms through PulseAudio here, comes on top). Several seeds; median and p99 over all packets.
 // CPU: the real stages on a minute of speech as fast as they run, against plain Opus decoding of the
 // same packets in the same process (the baseline).
@@ -19,6 +20,7 @@
 
 #include "bench_common.hpp"
 #include "jitter_stage.hpp"
+#include "playout_ring.hpp"
 #include "ptt/codec.hpp"
 #include "recorder.hpp"
 
@@ -51,8 +53,10 @@ struct DelayResult {
 };
 
 // One talk through `stage` (the same stage for a row's talks, as for one student's talks in a lesson).
+// ring: the real playout (PlayoutRing, 5 ms buffers); otherwise the stage is pulled whole steps on a
+// 20 ms grid, as ptt-server did before PlayoutRing (the baseline for its start alignment).
 void simulate(const std::vector<JitterPacket>& packets, double jitter_ms, double loss, unsigned seed,
-              JitterStage& stage, DelayResult& r) {
+              JitterStage& stage, DelayResult& r, bool ring_playout = true) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> jitter(0.0, jitter_ms);
   std::bernoulli_distribution lost(loss);
@@ -67,12 +71,15 @@ void simulate(const std::vector<JitterPacket>& packets, double jitter_ms, double
   std::sort(arrivals.begin(), arrivals.end());
   const JitterStats before = stage.stats();
   stage.start_talk(seed);
-  std::vector<float> out(kStep);
+  const std::size_t buffer = ring_playout ? 240 : kStep;  // 5 ms, as ptt-server's PortAudio stream
+  const double buffer_ms = static_cast<double>(buffer) / 48.0;
+  std::vector<float> out(buffer);
+  PlayoutRing ring;
   std::size_t next = 0;
-  // The callback pulls at a phase unrelated to the sender's clock.
-  const double phase = std::uniform_real_distribution<double>(0.0, 20.0)(rng);
+  // The callback runs at a phase unrelated to the sender's clock.
+  const double phase = std::uniform_real_distribution<double>(0.0, buffer_ms)(rng);
   for (int s = 0; stage.active(); ++s) {
-    const double now = phase + s * 20.0;
+    const double now = phase + s * buffer_ms;
     while (next < arrivals.size() && arrivals[next].first <= now) {
       auto p = packets[arrivals[next].second];
       p.talk_id = seed;
@@ -81,8 +88,15 @@ void simulate(const std::vector<JitterPacket>& packets, double jitter_ms, double
       ++next;
     }
     if (next == arrivals.size()) stage.end_talk(seed);
-    const auto step = stage.pull(out.data());
-    if (step.kind == JitterStage::Step::played) r.delays_ms.push_back(now - step.arrival_us / 1000.0);
+    if (!ring_playout) {
+      const auto step = stage.pull(out.data());
+      if (step.kind == JitterStage::Step::played) r.delays_ms.push_back(now - step.arrival_us / 1000.0);
+      continue;
+    }
+    ring.fill(stage, out.data(), buffer, [&](const JitterStage::Step& step, std::size_t queued) {
+      if (step.kind == JitterStage::Step::played)
+        r.delays_ms.push_back(now + static_cast<double>(queued) / 48.0 - step.arrival_us / 1000.0);
+    });
   }
   const auto& st = stage.stats();
   r.played += st.played - before.played;
@@ -105,23 +119,27 @@ int main() {
   std::printf("Pipeline added delay (arrival -> playout), 20 consecutive talks of %zu packets per row, 2 %% loss\n",
               packets.size());
   std::printf("start: 'learned' holds each talk's first packet for the jitter of the talks before (the\n"
-              "default), 'fixed' is speexdsp alone (baseline, same process)\n");
-  std::printf("%-10s %-8s %-8s %10s %10s %8s %8s %8s\n", "jitter", "margin", "start", "median ms", "p99 ms", "late %", "FEC", "PLC");
+              "default), 'fixed' is speexdsp alone (baseline, same process)\n"
+              "playout: '5ms' is ptt-server's (PlayoutRing: a talk starts within a 5 ms device buffer of\n"
+              "when it is due); '20ms' pulls whole steps on a 20 ms grid (the earlier playout, baseline)\n");
+  std::printf("%-10s %-8s %-8s %-8s %10s %10s %8s %8s %8s\n", "jitter", "margin", "start", "playout", "median ms", "p99 ms",
+              "late %", "FEC", "PLC");
   for (int margin : {0, 20}) {
     for (double jitter : {0.0, 20.0, 60.0}) {
-      for (bool learned : {false, true}) {
+      for (int variant = 0; variant < 3; ++variant) {
+        const bool learned = variant > 0, ring_playout = variant < 2;
         JitterConfig config;
         config.margin_ms = margin;
         config.adaptive_start = learned;
         JitterStage stage(config);
         DelayResult r;
-        for (unsigned seed = 1; seed <= 20; ++seed) simulate(packets, jitter, 0.02, seed, stage, r);
+        for (unsigned seed = 1; seed <= 20; ++seed) simulate(packets, jitter, 0.02, seed, stage, r, ring_playout);
         const double arrived = static_cast<double>(r.played + r.late);
-        std::printf("%-10s %-8s %-8s %10.1f %10.1f %8.2f %8llu %8llu\n", (std::to_string(static_cast<int>(jitter)) + " ms").c_str(),
-                    (std::to_string(margin) + " ms").c_str(), learned ? "learned" : "fixed",
-                    quantile(r.delays_ms, 0.5), quantile(r.delays_ms, 0.99),
-                    100.0 * static_cast<double>(r.late) / arrived, static_cast<unsigned long long>(r.fec),
-                    static_cast<unsigned long long>(r.plc));
+        std::printf("%-10s %-8s %-8s %-8s %10.1f %10.1f %8.2f %8llu %8llu\n",
+                    (std::to_string(static_cast<int>(jitter)) + " ms").c_str(), (std::to_string(margin) + " ms").c_str(),
+                    learned ? "learned" : "fixed", ring_playout ? "5ms" : "20ms", quantile(r.delays_ms, 0.5),
+                    quantile(r.delays_ms, 0.99), 100.0 * static_cast<double>(r.late) / arrived,
+                    static_cast<unsigned long long>(r.fec), static_cast<unsigned long long>(r.plc));
       }
     }
   }

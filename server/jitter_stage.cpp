@@ -76,7 +76,7 @@ void JitterStage::reset_buffer() noexcept {
   for (int i = 0; i < kPoolSize; ++i) release(i);
   decoder_.reset();
   started_playing_ = pointer_known_ = draining_ = false;
-  drain_steps_ = hold_steps_ = 0;
+  drain_steps_ = held_samples_ = 0;
 }
 
 void JitterStage::start_talk(std::uint32_t talk_id) noexcept {
@@ -153,8 +153,8 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   // speexdsp plays a talk's first packet at once and only then grows its delay to cover the margin
   // and the jitter it measures, by inserting concealment mid-word. Holding the first packet back
   // for the margin plus the jitter of earlier talks starts the talk with that delay instead.
-  if (!started_playing_ && free_count_ < kPoolSize && hold_steps_ * 20 < start_delay_ms_ && !draining_) {
-    ++hold_steps_;
+  if (!started_playing_ && free_count_ < kPoolSize && held_samples_ < start_delay_ms_ * 48 && !draining_) {
+    held_samples_ += kStep;
     std::fill_n(out, kStep, 0.0f);
     step.kind = Step::silence;
     return step;

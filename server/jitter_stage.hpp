@@ -74,6 +74,18 @@ class JitterStage {
   Step pull(float* out) noexcept;
 
   bool active() const noexcept { return talk_id_ != 0; }
+  // True while pull() would give only silence because nothing is due yet: no talk, or its first
+  // packet has not come or is still held back for the start delay. The caller may then play
+  // silence in pieces smaller than a step, counting them with wait(), so the talk starts within a
+  // device buffer of when it is due rather than at the next 20 ms step (see PlayoutRing).
+  bool waiting() const noexcept {
+    return talk_id_ == 0 ||
+           (!started_playing_ && !draining_ && (free_count_ == kPoolSize || held_samples_ < start_delay_ms_ * 48));
+  }
+  // `samples` of silence were played while waiting(): they count towards the first packet's hold.
+  void wait(int samples) noexcept {
+    if (talk_id_ != 0 && !started_playing_ && free_count_ < kPoolSize) held_samples_ += samples;
+  }
   // The delay the current (or next) talk starts with, in ms.
   int start_delay_ms() const noexcept { return start_delay_ms_; }
   std::uint32_t talk_id() const noexcept { return talk_id_; }
@@ -101,7 +113,7 @@ class JitterStage {
   std::uint32_t talk_id_ = 0;
   bool draining_ = false, started_playing_ = false, pointer_known_ = false, resetting_ = false;
   int drain_steps_ = 0;  // steps without a packet while draining
-  int hold_steps_ = 0;   // steps the talk's first packet has been held back (see pull)
+  int held_samples_ = 0;  // how long the talk's first packet has been held back (see pull)
   std::uint32_t pointer_ = 0;  // our copy of the buffer's play position
   // Transit-time spread of the current talk: 2 ms bins of (arrival - timestamp) around the first packet's.
   static constexpr int kTransitBins = 512;

@@ -248,33 +248,27 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s) 
   }
 
   const std::int64_t now = wall_us_now();
-  while (ring_count_ < frames) {
-    // The step's first sample leaves the speaker after what is already queued plus the device's latency.
-    const std::int64_t playout = now + static_cast<std::int64_t>((device_latency_s + static_cast<double>(ring_count_) / 48000.0) * 1e6);
-    std::array<float, JitterStage::kStep> step_pcm;
-    const auto step = stage_.pull(step_pcm.data());
-    if (step.kind == JitterStage::Step::played) {
+  for (unsigned long done = 0; done < frames;) {
+    const std::size_t n = std::min<std::size_t>(frames - done, mono_.size());
+    ring_.fill(stage_, mono_.data(), n, [&](const JitterStage::Step& step, std::size_t queued) {
+      if (step.kind != JitterStage::Step::played) return;
+      // The step's first sample leaves the speaker after what is already queued plus the device's latency.
+      const std::int64_t playout =
+          now + static_cast<std::int64_t>((device_latency_s + static_cast<double>(done + queued) / 48000.0) * 1e6);
       if (step.capture_us > 0) capture_hist_.add(playout - step.capture_us);
       device_latency_sum_s_ += device_latency_s;
       ++device_latency_n_;
       if (step.arrival_us > 0) arrival_hist_.add(playout - step.arrival_us);
       if (step.capture_us > 0 && step.arrival_us > 0) transit_hist_.add(step.arrival_us - step.capture_us);
-    }
-    for (float v : step_pcm) {
-      ring_[(ring_read_ + ring_count_) % ring_.size()] = v;
-      ++ring_count_;
-    }
+    });
+    for (std::size_t i = 0; i < n; ++i)
+      for (int ch = 0; ch < channels_; ++ch) out[(done + i) * channels_ + ch] = mono_[i];
+    done += n;
   }
   if (was_active_ && !stage_.active()) {
     was_active_ = false;
     finish_talk_report();
   }
-  for (unsigned long i = 0; i < frames; ++i) {
-    const float v = ring_[ring_read_];
-    ring_read_ = (ring_read_ + 1) % ring_.size();
-    for (int ch = 0; ch < channels_; ++ch) out[i * channels_ + ch] = v;
-  }
-  ring_count_ -= frames;
   return paContinue;
 }
 

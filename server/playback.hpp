@@ -19,6 +19,7 @@
 
 #include "jitter_stage.hpp"
 #include "latency_histogram.hpp"
+#include "playout_ring.hpp"
 
 namespace ptt::server {
 
@@ -90,8 +91,8 @@ class Playback {
   JitterStage stage_;
   boost::lockfree::spsc_queue<Command, boost::lockfree::capacity<256>> commands_;
   boost::lockfree::spsc_queue<TalkReport, boost::lockfree::capacity<32>> reports_;
-  std::array<float, 4096> ring_{};
-  std::size_t ring_read_ = 0, ring_count_ = 0;
+  PlayoutRing ring_;
+  std::array<float, PlayoutRing::kMaxFrames> mono_{};
   LatencyHistogram capture_hist_, arrival_hist_, transit_hist_;
   TalkReport current_{};
   JitterStats stats_at_start_{};
