@@ -47,7 +47,7 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
 
 Listener::Listener(net::io_context& ioc, net::ssl::context* tls, const net::ip::tcp::endpoint& endpoint,
                    std::shared_ptr<SharedState> state)
-    : ioc_(ioc), tls_(tls), acceptor_(net::make_strand(ioc)), state_(std::move(state)) {
+    : ioc_(ioc), tls_(tls), acceptor_(net::make_strand(ioc)), state_(std::move(state)), retry_(acceptor_.get_executor()) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -60,6 +60,7 @@ void Listener::stop() {
   net::post(acceptor_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ec;
     self->acceptor_.close(ec);
+    self->retry_.cancel();
   });
 }
 
@@ -71,13 +72,25 @@ void Listener::do_accept() {
 void Listener::on_accept(boost::system::error_code ec, net::ip::tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
-    // Out of file descriptors and the like: keep accepting rather than dying.
-    spdlog::warn("accept failed: {}", ec.message());
-  } else {
-    boost::system::error_code opt_ec;
-    socket.set_option(net::ip::tcp::no_delay(true), opt_ec);  // small audio/control frames: no Nagle delay
-    std::make_shared<DetectSession>(std::move(socket), tls_, state_)->run();
+    // Out of file descriptors and the like: keep serving the connections there are, and try again
+    // in 100 ms; one warning a second at most, with how many failures it stands for.
+    ++failures_unreported_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_warning_ >= std::chrono::seconds(1)) {
+      spdlog::warn("accept failed: {} ({} time{} since the last warning); new connections wait 100 ms", ec.message(),
+                   failures_unreported_, failures_unreported_ == 1 ? "" : "s");
+      last_warning_ = now;
+      failures_unreported_ = 0;
+    }
+    retry_.expires_after(std::chrono::milliseconds(100));
+    retry_.async_wait([self = shared_from_this()](boost::system::error_code wait_ec) {
+      if (!wait_ec && self->acceptor_.is_open()) self->do_accept();
+    });
+    return;
   }
+  boost::system::error_code opt_ec;
+  socket.set_option(net::ip::tcp::no_delay(true), opt_ec);  // small audio/control frames: no Nagle delay
+  std::make_shared<DetectSession>(std::move(socket), tls_, state_)->run();
   do_accept();
 }
 

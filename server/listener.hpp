@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
 
@@ -27,6 +28,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   net::ssl::context* tls_;
   net::ip::tcp::acceptor acceptor_;
   std::shared_ptr<SharedState> state_;
+  // After a failed accept (out of file descriptors, say) accepting pauses briefly: retrying at once
+  // would spin the I/O thread and flood the log while the condition lasts.
+  net::steady_timer retry_;
+  std::chrono::steady_clock::time_point last_warning_{};
+  std::uint64_t failures_unreported_ = 0;
 };
 
 }  // namespace ptt::server

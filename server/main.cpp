@@ -6,6 +6,8 @@
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <thread>
 
@@ -63,6 +65,9 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout", idle_s, "Seconds of silence (not even a pong) before a student's connection is closed")
       ->capture_default_str()->check(CLI::Range(2, 3600));
   app.add_option("--threads", config.threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--broadcast-slice", config.room.broadcast_slice,
+                 "Students sent a new floor state per turn of the I/O thread, so replies to others interleave (0: all at once)")
+      ->capture_default_str()->check(CLI::Range(0, 1000000));
   app.add_option("--recordings", recordings, "Folder for recordings, one <name>-<serial>.opus per talk (default: none)");
   app.add_option("--device", playback_config.device,
                  "Output device: its name, part of its name, or its index (see --list-devices); default: the system's");
@@ -83,6 +88,18 @@ int main(int argc, char** argv) {
       std::printf("%3d %s%s  [%s, %d ch, %.0f Hz, %.1f ms]\n", d.index, d.name.c_str(), d.is_default ? " (default)" : "",
                   d.host_api.c_str(), d.max_output_channels, d.default_sample_rate, d.default_low_latency_ms);
     return 0;
+  }
+  // Each student is an open socket: lift the soft limit on open files (1,024 on many systems) to the hard one.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &files);
+      ::getrlimit(RLIMIT_NOFILE, &files);
+    }
+    if (files.rlim_cur != RLIM_INFINITY && config.room.max_clients + 64 > files.rlim_cur)
+      spdlog::warn("--max-clients is {} but this process may open only {} files: past about {} students, new "
+                   "connections wait (raise the limit with ulimit -n)", config.room.max_clients,
+                   static_cast<unsigned long long>(files.rlim_cur), static_cast<unsigned long long>(files.rlim_cur) - 64);
   }
   config.room.floor.max_talk = std::chrono::seconds(max_talk_s);
   config.room.floor.silence = std::chrono::seconds(silence_s);

@@ -19,7 +19,9 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <iterator>
 #include <sstream>
+#include <unistd.h>
 
 #include "../server/fake_peer.hpp"
 #include "../server/ws_test_client.hpp"
@@ -127,9 +129,10 @@ class AudioEndToEnd : public ::testing::Test {
 
   // Starts ptt-server and returns its port, read from the URL it prints.
   std::uint16_t start_server(const std::vector<std::string>& extra = {}, bool tls = false) {
-    std::vector<std::string> args{PTT_SERVER_BINARY, "--bind", "127.0.0.1", "--port", "0",
+    std::vector<std::string> args = launcher_;
+    args.insert(args.end(), {PTT_SERVER_BINARY, "--bind", "127.0.0.1", "--port", "0",
                                   "--web-root", dir_.string(), "--state-dir", (dir_ / "state").string(),
-                                  "--recordings", (dir_ / "recordings").string(), "--device", "pulse"};
+                                  "--recordings", (dir_ / "recordings").string(), "--device", "pulse"});
     if (!tls) args.push_back("--plain-http");
     args.insert(args.end(), extra.begin(), extra.end());
     // ALSA unloads its PulseAudio plugin (dlclose) before the server exits, so LeakSanitizer cannot
@@ -202,8 +205,22 @@ class AudioEndToEnd : public ::testing::Test {
     return std::regex_search(log, m, played) ? std::stol(m[1]) : -1;
   }
 
+  // CPU time (user + system) the process has used, in seconds, from /proc/<pid>/stat.
+  static double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (stat.rfind(')') == std::string::npos) return -1;
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string skip;
+    for (int i = 0; i < 11; ++i) fields >> skip;  // state ... cmajflt: fields 3 to 13
+    double user = 0, system = 0;
+    fields >> user >> system;
+    return (user + system) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+
   fs::path dir_;
   std::vector<std::string> env_;
+  std::vector<std::string> launcher_;  // runs the server under this (e.g. prlimit), if set
   std::unique_ptr<ChildProcess> pulse_, server_, parec_;
   std::unique_ptr<ptt::codec::Encoder> enc_;
 };
@@ -420,6 +437,51 @@ TEST_F(Faults, HalfOpenAndNonReadingClientsNeitherStarveNorGrowTheServer) {
   }
   EXPECT_EQ(closed_half_open, 2000);
   EXPECT_EQ(idle_closed, 200);
+  EXPECT_TRUE(server_->running());
+}
+
+// More connections than the server may open files: the listener pauses 100 ms after each failed
+// accept instead of retrying at once (which spun the I/O thread and wrote tens of thousands of
+// warnings a second), warns once a second at most, keeps serving, and takes new students once
+// descriptors are free again.
+TEST_F(Faults, RunningOutOfFileDescriptorsPausesAcceptingWithoutSpinning) {
+  namespace net = boost::asio;
+  using ptt::server::test::WsTestClient;
+  launcher_ = {"prlimit", "--nofile=128:128", "--"};
+  const auto port = start_server();
+  ASSERT_NE(port, 0);
+  const pid_t pid = server_->pid();
+  EXPECT_NE(read_file(dir_ / "server.log").find("may open only 128 files"), std::string::npos)
+      << "the server warns that --max-clients (500) does not fit its file limit";
+
+  net::io_context io;
+  std::vector<net::ip::tcp::socket> flood;
+  for (int i = 0; i < 200; ++i) {
+    flood.emplace_back(io);
+    flood.back().connect({net::ip::address_v4::loopback(), port});
+  }
+  std::this_thread::sleep_for(500ms);  // the server has accepted all it can
+  const double cpu0 = cpu_seconds(pid);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(3s);
+  const double busy = (cpu_seconds(pid) - cpu0) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string log = read_file(dir_ / "server.log");
+  std::size_t warnings = 0;
+  for (auto at = log.find("accept failed"); at != std::string::npos; at = log.find("accept failed", at + 1)) ++warnings;
+  std::printf("out of descriptors for 3.5 s: server busy %.1f %% of a core, %zu accept warnings\n", 100 * busy, warnings);
+  EXPECT_GE(warnings, 1u) << "the flood did run the server out of descriptors";
+  EXPECT_LE(warnings, 5u) << "at most one warning a second";
+  EXPECT_NE(log.find("Too many open files"), std::string::npos);
+  EXPECT_LT(busy, 0.3) << "the listener spins while out of descriptors";
+
+  for (auto& s : flood) s.close();
+  flood.clear();
+  // The freed descriptors take the connections still queued in the backlog, which close at once.
+  std::this_thread::sleep_for(1500ms);
+  WsTestClient student(port, {false, "", "/ws"});
+  ptt::server::test::join(student, "Ana");
+  student.send(proto::FloorRequest{});
+  EXPECT_TRUE(student.expect<proto::FloorGranted>());
   EXPECT_TRUE(server_->running());
 }
 
