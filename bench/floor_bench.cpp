@@ -5,7 +5,11 @@
 //     connected, and each reply's time when 100 students press together;
 //   - the server's resident memory at 1,000 / 5,000 / 10,000 connected students (per connection);
 //   - a storm of 1,000 simultaneous presses at 10,000 connected: grants (must be exactly one), p99
-//     reply time, and the time until all 10,000 have the new floor state.
+//     reply time, and the time until all 10,000 have the new floor state;
+//   - the 1,000-connected round trips and the storm again against a second ptt-server that sends a
+//     new floor state to everyone at once (--broadcast-slice 0), the baseline for the default slices.
+// Each press-to-grant is made once the previous release has reached every student (a student presses
+// a free floor); presses that land on a broadcast still going out are what the storm measures.
 // Run: build/native/bench/floor_bench [--max-clients 10000]
 #include <unistd.h>
 
@@ -14,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -51,6 +56,7 @@ long rss_kib(pid_t pid) {
 double cpu_ms(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (stat.rfind(')') == std::string::npos) return -1;  // gone, or no descriptor left to read it
   std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after the command name
   std::string skip;
   for (int i = 0; i < 11; ++i) fields >> skip;  // state .. cmajflt: fields 3 to 13
@@ -114,7 +120,7 @@ class Bench {
     if (expect_grant) {
       const auto t1 = Clock::now();
       c.send(proto::FloorRelease{c.seen().talk_id});
-      run_until([&] { return c.seen().state_free_at > t1; }, 5s);
+      run_until([&] { return everyone_since(t1, &LoadClient::Seen::state_free_at); }, 5s);
     }
     return ms(reply - t0);
   }
@@ -136,6 +142,7 @@ class Bench {
     const auto t0 = Clock::now();
     holder.send(proto::FloorRequest{});
     run_until([&] { return holder.seen().granted_at > t0; }, 5s);
+    run_until([&] { return everyone_since(t0, &LoadClient::Seen::state_taken_at); }, 5s);
     run_for(600ms);
     for (std::size_t i = 0; i < samples; ++i) {
       v.push_back(press_once(*clients_[1 + i % others], false));
@@ -208,6 +215,10 @@ class Bench {
   }
 
   std::size_t size() const { return clients_.size(); }
+  // Every connected student has had a floor state of that kind since t.
+  bool everyone_since(Clock::time_point t, Clock::time_point LoadClient::Seen::*when) const {
+    return std::all_of(clients_.begin(), clients_.end(), [&](auto& c) { return c->seen().*when > t; });
+  }
 
  private:
   net::io_context ioc_;
@@ -225,6 +236,45 @@ void print_row(const char* what, const std::vector<double>& v) {
               bad ? ", some unanswered or wrong" : "");
 }
 
+// ptt-server on loopback (TLS, no playback) with extra arguments; port 0 if it did not start.
+struct Server {
+  std::unique_ptr<ptt::test::ChildProcess> process;
+  std::uint16_t port = 0;
+  pid_t pid() const { return process->pid(); }
+};
+Server start_server(const std::string& binary, const fs::path& dir, std::size_t max_clients, int threads,
+                    const std::vector<std::string>& extra) {
+  fs::create_directories(dir);
+  const auto log = dir / "server.log";
+  std::vector<std::string> argv{binary, "--bind", "127.0.0.1", "--port", "0", "--no-playback", "--max-clients",
+                                std::to_string(max_clients + 100), "--state-dir", (dir / "state").string(),
+                                "--threads", std::to_string(threads)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  Server server{std::make_unique<ptt::test::ChildProcess>(argv, std::vector<std::string>{}, log.string())};
+  for (int i = 0; i < 500 && !server.port; ++i) {
+    std::this_thread::sleep_for(20ms);
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::smatch m;
+    const auto s = text.str();
+    if (std::regex_search(s, m, std::regex(R"(https://localhost:(\d+)/)"))) server.port = static_cast<std::uint16_t>(std::stoi(m[1]));
+  }
+  if (!server.port) std::fprintf(stderr, "ptt-server did not start (see %s)\n", log.c_str());
+  return server;
+}
+
+Bench::Storm print_storm(Bench& bench, pid_t server) {
+  const auto s = bench.storm(0, 1000, server);
+  std::printf("  grants %d (must be 1), denials %d, unanswered %d\n", s.grants, s.denials, s.unanswered);
+  print_row("reply time", s.replies);
+  // Who was busy while the replies came: a side near 100 % of the interval is what the p99 waits on.
+  std::printf("  first press to last reply %.1f ms: ptt-server used %.0f ms of CPU, the load generator %.0f ms\n",
+              s.answered_ms, s.server_cpu_ms, s.client_cpu_ms);
+  std::printf("  %-44s %7.1f ms\n", "grant to floor state at every student", s.broadcast_ms);
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -236,31 +286,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1000, 15000));
   int server_threads = 1;
   app.add_option("--server-threads", server_threads, "ptt-server's I/O threads (its --threads)")->capture_default_str();
+  bool baseline = true;
+  app.add_flag("!--no-baseline", baseline, "Skip the second server that sends floor states to everyone at once");
   CLI11_PARSE(app, argc, argv);
 
   const auto dir = fs::temp_directory_path() / ("ptt-floor-bench-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const auto log = dir / "server.log";
-  ptt::test::ChildProcess server({server_binary, "--bind", "127.0.0.1", "--port", "0", "--no-playback", "--max-clients",
-                                  std::to_string(max_clients + 100), "--state-dir", (dir / "state").string(),
-                                  "--threads", std::to_string(server_threads)},
-                                 {}, log.string());
-  std::uint16_t port = 0;
-  for (int i = 0; i < 500 && !port; ++i) {
-    std::this_thread::sleep_for(20ms);
-    std::ifstream in(log);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::smatch m;
-    const auto s = text.str();
-    if (std::regex_search(s, m, std::regex(R"(https://localhost:(\d+)/)"))) port = static_cast<std::uint16_t>(std::stoi(m[1]));
-  }
-  if (!port) {
-    std::fprintf(stderr, "ptt-server did not start (see %s)\n", log.c_str());
-    return 1;
-  }
+  Server server = start_server(server_binary, dir / "sliced", max_clients, server_threads, {});
+  if (!server.port) return 1;
   const long rss_start = rss_kib(server.pid());
-  Bench bench(port);
+  auto first = std::make_unique<Bench>(server.port);
+  Bench& bench = *first;
   std::printf("Floor round trips over TLS on loopback (ptt-server pid %d with %d I/O thread%s, one load-generator thread)\n",
               server.pid(), server_threads, server_threads == 1 ? "" : "s");
 
@@ -303,17 +338,31 @@ int main(int argc, char** argv) {
   }
 
   std::printf("\nStorm: 1,000 press together with %zu connected\n", bench.size());
-  const auto s = bench.storm(0, 1000, server.pid());
-  std::printf("  grants %d (must be 1), denials %d, unanswered %d\n", s.grants, s.denials, s.unanswered);
-  print_row("reply time", s.replies);
-  // Who was busy while the replies came: a side near 100 % of the interval is what the p99 waits on.
-  std::printf("  first press to last reply %.1f ms: ptt-server used %.0f ms of CPU, the load generator %.0f ms\n",
-              s.answered_ms, s.server_cpu_ms, s.client_cpu_ms);
-  std::printf("  %-44s %7.1f ms\n", "grant to floor state at every student", s.broadcast_ms);
+  const auto s = print_storm(bench, server.pid());
   std::printf("RESULT storm grants=%d p99_ms=%.2f broadcast_ms=%.1f\n", s.grants, quantile(s.replies, 0.99), s.broadcast_ms);
+  first.reset();  // closes its 10,000 connections before the baseline opens as many again
+  server.process->stop(SIGTERM);
+  bool ok = s.grants == 1;
 
-  server.stop(SIGTERM);
+  if (baseline) {
+    // The same measures against a server that sends each new floor state to everyone in one go.
+    Server all_at_once = start_server(server_binary, dir / "all-at-once", max_clients, server_threads, {"--broadcast-slice", "0"});
+    if (!all_at_once.port) return 1;
+    Bench base(all_at_once.port);
+    std::printf("\nBaseline: a second ptt-server (pid %d) with --broadcast-slice 0 (floor state to everyone at once)\n",
+                all_at_once.pid());
+    base.grow(1000);
+    base.run_for(1s);
+    print_row("press-to-grant, 1000 connected", base.grant_trips(199, 200));
+    base.grow(max_clients);
+    base.run_for(3s);
+    std::printf("  storm, 1,000 press together with %zu connected:\n", base.size());
+    const auto b = print_storm(base, all_at_once.pid());
+    std::printf("  storm p99 with slices (above) against at once: %.2fx\n", quantile(s.replies, 0.99) / quantile(b.replies, 0.99));
+    all_at_once.process->stop(SIGTERM);
+    ok = ok && b.grants == 1;
+  }
   std::error_code ec;
   fs::remove_all(dir, ec);
-  return s.grants == 1 ? 0 : 1;
+  return ok ? 0 : 1;
 }

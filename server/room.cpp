@@ -353,9 +353,10 @@ void Room::broadcast_floor_state() {
 
 void Room::continue_broadcast() {
   if (!sweeping_) return;
+  const std::size_t slice = config_.broadcast_slice ? config_.broadcast_slice : clients_.size();
   std::size_t sent = 0;
   auto it = clients_.lower_bound(sweep_from_);
-  for (; it != clients_.end() && sent < config_.broadcast_slice; ++it) {
+  for (; it != clients_.end() && sent < slice; ++it) {
     Client& c = it->second;
     if (!c.joined || c.floor_version == floor_version_) continue;
     c.floor_version = floor_version_;

@@ -33,7 +33,7 @@ struct RoomConfig {
   // A new floor state goes to at most this many clients at once; the rest wait for
   // continue_broadcast(). Each send is an encrypt and a syscall on the I/O thread, so with
   // thousands connected one undivided broadcast would hold every other reply (a denial, a grant)
-  // behind it for hundreds of milliseconds.
+  // behind it for hundreds of milliseconds. 0: everyone at once.
   std::size_t broadcast_slice = 128;
 };
 
