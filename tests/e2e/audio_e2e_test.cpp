@@ -447,6 +447,13 @@ TEST_F(Faults, HalfOpenAndNonReadingClientsNeitherStarveNorGrowTheServer) {
 TEST_F(Faults, RunningOutOfFileDescriptorsPausesAcceptingWithoutSpinning) {
   namespace net = boost::asio;
   using ptt::server::test::WsTestClient;
+  if (PTT_SANITIZED) {
+    // The sanitiser runtimes need descriptors of their own: out of them, UBSan cannot probe an object
+    // it has not seen before (it does so through a pipe) and reports the first virtual call on a new
+    // type (Boost.System's error category, in the accept warning) as an invalid vptr, which no
+    // suppression can match. The path itself runs in the plain native suite.
+    GTEST_SKIP() << "descriptor exhaustion starves the sanitiser runtime itself";
+  }
   launcher_ = {"prlimit", "--nofile=128:128", "--"};
   const auto port = start_server();
   ASSERT_NE(port, 0);
