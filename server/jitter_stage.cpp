@@ -96,6 +96,13 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
     ++stats_.wrong_span;
     return false;
   }
+  // Senders step timestamps by whole packets from 0. A packet straddling two steps would make
+  // speexdsp see negative buffering and write a warning to stderr for each one: a talker could
+  // flood the professor's terminal (found by fuzz_opus_path).
+  if (p.timestamp % kStep != 0) {
+    ++stats_.misaligned;
+    return false;
+  }
   if (p.arrival_us > 0) {
     // Transit = arrival - send time (timestamp), up to a constant: its spread is the jitter.
     const std::int64_t transit = p.arrival_us - static_cast<std::int64_t>(p.timestamp) * 1000 / 48;

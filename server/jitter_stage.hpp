@@ -41,7 +41,8 @@ struct JitterConfig {
 };
 
 struct JitterStats {
-  std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, talks = 0, skipped = 0;
+  std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, misaligned = 0, talks = 0,
+                skipped = 0;
   // Packets speexdsp stored and then threw away unplayed: it cuts its own delay by moving its play
   // position forward (after a burst, say), and that cannot be switched off.
   std::uint64_t discarded = 0;
@@ -68,7 +69,8 @@ class JitterStage {
   void start_talk(std::uint32_t talk_id) noexcept;
   // Plays out what is still buffered (until 500 ms pass with nothing to play), then goes idle.
   void end_talk(std::uint32_t talk_id) noexcept;
-  // Takes a packet of the current talk; false if it was dropped (late, other talk, pool full).
+  // Takes a packet of the current talk; false if it was dropped (late, other talk, not 20 ms, not on
+  // a 20 ms boundary, pool full).
   bool put(const JitterPacket& packet) noexcept;
   // Writes the next kStep samples into out.
   Step pull(float* out) noexcept;

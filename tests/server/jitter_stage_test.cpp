@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "../shared/signals.hpp"
@@ -110,6 +111,38 @@ TEST(JitterStage, PacketsOfAnotherTalkOrSpanAreRefused) {
   EXPECT_EQ(stage.stats().wrong_span, 1u);
   p.samples = kStep;
   EXPECT_TRUE(stage.put(p));
+}
+
+TEST(JitterStage, PacketsOffTheTwentyMillisecondGridAreRefusedQuietly) {
+  // A hostile talker sends, beside each genuine packet, a copy that straddles two steps. speexdsp
+  // would take those and print "jitter buffer sees negative buffering" for each; they are refused
+  // before they reach it, and the genuine stream plays as if they were never sent.
+  auto s = encode_speech();
+  std::vector<JitterPacket> packets;
+  std::vector<double> arrival;
+  for (std::size_t i = 0; i < s.packets.size(); ++i) {
+    packets.push_back(s.packets[i]);
+    arrival.push_back(i * 20.0 + 5.0);
+    JitterPacket odd = s.packets[i];
+    odd.timestamp += i % 2 ? 480 : 42;
+    packets.push_back(odd);
+    arrival.push_back(i * 20.0 + 6.0);
+  }
+  JitterStage stage;
+  testing::internal::CaptureStderr();
+  auto r = simulate(stage, packets, arrival);
+  const std::string printed = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(printed, "");
+  EXPECT_EQ(stage.stats().misaligned, s.packets.size());
+  EXPECT_EQ(r.accepted, static_cast<int>(s.packets.size()));
+  EXPECT_EQ(count(r, JitterStage::Step::played), static_cast<long>(s.packets.size()));
+  EXPECT_EQ(count(r, JitterStage::Step::plc), 0);
+  const auto first = std::find(r.kinds.begin(), r.kinds.end(), JitterStage::Step::played) - r.kinds.begin();
+  const std::vector<float> played(r.out.begin() + first * kStep, r.out.begin() + (first + s.packets.size()) * kStep);
+  ASSERT_EQ(played.size(), s.clean.size());
+  float max_diff = 0;
+  for (std::size_t i = 0; i < played.size(); ++i) max_diff = std::max(max_diff, std::abs(played[i] - s.clean[i]));
+  EXPECT_EQ(max_diff, 0.0f);
 }
 
 TEST(JitterStage, SteadyStreamIsPlayedBitExactlyAndDrainsToIdle) {
