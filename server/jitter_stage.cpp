@@ -21,8 +21,10 @@ JitterStage::JitterStage(const JitterConfig& config) : config_(config) {
   jb_ = jitter_buffer_init(kStep);
   // With a destroy callback the buffer stores our pointers instead of copying (and allocating).
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_DESTROY_CALLBACK, reinterpret_cast<void*>(&JitterStage::on_destroy));
-  spx_int32_t margin = config.margin_ms * 48, late = std::max(1, config.max_late_rate),
-              step = std::max(1, config.delay_step_ms) * 48;
+  // Delay changes in whole packets: pull() plays whole packets, and with a smaller step speexdsp
+  // moves its play position into the middle of one, loses count of what is buffered ("negative
+  // buffering" on stderr) and drops or inserts audio it did not decide on.
+  spx_int32_t margin = config.margin_ms * 48, late = std::max(1, config.max_late_rate), step = kStep;
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_MARGIN, &margin);
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_MAX_LATE_RATE, &late);
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_DELAY_STEP, &step);
@@ -116,6 +118,13 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   jp.timestamp = p.timestamp;
   jp.span = p.samples;
   jp.sequence = p.sequence;
+  // Half a second or more behind the play position (counting the margin) it can teach the buffer
+  // nothing, and speexdsp clamps such a lateness to 16 bits, rounds it to a delay step and
+  // overflows: its play position lands inside a packet (found by fuzz_opus_path's log).
+  if (pointer_known_ && static_cast<std::int32_t>(pointer_ - p.timestamp) + config_.margin_ms * 48 > kHopelesslyLate) {
+    ++stats_.late;
+    return false;
+  }
   // Already past the play position: it can no longer be played, but the buffer must still see it,
   // because late arrivals are what make it raise its delay. A marker goes in instead of a slot.
   if (pointer_known_ && static_cast<std::int32_t>(p.timestamp + p.samples - pointer_) <= 0) {

@@ -36,15 +36,12 @@ struct JitterConfig {
   bool adaptive_start = true;
   int max_start_jitter_ms = 80;
   int max_late_rate = 2;    // percent of packets the buffer may let arrive too late (speexdsp's optimiser)
-  int delay_step_ms = 10;   // granularity of delay changes
-  int max_delay_ms = 200;   // more than this buffered (after a device stall, say): skip packets to catch up
 };
 
 struct JitterStats {
-  std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, misaligned = 0, talks = 0,
-                skipped = 0;
+  std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, misaligned = 0, talks = 0;
   // Packets speexdsp stored and then threw away unplayed: it cuts its own delay by moving its play
-  // position forward (after a burst, say), and that cannot be switched off.
+  // position forward (after a burst or a device stall, say), and that cannot be switched off.
   std::uint64_t discarded = 0;
 };
 
@@ -52,6 +49,7 @@ class JitterStage {
  public:
   static constexpr int kStep = 960;  // 20 ms: one pull, one packet
   static constexpr int kPoolSize = 64;
+  static constexpr std::int32_t kHopelesslyLate = 24000;  // 500 ms: not even shown to speexdsp
 
   struct Step {
     enum Kind { idle, silence, played, fec, plc } kind = idle;

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-playback", no_playback, "Do not play audio (floor control and recordings only)");
   app.add_option("--jitter-margin", playback_config.jitter.margin_ms,
                  "Extra playout delay in ms on top of what the jitter buffer measures (FEC needs 20)")
-      ->capture_default_str()->check(CLI::Range(0, 500));
+      ->capture_default_str()->check(CLI::Range(0, 200));  // more is skipped as excess delay anyway
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
