@@ -560,7 +560,9 @@ TEST_F(Faults, AFullRecordingsDiskKeepsTalksPlayingAndEveryFileValid) {
   EXPECT_LT(cut, 2.0);
   // Every file in the folder is a valid recording (the third talk left none behind).
   for (const auto& entry : fs::directory_iterator(folder)) {
-    if (entry.path().extension() == ".opus") EXPECT_GT(recording_seconds(entry.path()), 0.5) << entry.path();
+    if (entry.path().extension() == ".opus") {
+      EXPECT_GT(recording_seconds(entry.path()), 0.5) << entry.path();
+    }
   }
   EXPECT_GT(recording_seconds(folder / "Ana-3.opus"), 0.9);  // the fourth talk, serial 3
   EXPECT_TRUE(server_->running());
