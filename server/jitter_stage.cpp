@@ -70,20 +70,22 @@ void JitterStage::release(int index) noexcept {
   free_[free_count_++] = index;
 }
 
-void JitterStage::reset_buffer() noexcept {
+int JitterStage::reset_buffer() noexcept {
+  const int held = kPoolSize - free_count_;
   resetting_ = true;
   jitter_buffer_reset(jb_);  // hands every stored packet back through on_destroy
   resetting_ = false;
   // A packet the buffer judged hopelessly late was neither stored nor destroyed: reclaim it now.
   for (int i = 0; i < kPoolSize; ++i) release(i);
   decoder_.reset();
-  started_playing_ = pointer_known_ = draining_ = false;
+  started_playing_ = pointer_known_ = draining_ = anchored_ = jump_pending_ = false;
   drain_steps_ = held_samples_ = 0;
+  return held;
 }
 
 void JitterStage::start_talk(std::uint32_t talk_id) noexcept {
   if (talk_id_ != 0) learn_jitter();  // a talk cut short by the next one still teaches
-  reset_buffer();
+  stats_.discarded += static_cast<std::uint64_t>(reset_buffer());
   talk_id_ = talk_id;
   ++stats_.talks;
 }
@@ -118,12 +120,35 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   jp.timestamp = p.timestamp;
   jp.span = p.samples;
   jp.sequence = p.sequence;
-  // Half a second or more behind the play position (counting the margin) it can teach the buffer
-  // nothing, and speexdsp clamps such a lateness to 16 bits, rounds it to a delay step and
-  // overflows: its play position lands inside a packet (found by fuzz_opus_path's log).
-  if (pointer_known_ && static_cast<std::int32_t>(pointer_ - p.timestamp) + config_.margin_ms * 48 > kHopelesslyLate) {
-    ++stats_.late;
-    return false;
+  // speexdsp keeps each packet's lead (how early it came, less the margin) in 16 bits and shifts
+  // them all by every delay change; leads spread over more than 680 ms overflow, and its play
+  // position lands inside a packet (found by fuzz_opus_path's log). Our client never sends such a
+  // spread, so a packet that far behind is only counted late, and one that far ahead means the
+  // stream jumped (after a device stall, say): start over there, dropping what is now stale.
+  if (anchored_) {
+    const std::int64_t lead = static_cast<std::int32_t>(p.timestamp - anchor()) - std::int64_t{config_.margin_ms} * 48;
+    if (lead < -kMaxLead) {
+      ++stats_.late;
+      return false;
+    }
+    if (lead > kMaxLead) {
+      // One packet that far ahead may be a corrupt timestamp; the next one after it confirms a jump.
+      const bool confirmed = jump_pending_ && static_cast<std::uint32_t>(p.timestamp - jump_timestamp_) - 1 < 3u * kStep;
+      if (!confirmed) {
+        jump_pending_ = true;
+        jump_timestamp_ = p.timestamp;
+        ++stats_.stale;
+        return false;
+      }
+      const bool draining = draining_;
+      stats_.stale += static_cast<std::uint64_t>(reset_buffer());
+      draining_ = draining;
+      ++stats_.resyncs;
+    }
+  }
+  if (!anchored_) {
+    anchored_ = true;
+    first_timestamp_ = p.timestamp;
   }
   // Already past the play position: it can no longer be played, but the buffer must still see it,
   // because late arrivals are what make it raise its delay. A marker goes in instead of a slot.
@@ -160,7 +185,7 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   if (draining_ && (free_count_ == kPoolSize || drain_steps_ > 25)) {
     // Everything of the talk is played (or 500 ms of draining found nothing more to play).
     learn_jitter();
-    reset_buffer();
+    stats_.discarded += static_cast<std::uint64_t>(reset_buffer());  // what 500 ms never reached
     talk_id_ = 0;
     std::fill_n(out, kStep, 0.0f);
     return step;
@@ -200,6 +225,7 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   }
 
   // MISSING or INSERTION: nothing to play for this step.
+  if (draining_) ++drain_steps_;
   const std::uint32_t missing = jp.timestamp;
   if (pointer_known_) pointer_ = jp.timestamp + static_cast<std::uint32_t>(std::max<spx_int32_t>(jp.span, 0));
   if (!started_playing_) {

@@ -40,6 +40,8 @@ struct JitterConfig {
 
 struct JitterStats {
   std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, misaligned = 0, talks = 0;
+  // The stream jumped ahead: the stage started over there; `stale` counts the packets dropped.
+  std::uint64_t resyncs = 0, stale = 0;
   // Packets speexdsp stored and then threw away unplayed: it cuts its own delay by moving its play
   // position forward (after a burst or a device stall, say), and that cannot be switched off.
   std::uint64_t discarded = 0;
@@ -49,7 +51,9 @@ class JitterStage {
  public:
   static constexpr int kStep = 960;  // 20 ms: one pull, one packet
   static constexpr int kPoolSize = 64;
-  static constexpr std::int32_t kHopelesslyLate = 24000;  // 500 ms: not even shown to speexdsp
+  // The most a packet may lead or trail the play position, less the margin, before speexdsp's
+  // 16-bit timings could overflow: 300 ms each way (see put).
+  static constexpr std::int64_t kMaxLead = 14400;
 
   struct Step {
     enum Kind { idle, silence, played, fec, plc } kind = idle;
@@ -100,7 +104,7 @@ class JitterStage {
   };
   static void on_destroy(void* slot) noexcept;
   void release(int index) noexcept;
-  void reset_buffer() noexcept;
+  int reset_buffer() noexcept;  // returns how many packets it dropped unplayed
   Slot* held_with_timestamp(std::uint32_t timestamp) noexcept;
 
   JitterConfig config_;
@@ -115,6 +119,12 @@ class JitterStage {
   int drain_steps_ = 0;  // steps without a packet while draining
   int held_samples_ = 0;  // how long the talk's first packet has been held back (see pull)
   std::uint32_t pointer_ = 0;  // our copy of the buffer's play position
+  // Where the talk is: the play position once known, else the first packet put since the reset.
+  bool anchored_ = false;
+  std::uint32_t first_timestamp_ = 0;
+  std::uint32_t anchor() const noexcept { return pointer_known_ ? pointer_ : first_timestamp_; }
+  bool jump_pending_ = false;  // a packet came far ahead (see put)
+  std::uint32_t jump_timestamp_ = 0;
   // Transit-time spread of the current talk: 2 ms bins of (arrival - timestamp) around the first packet's.
   static constexpr int kTransitBins = 512;
   std::array<std::uint16_t, kTransitBins> transit_{};

@@ -207,7 +207,7 @@ void Playback::finish_talk_report() noexcept {
   current_.fec = static_cast<std::uint32_t>(s.fec - stats_at_start_.fec);
   current_.plc = static_cast<std::uint32_t>(s.plc - stats_at_start_.plc);
   current_.late = static_cast<std::uint32_t>(s.late - stats_at_start_.late);
-  current_.skipped = static_cast<std::uint32_t>(s.discarded - stats_at_start_.discarded);
+  current_.skipped = static_cast<std::uint32_t>(s.discarded - stats_at_start_.discarded + s.stale - stats_at_start_.stale);
   current_.refused = static_cast<std::uint32_t>(s.wrong_span - stats_at_start_.wrong_span + s.misaligned -
                                                 stats_at_start_.misaligned);
   current_.capture_to_playout_median_ms = capture_hist_.quantile_ms(0.5);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -173,11 +174,66 @@ TEST(JitterStage, DelayChangesStayOnThePacketGrid) {
     JitterStage stage(JitterConfig{.margin_ms = margin});
     testing::internal::CaptureStderr();
     auto r = simulate(stage, s.packets, arrival);
+    std::vector<float> buf(kStep);
+    for (int i = 0; i < 100 && stage.active(); ++i) r.kinds.push_back(stage.pull(buf.data()).kind);  // drain
     EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
     const auto& st = stage.stats();
-    EXPECT_EQ(count(r, JitterStage::Step::played) + static_cast<long>(st.late + st.discarded + st.pool_full),
+    EXPECT_EQ(count(r, JitterStage::Step::played) + static_cast<long>(st.late + st.discarded + st.pool_full + st.stale),
               static_cast<long>(s.packets.size()));
   }
+}
+
+TEST(JitterStage, AfterADeviceStallTheTalkCatchesUpWithTheStream) {
+  // The audio callback stops for 3 s mid-talk; the packets of those 3 s wait in the hand-off queue
+  // and arrive together when it comes back. The talk must catch up with the live stream (what
+  // waited is stale) rather than play 3 s behind for the rest of the talk.
+  auto s = encode_speech();
+  JitterStage stage;
+  stage.start_talk(1);
+  std::vector<float> buf(kStep);
+  std::size_t next = 0;
+  long lag_after = -1;
+  for (int step = 0; step < 300; ++step) {
+    const bool stalled = step >= 60 && step < 210;
+    if (stalled) continue;  // no callback: packets wait in the queue
+    for (; next < s.packets.size() && next <= static_cast<std::size_t>(step); ++next) stage.put(s.packets[next]);
+    const auto played = stage.pull(buf.data());
+    if (played.kind == JitterStage::Step::played && step > 240) lag_after = static_cast<long>(step) * kStep - played.timestamp;
+  }
+  std::printf("lag 30 steps after the stall: %.0f ms, resyncs %llu\n", lag_after / 48.0,
+              static_cast<unsigned long long>(stage.stats().resyncs));
+  ASSERT_GE(lag_after, 0);
+  EXPECT_LT(lag_after, 200 * 48);  // within the usual delay, not 3 s behind
+}
+
+TEST(JitterStage, TimestampsFarFromThePlayPositionCannotConfuseTheBuffer) {
+  // Between a talker's genuine packets, copies far ahead and far behind (320 ms to 5 hours): speexdsp's 16-bit timings overflowed on such spreads and it printed "negative
+  // buffering" from then on. Each is refused and counted (a single packet far ahead does not
+  // start the stream over); nothing is printed, and the genuine packets play.
+  auto s = encode_speech();
+  constexpr std::uint32_t base = 1'000'000 * kStep;  // room below for far-behind copies on the grid
+  for (auto& p : s.packets) p.timestamp += base;
+  std::mt19937 rng(7);
+  std::vector<JitterPacket> packets;
+  std::vector<double> arrival;
+  for (std::size_t i = 0; i < s.packets.size(); ++i) {
+    packets.push_back(s.packets[i]);
+    arrival.push_back(i * 20.0 + 5.0);
+    if (i % 25 == 10) {
+      JitterPacket odd = s.packets[i];
+      const auto jump = std::uniform_int_distribution<std::uint32_t>(16, 900'000)(rng) * kStep;
+      odd.timestamp = i % 2 ? odd.timestamp + jump : odd.timestamp - jump;
+      packets.push_back(odd);
+      arrival.push_back(i * 20.0 + 6.0);
+    }
+  }
+  JitterStage stage(JitterConfig{.margin_ms = 20});
+  testing::internal::CaptureStderr();
+  auto r = simulate(stage, packets, arrival);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(stage.stats().stale + stage.stats().late, static_cast<std::uint64_t>(packets.size() - s.packets.size()));
+  EXPECT_EQ(stage.stats().resyncs, 0u);
+  EXPECT_EQ(count(r, JitterStage::Step::played), static_cast<long>(s.packets.size()));
 }
 
 TEST(JitterStage, SteadyStreamIsPlayedBitExactlyAndDrainsToIdle) {
