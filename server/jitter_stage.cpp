@@ -87,6 +87,7 @@ void JitterStage::start_talk(std::uint32_t talk_id) noexcept {
   if (talk_id_ != 0) learn_jitter();  // a talk cut short by the next one still teaches
   stats_.discarded += static_cast<std::uint64_t>(reset_buffer());
   talk_id_ = talk_id;
+  talk_origin_known_ = false;
   ++stats_.talks;
 }
 
@@ -103,9 +104,15 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   // Senders step timestamps by whole packets from 0. A packet straddling two steps would make
   // speexdsp see negative buffering and write a warning to stderr for each one: a talker could
   // flood the professor's terminal (found by fuzz_opus_path).
-  if (p.timestamp % kStep != 0) {
+  // Across the 32-bit wrap the grid shifts (2^32 is no multiple of 960), so the spacing from the
+  // talk's first packet is checked too; no real talk lasts the 24.8 hours to the wrap.
+  if (p.timestamp % kStep != 0 || (talk_origin_known_ && static_cast<std::int32_t>(p.timestamp - talk_origin_) % kStep != 0)) {
     ++stats_.misaligned;
     return false;
+  }
+  if (!talk_origin_known_) {
+    talk_origin_known_ = true;
+    talk_origin_ = p.timestamp;
   }
   if (p.arrival_us > 0) {
     // Transit = arrival - send time (timestamp), up to a constant: its spread is the jitter.
@@ -160,6 +167,12 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   }
   if (free_count_ == 0) {
     ++stats_.pool_full;
+    return false;
+  }
+  // A second packet for the same time (WebSocket never duplicates; a sender might) would leave
+  // speexdsp holding one behind its play position.
+  if (held_with_timestamp(p.timestamp) != nullptr) {
+    ++stats_.duplicate;
     return false;
   }
   Slot& slot = slots_[free_[--free_count_]];

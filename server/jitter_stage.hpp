@@ -42,6 +42,7 @@ struct JitterStats {
   std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, misaligned = 0, talks = 0;
   // The stream jumped ahead: the stage started over there; `stale` counts the packets dropped.
   std::uint64_t resyncs = 0, stale = 0;
+  std::uint64_t duplicate = 0;  // a packet for a time already held
   // Packets speexdsp stored and then threw away unplayed: it cuts its own delay by moving its play
   // position forward (after a burst or a device stall, say), and that cannot be switched off.
   std::uint64_t discarded = 0;
@@ -119,6 +120,8 @@ class JitterStage {
   int drain_steps_ = 0;  // steps without a packet while draining
   int held_samples_ = 0;  // how long the talk's first packet has been held back (see pull)
   std::uint32_t pointer_ = 0;  // our copy of the buffer's play position
+  bool talk_origin_known_ = false;  // the talk's first timestamp: the grid its packets keep to
+  std::uint32_t talk_origin_ = 0;
   // Where the talk is: the play position once known, else the first packet put since the reset.
   bool anchored_ = false;
   std::uint32_t first_timestamp_ = 0;

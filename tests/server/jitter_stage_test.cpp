@@ -236,6 +236,35 @@ TEST(JitterStage, TimestampsFarFromThePlayPositionCannotConfuseTheBuffer) {
   EXPECT_EQ(count(r, JitterStage::Step::played), static_cast<long>(s.packets.size()));
 }
 
+TEST(JitterStage, PacketsAcrossTheTimestampWrapOrRepeatedAreRefusedQuietly) {
+  // fuzz_opus_path's reproducer: a talk starting just below the 32-bit wrap, then packets on the
+  // grid of 0 after it. 2^32 is no multiple of 960, so those straddle the talk's own grid and
+  // speexdsp printed "negative buffering". And a packet for a time already held is refused.
+  auto s = encode_speech();
+  JitterStage stage;
+  stage.start_talk(1);
+  std::vector<float> buf(kStep);
+  testing::internal::CaptureStderr();
+  JitterPacket p = s.packets[0];
+  p.timestamp = 4'294'962'240u;  // 4,473,919 x 960: on the grid of 0, 5,056 samples below the wrap
+  EXPECT_TRUE(stage.put(p));
+  JitterPacket twice = p;
+  EXPECT_FALSE(stage.put(twice));
+  EXPECT_EQ(stage.stats().duplicate, 1u);
+  for (std::uint32_t ts : {2880u, 0u, 960u}) {
+    JitterPacket after = s.packets[1];
+    after.timestamp = ts;
+    EXPECT_FALSE(stage.put(after)) << ts;
+    for (int i = 0; i < 3; ++i) stage.pull(buf.data());
+  }
+  stage.end_talk(1);
+  for (int i = 0; i < 40 && stage.active(); ++i) stage.pull(buf.data());
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(stage.stats().misaligned, 3u);
+  EXPECT_EQ(stage.stats().played, 1u);
+  EXPECT_FALSE(stage.active());
+}
+
 TEST(JitterStage, SteadyStreamIsPlayedBitExactlyAndDrainsToIdle) {
   auto s = encode_speech();
   std::vector<double> arrival;
