@@ -78,7 +78,7 @@ int JitterStage::reset_buffer() noexcept {
   // A packet the buffer judged hopelessly late was neither stored nor destroyed: reclaim it now.
   for (int i = 0; i < kPoolSize; ++i) release(i);
   decoder_.reset();
-  started_playing_ = pointer_known_ = draining_ = anchored_ = jump_pending_ = false;
+  started_playing_ = pointer_known_ = draining_ = jump_pending_ = false;
   drain_steps_ = held_samples_ = 0;
   return held;
 }
@@ -132,8 +132,10 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   // position lands inside a packet (found by fuzz_opus_path's log). Our client never sends such a
   // spread, so a packet that far behind is only counted late, and one that far ahead means the
   // stream jumped (after a device stall, say): start over there, dropping what is now stale.
-  if (anchored_) {
-    const std::int64_t lead = static_cast<std::int32_t>(p.timestamp - anchor()) - std::int64_t{config_.margin_ms} * 48;
+  // (Before the first packet plays, speexdsp records no timings, and packets may pile up while
+  // the device starts.)
+  if (pointer_known_) {
+    const std::int64_t lead = static_cast<std::int32_t>(p.timestamp - pointer_) - std::int64_t{config_.margin_ms} * 48;
     if (lead < -kMaxLead) {
       ++stats_.late;
       return false;
@@ -152,10 +154,6 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
       draining_ = draining;
       ++stats_.resyncs;
     }
-  }
-  if (!anchored_) {
-    anchored_ = true;
-    first_timestamp_ = p.timestamp;
   }
   // Already past the play position: it can no longer be played, but the buffer must still see it,
   // because late arrivals are what make it raise its delay. A marker goes in instead of a slot.

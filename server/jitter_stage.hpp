@@ -122,10 +122,6 @@ class JitterStage {
   std::uint32_t pointer_ = 0;  // our copy of the buffer's play position
   bool talk_origin_known_ = false;  // the talk's first timestamp: the grid its packets keep to
   std::uint32_t talk_origin_ = 0;
-  // Where the talk is: the play position once known, else the first packet put since the reset.
-  bool anchored_ = false;
-  std::uint32_t first_timestamp_ = 0;
-  std::uint32_t anchor() const noexcept { return pointer_known_ ? pointer_ : first_timestamp_; }
   bool jump_pending_ = false;  // a packet came far ahead (see put)
   std::uint32_t jump_timestamp_ = 0;
   // Transit-time spread of the current talk: 2 ms bins of (arrival - timestamp) around the first packet's.
