@@ -209,7 +209,7 @@ void Playback::finish_talk_report() noexcept {
   current_.late = static_cast<std::uint32_t>(s.late - stats_at_start_.late);
   current_.skipped = static_cast<std::uint32_t>(s.discarded - stats_at_start_.discarded + s.stale - stats_at_start_.stale);
   current_.refused = static_cast<std::uint32_t>(s.wrong_span - stats_at_start_.wrong_span + s.misaligned -
-                                                stats_at_start_.misaligned);
+                                                stats_at_start_.misaligned + s.duplicate - stats_at_start_.duplicate);
   current_.capture_to_playout_median_ms = capture_hist_.quantile_ms(0.5);
   current_.capture_to_playout_p99_ms = capture_hist_.quantile_ms(0.99);
   current_.arrival_to_playout_median_ms = arrival_hist_.quantile_ms(0.5);

@@ -41,7 +41,7 @@ struct PlaybackConfig {
 struct TalkReport {
   std::uint32_t talk_id = 0;
   std::uint32_t packets = 0, fec = 0, plc = 0, late = 0, skipped = 0;
-  std::uint32_t refused = 0;  // not 20 ms long or not on the 20 ms grid: not our client's packets
+  std::uint32_t refused = 0;  // not 20 ms long, off the 20 ms grid or repeated: not our client's packets
   double capture_to_playout_median_ms = -1, capture_to_playout_p99_ms = -1;  // -1: unknown
   double arrival_to_playout_median_ms = -1, arrival_to_playout_p99_ms = -1;
   // Capture to arrival at the server: the student's framing (20 ms + 10 ms of preprocessing) and the network.
