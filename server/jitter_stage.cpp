@@ -103,9 +103,9 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   }
   // Senders step timestamps by whole packets from 0. A packet straddling two steps would make
   // speexdsp see negative buffering and write a warning to stderr for each one: a talker could
-  // flood the professor's terminal (found by fuzz_opus_path).
-  // Across the 32-bit wrap the grid shifts (2^32 is no multiple of 960), so the spacing from the
-  // talk's first packet is checked too; no real talk lasts the 24.8 hours to the wrap.
+  // flood the professor's terminal (found by fuzz_opus_path). Across the 32-bit wrap the grid of 0
+  // shifts (2^32 is no multiple of 960), so the spacing from the talk's first packet is checked
+  // too; no real talk lasts the 24.8 hours to the wrap.
   if (p.timestamp % kStep != 0 || (talk_origin_known_ && static_cast<std::int32_t>(p.timestamp - talk_origin_) % kStep != 0)) {
     ++stats_.misaligned;
     return false;
