@@ -249,6 +249,7 @@ Server start_server(const std::string& binary, const fs::path& dir, std::size_t 
   std::vector<std::string> argv{binary, "--bind", "127.0.0.1", "--port", "0", "--no-playback", "--max-clients",
                                 std::to_string(max_clients + 100), "--state-dir", (dir / "state").string(),
                                 "--threads", std::to_string(threads)};
+  if (::geteuid() == 0) argv.push_back("--allow-root");
   argv.insert(argv.end(), extra.begin(), extra.end());
   Server server{std::make_unique<ptt::test::ChildProcess>(argv, std::vector<std::string>{}, log.string())};
   for (int i = 0; i < 500 && !server.port; ++i) {

@@ -14,7 +14,13 @@ namespace ptt::server {
 class AudioPipeline : public AudioSink {
  public:
   // Either may be null: playback off, or recording off.
-  AudioPipeline(std::unique_ptr<Playback> playback, std::unique_ptr<Recorder> recorder);
+  AudioPipeline(std::unique_ptr<Playback> playback = nullptr, std::unique_ptr<Recorder> recorder = nullptr);
+  // Before the server runs: main.cpp opens the device and the recordings folder only once it runs
+  // as the user it serves as.
+  void attach(std::unique_ptr<Playback> playback, std::unique_ptr<Recorder> recorder) {
+    playback_ = std::move(playback);
+    recorder_ = std::move(recorder);
+  }
 
   void talk_started(std::uint32_t talk_id, const std::string& speaker, TimePoint now) override;
   void audio(const protocol::AudioFrameView& frame, TimePoint arrival, std::int64_t clock_offset_us) override;

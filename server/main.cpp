@@ -7,13 +7,16 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <thread>
 
 #include "audio_pipeline.hpp"
+#include "privileges.hpp"
 #include "server.hpp"
 #include "terminal_qr.hpp"
+#include "web_assets.hpp"
 
 namespace {
 
@@ -36,9 +39,10 @@ int main(int argc, char** argv) {
   ServerConfig config;
   int max_talk_s = 120, silence_s = 0, handshake_s = 10, idle_s = 15;
   std::string log_level = "info";
-  std::filesystem::path recordings;
+  std::filesystem::path recordings, web_root, wasm_dir;
+  std::string run_as;
   PlaybackConfig playback_config;
-  bool list_devices = false, no_playback = false;
+  bool list_devices = false, no_playback = false, allow_root = false;
 
   CLI::App app{"Smart Push-to-Talk server: students open the printed URL and hold a button to talk."};
   // scripts/run passes defaults; a repeated option (the professor's own) wins.
@@ -51,8 +55,13 @@ int main(int argc, char** argv) {
   app.add_option("--cert", config.cert_file, "TLS certificate chain (PEM); default: one made in --state-dir");
   app.add_option("--key", config.key_file, "TLS private key (PEM), with --cert");
   app.add_option("--state-dir", config.state_dir, "Folder for the generated certificate and key (owner-only)")->capture_default_str();
-  app.add_option("--web-root", config.web_root, "Folder with the student page")->capture_default_str();
-  app.add_option("--wasm-dir", config.wasm_dir, "Folder with the built wasm client, served under /wasm/");
+  app.add_option("--web-root", web_root,
+                 "Developers only: serve the page from this folder instead of the copy built into the server");
+  app.add_option("--wasm-dir", wasm_dir,
+                 "Developers only: serve /wasm/ from this folder instead of the copy built into the server");
+  app.add_option("--user", run_as, "Started as root: become this user once the port is bound (./scripts/run under sudo "
+                                   "passes the user behind sudo)");
+  app.add_flag("--allow-root", allow_root, "Run as root anyway (not recommended: see --user)");
   app.add_option("--allow-origin", config.extra_origins, "Extra page origin allowed to open the WebSocket (reverse proxy)");
   app.add_option("--room-code", config.room.room_code, "Code students must enter to join (default: none)");
   app.add_option("--admin-token", config.admin_token, "Bearer token for /admin/status and /admin/revoke (default: random, printed)");
@@ -80,6 +89,20 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
+  const bool root = ::geteuid() == 0;
+  if (root && run_as.empty() && !allow_root) {
+    std::fprintf(stderr,
+                 "ptt-server will not run as root: it answers anyone on the network, and as root any flaw in it would "
+                 "hand them this whole laptop.\n"
+                 "Start it as your own user (./scripts/run asks for sudo only to install packages), or through sudo "
+                 "(./scripts/run then passes --user with the user behind sudo), or with --user NAME.\n"
+                 "To run it as root anyway, add --allow-root.\n");
+    return 1;
+  }
+  if (!run_as.empty() && !root) {
+    std::fprintf(stderr, "--user needs the server to be started as root; it already runs as an ordinary user\n");
+    return 1;
+  }
   if (list_devices) {
     std::string error;
     const auto devices = Playback::list_devices(&error);
@@ -107,6 +130,39 @@ int main(int argc, char** argv) {
   config.room.idle_timeout = std::chrono::seconds(idle_s);
   const bool token_generated = config.admin_token.empty();
   if (token_generated) config.admin_token = random_token();
+
+  try {
+    if (!web_root.empty() || !wasm_dir.empty()) spdlog::warn("serving files from a developer folder instead of the built-in page");
+    config.static_files = std::make_shared<const StaticFiles>(embedded_web_assets(), web_root, wasm_dir);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 1;
+  }
+
+  // Bound and holding its certificate first, so a port below 1024 or a root-only key still work
+  // under --user; nothing is read from the network before the switch.
+  AudioPipeline pipeline;
+  boost::asio::io_context ioc(config.threads);
+  std::unique_ptr<Server> server;
+  try {
+    server = std::make_unique<Server>(ioc, config, &pipeline);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 1;
+  }
+  if (!run_as.empty()) {
+    std::string error;
+    if (server->certificate_generated() &&
+        !give_to_user({config.state_dir, config.state_dir / "cert.pem", config.state_dir / "key.pem"}, run_as, error))
+      spdlog::warn("the new certificate stays root's ({}): a later start as {} makes its own", error, run_as);
+    if (!become_user(run_as, error)) {
+      spdlog::error("cannot start: cannot become user {}: {}", run_as, error);
+      return 1;
+    }
+    spdlog::info("running as user {}", run_as);
+  } else if (root) {
+    spdlog::warn("running as root (--allow-root): any flaw in the server is a flaw with full control of this laptop");
+  }
 
   auto log = [](bool error, const std::string& message) {
     if (error) spdlog::error("{}", message);
@@ -140,16 +196,7 @@ int main(int argc, char** argv) {
   } else {
     spdlog::info("playback off (--no-playback)");
   }
-  AudioPipeline pipeline(std::move(playback), std::move(recorder));
-
-  boost::asio::io_context ioc(config.threads);
-  std::unique_ptr<Server> server;
-  try {
-    server = std::make_unique<Server>(ioc, config, &pipeline);
-  } catch (const std::exception& e) {
-    spdlog::error("cannot start: {}", e.what());
-    return 1;
-  }
+  pipeline.attach(std::move(playback), std::move(recorder));
 
   if (server->certificate_generated()) spdlog::info("made a new TLS certificate in {}", config.state_dir.string());
   const auto urls = server->student_urls();

@@ -20,11 +20,24 @@ Server::Server(net::io_context& ioc, ServerConfig config, AudioSink* sink) {
     SSL_CTX_set_min_proto_version(tls_->native_handle(), TLS1_2_VERSION);
     tls_->use_certificate_chain_file(files.cert.string());
     tls_->use_private_key_file(files.key.string(), net::ssl::context::pem);
+    certificate_names_ = certificate_names(files.cert);
   }
   const auto address = net::ip::make_address(config.bind_address);
   const net::ip::tcp::endpoint endpoint(address, config.port);
   state_ = std::make_shared<SharedState>(ioc, std::move(config), sink);
   listener_ = std::make_shared<Listener>(ioc, tls_ ? &*tls_ : nullptr, endpoint, state_);
+  // The page's own origins, now that the port is known: what we print, plus the certificate's names.
+  std::vector<std::string> hosts;
+  for (const auto& url : student_urls()) {
+    const auto start = url.find("://") + 3;
+    hosts.push_back(url.substr(start, url.rfind(':') - start));
+  }
+  for (auto& name : certificate_names_) {
+    if (name.starts_with("*.")) continue;  // an Origin names one host
+    hosts.push_back(name.find(':') != std::string::npos ? "[" + name + "]" : name);
+  }
+  const auto& c = state_->config();
+  state_->set_origins(OriginPolicy(c.tls, hosts, port(), c.extra_origins));
   listener_->run();
   state_->start();
 }
@@ -40,7 +53,7 @@ std::vector<std::string> Server::student_urls() const {
   std::vector<std::string> hosts;
   const auto bound = net::ip::make_address(c.bind_address);
   if (bound.is_unspecified()) hosts = lan_addresses();
-  else if (!bound.is_loopback()) hosts.push_back(c.bind_address);
+  else if (!bound.is_loopback()) hosts.push_back(bound.is_v6() ? "[" + bound.to_string() + "]" : bound.to_string());
   hosts.push_back("localhost");
   std::vector<std::string> urls;
   for (const auto& h : hosts) urls.push_back(scheme + h + port + "/");

@@ -27,6 +27,8 @@ class Server {
   std::vector<std::string> student_urls() const;
   bool certificate_generated() const noexcept { return certificate_generated_; }
   std::shared_ptr<SharedState> state() const { return state_; }
+  // Page origins allowed to open a WebSocket (the printed addresses, localhost, the certificate's names).
+  const std::vector<std::string>& allowed_origins() const { return state_->origins().origins(); }
   // Stops accepting, closes every client with 1001 and stops the room's timer.
   void stop();
 
@@ -35,6 +37,7 @@ class Server {
   std::shared_ptr<SharedState> state_;
   std::shared_ptr<Listener> listener_;
   bool certificate_generated_ = false;
+  std::vector<std::string> certificate_names_;
 };
 
 }  // namespace ptt::server

@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "room.hpp"
+#include "static_files.hpp"
 
 namespace ptt::server {
 
@@ -17,9 +19,10 @@ struct ServerConfig {
   bool tls = true;                 // false: plain HTTP (localhost or behind a reverse proxy)
   std::filesystem::path cert_file, key_file;  // empty: generated in state_dir
   std::filesystem::path state_dir = ".state";
-  std::filesystem::path web_root = "web";
-  std::filesystem::path wasm_dir;  // served under /wasm/
-  std::vector<std::string> extra_origins;  // origins allowed besides the server's own
+  // What the server serves: the embedded page (main.cpp), or a developer's folders. Null: nothing
+  // but /healthz.
+  std::shared_ptr<const StaticFiles> static_files;
+  std::vector<std::string> extra_origins;  // page origins allowed besides the server's own
   std::string admin_token;         // protects /admin/*
   int threads = 1;
   std::size_t max_queued_bytes = 256 * 1024;  // outgoing bytes waiting for a slow reader before it is dropped

@@ -9,6 +9,7 @@
 #include <boost/asio/strand.hpp>
 #include <memory>
 
+#include "origin_policy.hpp"
 #include "room.hpp"
 #include "server_config.hpp"
 
@@ -23,6 +24,10 @@ class SharedState : public std::enable_shared_from_this<SharedState> {
   SharedState(net::io_context& ioc, ServerConfig config, AudioSink* sink);
 
   const ServerConfig& config() const noexcept { return config_; }
+  // Set once by Server, before the I/O threads run; read-only after.
+  const OriginPolicy& origins() const noexcept { return origins_; }
+  void set_origins(OriginPolicy origins) { origins_ = std::move(origins); }
+  const StaticFiles& static_files() const noexcept { return config_.static_files ? *config_.static_files : no_files_; }
   Strand& strand() noexcept { return strand_; }
   // Only on strand().
   Room& room() noexcept { return room_; }
@@ -47,6 +52,8 @@ class SharedState : public std::enable_shared_from_this<SharedState> {
   void continue_broadcast_later();
 
   ServerConfig config_;
+  OriginPolicy origins_;
+  StaticFiles no_files_{{}};
   Strand strand_;
   Room room_;
   net::steady_timer timer_;

@@ -8,7 +8,6 @@ import { chromium } from 'playwright-core';
 
 export const root = path.resolve(import.meta.dirname, '../..');
 export const serverBinary = process.env.PTT_SERVER ?? path.join(root, 'build/native/server/ptt-server');
-export const wasmDir = process.env.PTT_WASM_DIR ?? path.join(root, 'build/wasm/client-wasm');
 export const artifacts = process.env.PTT_ARTIFACTS ?? path.join(root, 'build/native/browser-artifacts');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -60,9 +59,11 @@ export class Harness {
 
   async startServer(extra = []) {
     this.recordings = path.join(this.dir, 'recordings');
-    this.server = this.spawn(serverBinary, ['--bind', '127.0.0.1', '--port', '0', '--web-root', path.join(root, 'web'),
-      '--wasm-dir', wasmDir, '--state-dir', path.join(this.dir, 'state'), '--recordings', this.recordings,
-      '--device', 'pulse', ...extra], 'server');
+    // The page as shipped: embedded in the server. Tests run as root in CI, which the server
+    // refuses without --allow-root.
+    const asRoot = process.getuid?.() === 0 ? ['--allow-root'] : [];
+    this.server = this.spawn(serverBinary, ['--bind', '127.0.0.1', '--port', '0', '--state-dir', path.join(this.dir, 'state'),
+      '--recordings', this.recordings, '--device', 'pulse', ...asRoot, ...extra], 'server');
     for (let i = 0; i < 200; i++) {
       const m = this.server.log.match(/https:\/\/localhost:(\d+)\//);
       if (m) {

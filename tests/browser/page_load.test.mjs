@@ -1,17 +1,41 @@
 // ./scripts/run starts the server, prints the student URL and a QR code; headless Chromium
-// (Debian's, driven by playwright-core) loads the page from it over HTTPS.
+// (Debian's, driven by playwright-core) loads the page from it over HTTPS. The server never runs
+// as root: started through sudo it runs as the user behind sudo, started by root itself it refuses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
-function startRun(args) {
-  const proc = spawn(path.join(root, 'scripts/run'), args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+const isRoot = process.getuid() === 0;
+const testUser = 'ptt-run-test';
+
+// sudo itself is not installed everywhere, and giving a test user sudo rights would change the
+// machine's policy: the test sets what sudo sets for the program it starts (SUDO_USER, SUDO_UID,
+// SUDO_GID) and runs scripts/run as root, as `sudo ./scripts/run` does.
+function ensureTestUser() {
+  try {
+    execFileSync('id', ['-u', testUser], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', testUser]);
+  }
+  const uid = Number(execFileSync('id', ['-u', testUser]).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', testUser]).toString().trim());
+  return { uid, gid };
+}
+
+function uidsOf(pid) {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
+  return line.split(/\s+/).slice(1, 5).map(Number);  // real, effective, saved, filesystem
+}
+
+function startRun(args, env = {}) {
+  const proc = spawn(path.join(root, 'scripts/run'), args,
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   const urlFound = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no URL printed within 240 s:\n${out}`)), 240_000);
@@ -27,14 +51,29 @@ function startRun(args) {
   return { proc, urlFound, output: () => out };
 }
 
-test('scripts/run serves the page over HTTPS to headless Chromium', { timeout: 300_000 }, async () => {
+test('scripts/run serves the page over HTTPS to headless Chromium, never as root', { timeout: 300_000 }, async () => {
   const state = mkdtempSync(path.join(tmpdir(), 'ptt-run-'));
-  const run = startRun(['--port', '0', '--state-dir', state]);
+  chmodSync(state, 0o755);  // the user behind sudo must reach the folders inside
+  let env = {}, user = null;
+  if (isRoot) {
+    user = ensureTestUser();
+    env = { SUDO_USER: testUser, SUDO_UID: String(user.uid), SUDO_GID: String(user.gid),
+            PTT_STATE_DIR: path.join(state, 'state'), PTT_RECORDINGS: path.join(state, 'recordings') };
+  }
+  const run = startRun(isRoot ? ['--port', '0', '--no-playback'] : ['--port', '0', '--no-playback', '--state-dir', state], env);
   const profile = mkdtempSync(path.join(tmpdir(), 'ptt-chromium-'));
   let context;
   try {
     const url = await run.urlFound;
     assert.match(run.output(), /Students, open:/);
+    if (isRoot) {
+      // scripts/run execs the server: this pid is ptt-server, and every id it holds is the user's.
+      assert.match(readFileSync(`/proc/${run.proc.pid}/comm`, 'utf8'), /ptt-server/);
+      assert.deepEqual(uidsOf(run.proc.pid), [user.uid, user.uid, user.uid, user.uid]);
+      assert.match(run.output(), new RegExp(`running as user ${testUser}`));
+      for (const dir of ['state', 'recordings']) assert.equal(statSync(path.join(state, dir)).uid, user.uid, dir);
+      assert.equal(statSync(path.join(state, 'state', 'key.pem')).uid, user.uid, 'the key is the user\'s');
+    }
     context = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium',
       headless: true,
@@ -63,6 +102,25 @@ test('scripts/run serves the page over HTTPS to headless Chromium', { timeout: 3
       await exited;
     }
     rmSync(profile, { recursive: true, force: true });
+    rmSync(state, { recursive: true, force: true });
+  }
+});
+
+test('scripts/run started by root itself refuses, and says how to run it', { timeout: 300_000, skip: !isRoot && 'needs root' }, async () => {
+  const state = mkdtempSync(path.join(tmpdir(), 'ptt-run-root-'));
+  const env = { ...process.env, PTT_STATE_DIR: path.join(state, 'state'), PTT_RECORDINGS: path.join(state, 'recordings') };
+  for (const k of ['SUDO_USER', 'SUDO_UID', 'SUDO_GID']) delete env[k];
+  try {
+    const proc = spawn(path.join(root, 'scripts/run'), ['--port', '0', '--no-playback'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (c) => { out += c; });
+    proc.stderr.on('data', (c) => { out += c; });
+    const code = await new Promise((resolve) => proc.on('exit', resolve));
+    assert.notEqual(code, 0, out);
+    assert.match(out, /will not run as root/);
+    assert.match(out, /--allow-root/);
+    assert.doesNotMatch(out, /Students, open:/);
+  } finally {
     rmSync(state, { recursive: true, force: true });
   }
 });

@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "fake_peer.hpp"
+#include "hostile_paths.hpp"
 #include "server.hpp"
+#include "web_assets.hpp"
 #include "ws_test_client.hpp"
 
 using namespace ptt::server;
@@ -54,8 +56,8 @@ class ServerFixture : public ::testing::Test {
     config.port = 0;
     config.tls = tls;
     config.state_dir = dir_ / "state";
-    config.web_root = dir_ / "web";
-    config.wasm_dir = dir_ / "wasm";
+    // The developer override (folders): the embedded page has its own tests (http_router_test.cpp).
+    if (!config.static_files) config.static_files = std::make_shared<const StaticFiles>(std::span<const WebAsset>{}, dir_ / "web", dir_ / "wasm");
     if (config.admin_token.empty()) config.admin_token = "let-me-in";
     server_ = std::make_unique<Server>(ioc_, config, &sink_);
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
@@ -320,6 +322,38 @@ TEST_F(ServerFixture, ServesThePageAndRefusesPathsOutsideIt) {
   auto plain = http_request(port(), false, "GET", "/index.html");
   EXPECT_EQ(plain.status, 301);
   EXPECT_EQ(plain.location, "https://localhost:" + std::to_string(port()) + "/index.html");
+}
+
+// Acceptance of the path issue, over real sockets and TLS, each target sent as is (curl
+// --path-as-is): no form returns a byte of a file outside the served set, neither from the page
+// built into the server nor from a developer's folder.
+TEST_F(ServerFixture, NoRequestPathReadsAFileOutsideTheServedSet) {
+  for (bool embedded : {true, false}) {
+    ServerConfig config;
+    if (embedded) config.static_files = std::make_shared<const StaticFiles>(embedded_web_assets());
+    start(true, config);
+    const auto secret = dir_ / "secret.txt";
+    const auto key = dir_ / "state" / "key.pem";
+    auto targets = hostile_targets(secret.string());
+    for (const auto& extra : hostile_targets(key.string())) targets.push_back(extra);
+    for (const auto& target : targets) {
+      HttpResult r;
+      try {
+        r = http_request(port(), true, "GET", target);
+      } catch (const boost::system::system_error&) {
+        r.status = 0;  // the request line itself was refused by the parser and the connection closed
+      }
+      EXPECT_TRUE(r.status == 400 || r.status == 404 || r.status == 0) << target << " answered " << r.status;
+      EXPECT_EQ(r.body.find("do not serve"), std::string::npos) << target;
+      EXPECT_EQ(r.body.find("PRIVATE KEY"), std::string::npos) << target;
+      EXPECT_EQ(r.body.find("root:x:0:0"), std::string::npos) << target;
+    }
+    EXPECT_EQ(http_request(port(), true, "GET", "/").status, 200);
+    TearDown();
+    server_.reset();
+    threads_.clear();
+    ioc_.restart();
+  }
 }
 
 TEST_F(ServerFixture, AdminEndpointsNeedTheToken) {

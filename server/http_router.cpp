@@ -1,0 +1,117 @@
+#include "http_router.hpp"
+
+#include <openssl/crypto.h>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+namespace ptt::server {
+namespace {
+
+void common_headers(HttpReply& res) {
+  res.set(http::field::server, "ptt-server");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("Referrer-Policy", "no-referrer");
+  // Nobody else's page may frame the talk button (clickjacking a student into speaking).
+  res.set("Content-Security-Policy", "frame-ancestors 'none'");
+}
+
+bool admin_authorised(std::string_view token, const HttpRequest& req) {
+  const auto auth = req[http::field::authorization];
+  constexpr std::string_view bearer = "Bearer ";
+  if (token.empty() || auth.size() != bearer.size() + token.size() || auth.substr(0, bearer.size()) != bearer)
+    return false;
+  return CRYPTO_memcmp(auth.data() + bearer.size(), token.data(), token.size()) == 0;
+}
+
+// If-None-Match holds the served representation's tag (or "*"): the client's copy is current.
+bool not_modified(std::string_view if_none_match, std::string_view etag) {
+  if (etag.empty() || if_none_match.empty()) return false;
+  while (!if_none_match.empty()) {
+    const auto comma = if_none_match.find(',');
+    std::string_view tag = if_none_match.substr(0, comma);
+    if_none_match = comma == std::string_view::npos ? std::string_view{} : if_none_match.substr(comma + 1);
+    while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) tag.remove_prefix(1);
+    while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.remove_suffix(1);
+    if (tag.starts_with("W/")) tag.remove_prefix(2);  // weak comparison, as RFC 9110 asks for GET
+    if (tag == "*" || tag == etag) return true;
+  }
+  return false;
+}
+
+HttpReply static_reply(const HttpRequest& req, const StaticFiles& files) {
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    auto res = text_reply(req, http::status::method_not_allowed, "GET or HEAD only\n");
+    res.set(http::field::allow, "GET, HEAD");
+    return res;
+  }
+  if (req.target() == "/healthz") return text_reply(req, http::status::ok, "ok\n");
+  StaticFile file;
+  switch (files.find(req.target(), accepts_gzip(req[http::field::accept_encoding]), file)) {
+    case PathVerdict::bad_request: return text_reply(req, http::status::bad_request, "bad path\n");
+    case PathVerdict::not_found: return text_reply(req, http::status::not_found, "not found\n");
+    case PathVerdict::ok: break;
+  }
+  const bool unchanged = not_modified(req[http::field::if_none_match], file.etag);
+  HttpReply res{unchanged ? http::status::not_modified : http::status::ok, req.version()};
+  common_headers(res);
+  res.keep_alive(req.keep_alive());
+  if (!file.etag.empty()) {
+    res.set(http::field::etag, file.etag);
+    res.set(http::field::cache_control, "no-cache");  // revalidate each load: a rebuilt server serves new bytes
+    res.set(http::field::vary, "Accept-Encoding");
+  } else {
+    res.set(http::field::cache_control, "no-store");
+  }
+  if (unchanged) return res;
+  res.set(http::field::content_type, file.content_type);
+  if (file.gzip) res.set(http::field::content_encoding, "gzip");
+  if (req.method() == http::verb::head) {
+    res.content_length(file.bytes.size());
+    return res;
+  }
+  res.body().assign(file.bytes);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+HttpReply text_reply(const HttpRequest& req, http::status status, std::string body, std::string_view type) {
+  HttpReply res{status, req.version()};
+  common_headers(res);
+  res.set(http::field::content_type, type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+Route route(const HttpRequest& req, const RouterContext& context) {
+  Route r;
+  if (boost::beast::websocket::is_upgrade(req)) {
+    if (req.target() != "/ws") r.reply = text_reply(req, http::status::not_found, "no WebSocket here\n");
+    else if (!context.origins.allows(req[http::field::origin]))
+      r.reply = text_reply(req, http::status::forbidden, "foreign origin\n");
+    else r.kind = RouteKind::websocket;
+    return r;
+  }
+  if (req.target().starts_with("/admin/")) {
+    if (!admin_authorised(context.admin_token, req)) {
+      r.reply = text_reply(req, http::status::unauthorized, "admin token required (Authorization: Bearer ...)\n");
+      r.reply.set(http::field::www_authenticate, "Bearer");
+    } else if (req.target() == "/admin/status" && req.method() == http::verb::get) {
+      r.kind = RouteKind::admin_status;
+    } else if (req.target() == "/admin/revoke" && req.method() == http::verb::post) {
+      r.kind = RouteKind::admin_revoke;
+    } else {
+      r.reply = text_reply(req, http::status::not_found, "unknown admin action\n");
+    }
+    return r;
+  }
+  r.reply = static_reply(req, context.files);
+  return r;
+}
+
+}  // namespace ptt::server
