@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "ptt/protocol.hpp"
+#include "ptt/text.hpp"
 
 namespace ptt::server {
 namespace fs = std::filesystem;
@@ -25,40 +25,37 @@ bool windows_device_name(std::string_view stem) {
   return upper.size() == 4 && (upper.starts_with("COM") || upper.starts_with("LPT")) && upper[3] >= '0' && upper[3] <= '9';
 }
 
-// Length in bytes of the UTF-8 sequence at s[i], or 0 if it is not a valid one.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  return protocol::is_valid_utf8(s.substr(i, n)) ? n : 0;
-}
-
 }  // namespace
 
 std::string safe_file_stem(std::string_view name) {
   std::string out;
   for (std::size_t i = 0; i < name.size();) {
-    std::size_t n = utf8_length(name, i);
-    std::string_view piece = "_";  // for an invalid byte, a control character or a reserved one
-    if (n == 0) {
-      n = 1;
-    } else {
-      const auto c = static_cast<unsigned char>(name[i]);
-      const bool c1_control = n == 2 && c == 0xC2 && static_cast<unsigned char>(name[i + 1]) < 0xA0;
-      if (!((n == 1 && (c < 0x20 || c == 0x7F || std::strchr("<>:\"/\\|?*", c) != nullptr)) || c1_control))
+    const text::CodePoint c = text::decode_utf8(name, i);
+    const std::size_t n = std::max<std::size_t>(c.size, 1);  // an invalid byte is taken alone
+    std::string_view piece = "_";  // for an invalid byte, a control character, a line break or a reserved one
+    if (c.size != 0) {
+      if (text::is_invisible(c.value)) {
+        piece = {};  // bidi controls and zero-width characters: U+202E would reverse the name's display
+      } else if (text::is_horizontal_space(c.value)) {
+        piece = " ";  // so that a no-break space at either end is trimmed like a space
+      } else if (!text::is_control(c.value) && !text::is_line_break(c.value) &&
+                 !(c.value < 0x80 && std::strchr("<>:\"/\\|?*", static_cast<int>(c.value)) != nullptr)) {
         piece = name.substr(i, n);
+      }
     }
-    // Cut at a whole character, before trimming, so the trim sees the stem's real ends.
+    i += n;
+    // Nothing may start the stem with a dot (a hidden file), a space, or a dash (a file name that
+    // reads as an option to a command given it): those go as they come.
+    if (out.empty() && (piece == "." || piece == " " || piece == "-")) continue;
+    // Cut at a whole character, before trimming the end, so the trim sees the stem's real end.
     if (out.size() + piece.size() > kMaxFileStemBytes) break;
     out.append(piece);
-    i += n;
   }
   auto trim = [](char c) { return c == '.' || c == ' '; };
-  while (!out.empty() && trim(out.front())) out.erase(out.begin());
   while (!out.empty() && trim(out.back())) out.pop_back();
   if (out.empty() || out.find_first_not_of('_') == std::string::npos) return "student";
   if (windows_device_name(out)) {
-    out.insert(out.begin(), '_');
+    out.insert(out.begin(), '_');  // the stem now starts with '_', whatever the cut below does
     // The prefix may push a full-length stem over: drop whole characters from the end.
     while (out.size() > kMaxFileStemBytes || trim(out.back())) {
       while ((static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();

@@ -8,19 +8,11 @@ namespace {
 
 namespace proto = ptt::protocol;
 
-std::size_t code_points(std::string_view s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
+std::size_t code_points(std::string_view s) { return ptt::text::code_point_count(s); }
 
 // The first `count` code points of a valid UTF-8 string.
 std::string first_code_points(const std::string& s, std::size_t count) {
-  std::size_t seen = 0, i = 0;
-  for (; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && seen++ == count) break;
-  }
-  return s.substr(0, i);
+  return std::string(ptt::text::first_code_points(s, count));
 }
 
 bool is_client_message(const proto::ControlMessage& m) {

@@ -354,51 +354,6 @@ ErrorCode decode_control(std::string_view text, ControlMessage& out, std::string
   return ErrorCode::ok;
 }
 
-bool is_valid_utf8(std::string_view s) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int n;
-    std::uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-    else return false;
-    if (end - p <= n) return false;
-    for (int i = 1; i <= n; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    p += n + 1;
-  }
-  return true;
-}
-
-std::optional<std::string> normalise_display_name(std::string_view raw) {
-  if (!is_valid_utf8(raw)) return std::nullopt;
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!raw.empty() && is_space(raw.front())) raw.remove_prefix(1);
-  while (!raw.empty() && is_space(raw.back())) raw.remove_suffix(1);
-  if (raw.empty()) return std::nullopt;
-  std::size_t code_points = 0;
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const auto c = static_cast<unsigned char>(raw[i]);
-    if ((c & 0xC0) != 0x80) ++code_points;
-    if (c < 0x20 || c == 0x7F) return std::nullopt;                                   // C0 controls, DEL
-    if (c == 0xC2 && i + 1 < raw.size() && static_cast<unsigned char>(raw[i + 1]) < 0xA0)  // C1 controls
-      return std::nullopt;
-  }
-  if (code_points > kMaxNameCodePoints) return std::nullopt;
-  return std::string(raw);
-}
-
 ClockSample clock_sample(const Pong& p, std::uint64_t t3) noexcept {
   const auto t0 = static_cast<std::int64_t>(p.t0), t1 = static_cast<std::int64_t>(p.t1),
              t2 = static_cast<std::int64_t>(p.t2), t3s = static_cast<std::int64_t>(t3);

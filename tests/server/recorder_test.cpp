@@ -120,6 +120,39 @@ TEST(RecordingNames, HostileNamesBecomeSafeFilesInsideTheFolder) {
   EXPECT_EQ(con, "_con." + std::string(59, 'y'));
 }
 
+TEST(RecordingNames, StemNeverStartsWithADashOrADot) {
+  // A file named "-rf-1.opus" reads as options to `rm *`, `tar`, `ffmpeg`...; ".x" hides.
+  EXPECT_EQ(safe_file_stem("-rf"), "rf");
+  EXPECT_EQ(safe_file_stem("--help"), "help");
+  EXPECT_EQ(safe_file_stem("-"), "student");
+  EXPECT_EQ(safe_file_stem(".bashrc"), "bashrc");
+  EXPECT_EQ(safe_file_stem("-. -.x"), "x");
+  EXPECT_EQ(safe_file_stem("\u00A0-\u3000.x"), "x");      // space-like characters count as spaces
+  EXPECT_EQ(safe_file_stem("\u200B-\u202E-x"), "x");      // and so do removed invisible ones
+  EXPECT_EQ(safe_file_stem("Ana-Maria"), "Ana-Maria");   // only a leading dash goes
+  // A name of 100 dashes then "Ana" keeps "Ana": the leading ones go before the cut to 64 bytes.
+  EXPECT_EQ(safe_file_stem(std::string(100, '-') + "Ana"), "Ana");
+  EXPECT_EQ(safe_file_stem("-" + std::string(70, 'x')), std::string(64, 'x'));
+  // The device-name prefix path keeps the first byte '_'.
+  EXPECT_EQ(safe_file_stem("-CON"), "_CON");
+  EXPECT_EQ(safe_file_stem("-.nul.txt"), "_nul.txt");
+  EXPECT_EQ(safe_file_stem("-con." + std::string(70, 'y')), "_con." + std::string(59, 'y'));
+}
+
+TEST(RecordingNames, InvisibleCharactersAreDroppedFromStems) {
+  const std::string rlo = "\u202E";
+  const std::string stem = safe_file_stem("Ana" + rlo + "gnp.exe");
+  EXPECT_EQ(stem, "Anagnp.exe");
+  EXPECT_EQ(stem.find(rlo), std::string::npos);
+  EXPECT_EQ(safe_file_stem("\u2066" "Ana\u2069"), "Ana");
+  EXPECT_EQ(safe_file_stem("A\u200B" "na\u200D\uFEFF"), "Ana");  // the same file series as "Ana"
+  EXPECT_EQ(safe_file_stem("Ana\U000E0041\uFE0F"), "Ana");
+  EXPECT_EQ(safe_file_stem("Ana\u00A0"), "Ana");  // a trailing no-break space is trimmed like a space
+  EXPECT_EQ(safe_file_stem("C\u200BON"), "_CON");  // a device name cannot hide behind a zero-width space
+  EXPECT_EQ(safe_file_stem("A\u2028" "B"), "A_B");  // a line break is replaced like a control
+  EXPECT_EQ(safe_file_stem("\u202E\u200B\u2066"), "student");
+}
+
 TEST(RecordingNames, SerialsContinueFromFilesAlreadyThere) {
   TempDir dir("serial");
   EXPECT_EQ(next_serial(dir.path, "Ana"), 1u);

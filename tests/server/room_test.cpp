@@ -83,6 +83,20 @@ TEST_F(RoomFixture, TwoStudentsWithOneNameAreToldApart) {
   EXPECT_EQ(name.substr(28), " (2)");
 }
 
+TEST_F(RoomFixture, ANameThatDiffersOnlyByInvisibleCharactersIsToldApart) {
+  joined("Ana");
+  const auto b = joined("A\u200B" "na");        // zero-width space
+  const auto c = joined("\u202E" "Ana\u00A0");  // right-to-left override, no-break space
+  EXPECT_EQ(peer(b).last<proto::Welcome>()->name, "Ana (2)");
+  EXPECT_EQ(peer(c).last<proto::Welcome>()->name, "Ana (3)");
+  // The suffix cuts a 32-letter name on code points, not bytes.
+  std::string umlauts;
+  for (int i = 0; i < 32; ++i) umlauts += "\xc3\xb6";
+  joined(umlauts);
+  const auto d = joined(umlauts);
+  EXPECT_EQ(peer(d).last<proto::Welcome>()->name, umlauts.substr(0, 2 * 28) + " (2)");
+}
+
 TEST_F(RoomFixture, BadNameIsRefusedAndOnlyThatClientClosed) {
   const auto a = joined("Ana");
   const auto bad = joined("bell\x07");

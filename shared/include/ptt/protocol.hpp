@@ -13,6 +13,8 @@
 #include <string_view>
 #include <variant>
 
+#include "ptt/text.hpp"
+
 namespace ptt::protocol {
 
 inline constexpr std::uint8_t kVersion = 1;
@@ -22,7 +24,7 @@ inline constexpr std::size_t kAudioHeaderSize = 20;
 inline constexpr std::size_t kMaxOpusPacket = 1275;  // RFC 6716 section 3.4, R2
 inline constexpr std::size_t kMaxAudioFrame = kAudioHeaderSize + kMaxOpusPacket;
 inline constexpr std::size_t kMaxControlMessage = 1024;
-inline constexpr std::size_t kMaxNameCodePoints = 32;
+using text::kMaxNameCodePoints;  // 32, after normalisation (text.hpp)
 inline constexpr std::size_t kMaxRoomCodeBytes = 32;
 inline constexpr std::size_t kMaxErrorMessageBytes = 256;
 inline constexpr std::uint32_t kSampleRate = 48000;
@@ -170,12 +172,9 @@ std::string encode_control(const ControlMessage& msg);
 // human-readable explanation naming the field.
 ErrorCode decode_control(std::string_view text, ControlMessage& out, std::string* detail = nullptr) noexcept;
 
-// True if s is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
-bool is_valid_utf8(std::string_view s) noexcept;
-
-// Display-name rules shared by client and server: valid UTF-8, 1..kMaxNameCodePoints code points after
-// trimming, no control characters. Returns the trimmed name, or nullopt if it breaks a rule.
-std::optional<std::string> normalise_display_name(std::string_view raw);
+// UTF-8 validation and the display-name rules live in ptt/text.hpp (ptt::text); named here too.
+using text::is_valid_utf8;
+using text::normalise_display_name;
 
 // Clock offset of a peer from one ping/pong exchange, t3 being our clock when the pong arrived:
 // offset = ((t1 - t0) + (t2 - t3)) / 2 (peer minus us), delay = (t3 - t0) - (t2 - t1).
