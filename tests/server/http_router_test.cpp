@@ -31,7 +31,7 @@ HttpRequest get(std::string_view target, std::string_view accept_encoding = {}) 
 
 // A folder the developer override serves, beside files it must never reach: a secret next to
 // it, and symlinks inside it that lead out.
-class Folders : public ::testing::Test {
+class StaticFolder : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("ptt-router-" + std::to_string(::getpid()));
@@ -132,7 +132,7 @@ TEST(EmbeddedPage, TheRouterServesItWithValidatorsAndCompression) {
 
 // Acceptance: no request path of any form returns a byte of a file outside the served set, from
 // the embedded page or from the developer override.
-TEST_F(Folders, NoHostilePathReachesOutsideTheServedSet) {
+TEST_F(StaticFolder, NoHostilePathReachesOutsideTheServedSet) {
   const auto targets = hostile_targets(secret_.string());
   ASSERT_GE(targets.size(), 40u);
   const std::string secret = read_file(secret_), passwd = read_file("/etc/passwd");
