@@ -24,6 +24,21 @@ bool admin_authorised(std::string_view token, const HttpRequest& req) {
   return CRYPTO_memcmp(auth.data() + bearer.size(), token.data(), token.size()) == 0;
 }
 
+// "/admin/recordings/<id>", the id a decimal number from the listing (1 to 9 digits, no leading
+// zero); 0 for anything else.
+std::uint32_t recording_id(std::string_view target) {
+  constexpr std::string_view prefix = "/admin/recordings/";
+  if (!target.starts_with(prefix)) return 0;
+  const auto digits = target.substr(prefix.size());
+  if (digits.empty() || digits.size() > 9 || digits.front() == '0') return 0;
+  std::uint32_t id = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return 0;
+    id = id * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  return id;
+}
+
 // If-None-Match holds the served representation's tag (or "*"): the client's copy is current.
 bool not_modified(std::string_view if_none_match, std::string_view etag) {
   if (etag.empty() || if_none_match.empty()) return false;
@@ -105,6 +120,11 @@ Route route(const HttpRequest& req, const RouterContext& context) {
       r.kind = RouteKind::admin_status;
     } else if (req.target() == "/admin/revoke" && req.method() == http::verb::post) {
       r.kind = RouteKind::admin_revoke;
+    } else if (req.target() == "/admin/recordings" && req.method() == http::verb::get) {
+      r.kind = RouteKind::admin_recordings;
+    } else if (const auto id = recording_id(req.target()); id && req.method() == http::verb::get) {
+      r.kind = RouteKind::admin_recording;
+      r.recording_id = id;
     } else {
       r.reply = text_reply(req, http::status::not_found, "unknown admin action\n");
     }

@@ -6,6 +6,7 @@
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstdint>
 #include <string_view>
 
 #include "origin_policy.hpp"
@@ -23,11 +24,12 @@ struct RouterContext {
   std::string_view admin_token;  // empty: admin endpoints refused
 };
 
-enum class RouteKind { reply, websocket, admin_status, admin_revoke };
+enum class RouteKind { reply, websocket, admin_status, admin_revoke, admin_recordings, admin_recording };
 
 struct Route {
   RouteKind kind = RouteKind::reply;
   HttpReply reply;  // kind == reply
+  std::uint32_t recording_id = 0;  // kind == admin_recording: an id from the listing
 };
 
 Route route(const HttpRequest& req, const RouterContext& context);

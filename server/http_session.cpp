@@ -3,6 +3,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <fstream>
+#include <iterator>
 #include <optional>
 
 #include "http_router.hpp"
@@ -53,7 +55,34 @@ class HttpSession {
       case RouteKind::admin_status:
       case RouteKind::admin_revoke:
         return admin(std::move(req), r.kind == RouteKind::admin_revoke);
+      case RouteKind::admin_recordings:
+        return send(recordings_reply(req));
+      case RouteKind::admin_recording:
+        return send(recording_reply(req, r.recording_id));
     }
+  }
+
+  HttpReply recordings_reply(const Request& req) {
+    const auto* catalog = state_->config().recordings;
+    return text_reply(req, http::status::ok, recordings_json(catalog ? catalog->recordings() : std::vector<RecordingEntry>{}),
+                      "application/json");
+  }
+
+  // The file behind an id from the listing; the request names no path. A talk's file is at most a
+  // few megabytes (max_talk at Opus rates), read whole.
+  HttpReply recording_reply(const Request& req, std::uint32_t id) {
+    const auto* catalog = state_->config().recordings;
+    const auto path = catalog ? catalog->recording_file(id) : std::nullopt;
+    std::string bytes;
+    if (path) {
+      std::ifstream in(*path, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), {});
+      if (!in.good() && !in.eof()) bytes.clear();
+    }
+    if (!path || bytes.empty()) return text_reply(req, http::status::not_found, "no such recording\n");
+    auto res = text_reply(req, http::status::ok, std::move(bytes), "audio/ogg");
+    res.set(http::field::content_disposition, "attachment; filename=\"" + path->filename().string() + "\"");
+    return res;
   }
 
   http::message_generator redirect(const Request& req) {

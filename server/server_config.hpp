@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "recording_catalog.hpp"
 #include "room.hpp"
 #include "static_files.hpp"
 
@@ -22,6 +23,8 @@ struct ServerConfig {
   // What the server serves: the embedded page (main.cpp), or a developer's folders. Null: nothing
   // but /healthz.
   std::shared_ptr<const StaticFiles> static_files;
+  // This run's recordings, listed at /admin/recordings and fetched by id (null: none).
+  const RecordingCatalog* recordings = nullptr;
   std::vector<std::string> extra_origins;  // page origins allowed besides the server's own
   std::string admin_token;         // protects /admin/*
   int threads = 1;
