@@ -140,7 +140,9 @@ int main(int argc, char** argv) {
   } else {
     spdlog::info("playback off (--no-playback)");
   }
-  AudioPipeline pipeline(std::move(playback), std::move(recorder));
+  TalkTimelineConfig timeline;
+  timeline.max_talk = config.room.floor.max_talk;
+  AudioPipeline pipeline(std::move(playback), std::move(recorder), timeline, log);
 
   boost::asio::io_context ioc(config.threads);
   std::unique_ptr<Server> server;
