@@ -169,7 +169,7 @@ int main() {
     }
     {
       const auto dir = std::filesystem::temp_directory_path() / ("ptt-bench-" + std::to_string(::getpid()));
-      Recorder rec(dir, [](bool, const std::string&) {});
+      Recorder rec(dir, [](bool, const std::string&) {}, minute.size());  // the minute is handed over at once: no cap
       const auto w0 = std::chrono::steady_clock::now();
       const double t0 = cpu_seconds();  // the process's CPU: the recorder thread's writing included
       rec.talk_started(1, "bench", std::chrono::system_clock::now());

@@ -141,7 +141,13 @@ int main(int argc, char** argv) {
 
   // Bound and holding its certificate first, so a port below 1024 or a root-only key still work
   // under --user; nothing is read from the network before the switch.
-  AudioPipeline pipeline;
+  auto log = [](bool error, const std::string& message) {
+    if (error) spdlog::error("{}", message);
+    else spdlog::info("{}", message);
+  };
+  TalkTimelineConfig timeline;
+  timeline.max_talk = config.room.floor.max_talk;
+  AudioPipeline pipeline(nullptr, nullptr, timeline, log);
   boost::asio::io_context ioc(config.threads);
   std::unique_ptr<Server> server;
   try {
@@ -164,10 +170,6 @@ int main(int argc, char** argv) {
     spdlog::warn("running as root (--allow-root): any flaw in the server is a flaw with full control of this laptop");
   }
 
-  auto log = [](bool error, const std::string& message) {
-    if (error) spdlog::error("{}", message);
-    else spdlog::info("{}", message);
-  };
   std::unique_ptr<Recorder> recorder;
   if (!recordings.empty()) {
     try {

@@ -10,7 +10,7 @@
 
 namespace ptt::server {
 namespace {
-constexpr std::uint32_t kReorderWindow = 9600;  // 200 ms of 48 kHz samples
+constexpr std::int64_t kReorderWindow = 9600;  // 200 ms of 48 kHz samples
 
 std::string iso8601(std::chrono::system_clock::time_point t) {
   const std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -23,16 +23,24 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 struct Recorder::Talk {
+  std::string speaker;
+  std::chrono::system_clock::time_point start{};
   std::unique_ptr<OggOpusWriter> writer;
   std::filesystem::path path;
-  std::map<std::uint32_t, std::pair<std::vector<std::uint8_t>, std::uint32_t>> pending;  // timestamp -> packet, samples
-  std::uint32_t next_timestamp = 0;
-  std::uint32_t newest = 0;
+  // Positions are samples from the talk's first packet (timestamp minus its, modulo 2^32, signed):
+  // they sort right across the 32-bit wrap.
+  bool has_origin = false;
+  std::uint32_t origin = 0;
+  std::map<std::int64_t, std::pair<std::vector<std::uint8_t>, std::uint32_t>> pending;  // position -> packet, samples
+  bool writing = false;  // the first packet is written: `next` holds
+  std::int64_t next = 0;  // the position the file has reached
+  std::int64_t newest = 0;
   std::uint64_t packets = 0, fillers = 0, late = 0;
   bool failed = false;
 };
 
-Recorder::Recorder(std::filesystem::path folder, Log log) : folder_(std::move(folder)), log_(std::move(log)) {
+Recorder::Recorder(std::filesystem::path folder, Log log, std::size_t max_queued_packets)
+    : folder_(std::move(folder)), log_(std::move(log)), max_queued_packets_(max_queued_packets) {
   std::error_code ec;
   // Students' voices: a folder we make is the professor's alone (an existing one keeps its mode).
   if (std::filesystem::create_directories(folder_, ec))
@@ -52,20 +60,22 @@ Recorder::~Recorder() {
 }
 
 void Recorder::talk_started(std::uint32_t talk_id, const std::string& speaker, std::chrono::system_clock::time_point start) {
-  push(Event{Event::start, talk_id, 0, 0, {}, speaker, start});
+  push(Event{Event::start, talk_id, 0, 0, {}, speaker, start, 0, 0});
 }
 
 void Recorder::packet(std::uint32_t talk_id, std::uint32_t timestamp, const std::uint8_t* data, std::size_t size,
                       std::uint32_t samples) {
-  push(Event{Event::audio, talk_id, timestamp, samples, std::vector<std::uint8_t>(data, data + size), {}, {}});
+  push(Event{Event::audio, talk_id, timestamp, samples, std::vector<std::uint8_t>(data, data + size), {}, {}, 0, 0});
 }
 
-void Recorder::talk_ended(std::uint32_t talk_id) { push(Event{Event::end, talk_id, 0, 0, {}, {}, {}}); }
+void Recorder::talk_ended(std::uint32_t talk_id, std::uint64_t refused) {
+  push(Event{Event::end, talk_id, 0, 0, {}, {}, {}, refused, 0});
+}
 
 void Recorder::flush() {
   std::unique_lock lock(mutex_);
   const auto target = ++pushed_;
-  queue_.push_back(Event{Event::barrier, 0, 0, 0, {}, {}, {}});
+  queue_.push_back(Event{Event::barrier, 0, 0, 0, {}, {}, {}, 0, 0});
   wake_.notify_one();
   drained_.wait(lock, [&] { return handled_ >= target; });
 }
@@ -73,6 +83,18 @@ void Recorder::flush() {
 void Recorder::push(Event&& e) {
   {
     std::lock_guard lock(mutex_);
+    if (e.kind == Event::audio) {
+      if (queued_packets_ >= max_queued_packets_) {
+        ++dropped_[e.talk_id];  // the thread is behind (a disk that stopped answering): drop, count
+        return;
+      }
+      ++queued_packets_;
+    } else if (e.kind == Event::end) {
+      if (auto it = dropped_.find(e.talk_id); it != dropped_.end()) {
+        e.dropped = it->second;
+        dropped_.erase(it);
+      }
+    }
     ++pushed_;
     queue_.push_back(std::move(e));
   }
@@ -88,18 +110,50 @@ void Recorder::run() {
       if (queue_.empty() && stop_) break;
       batch.swap(queue_);
     }
-    for (auto& e : batch) handle(e);
+    std::size_t audio = 0;
+    for (auto& e : batch) {
+      audio += e.kind == Event::audio;
+      handle(e);
+    }
     {
       std::lock_guard lock(mutex_);
       handled_ += batch.size();
+      queued_packets_ -= audio;  // only now: the batch held their memory until here
     }
     batch.clear();
     drained_.notify_all();
   }
   for (auto& [id, talk] : talks_) {  // shutting down mid-talk: close every file properly
+    if (!talk->writer) continue;
     write_ready(*talk, true);
-    if (talk->writer) talk->writer->finish();
+    talk->writer->finish();
   }
+}
+
+bool Recorder::open_file(std::uint32_t talk_id, Talk& t) {
+  int fd = -1;
+  std::string error;
+  t.path = create_recording_file(folder_, safe_file_stem(t.speaker), fd, error);
+  if (fd < 0) {
+    log_(true, "recording off for talk " + std::to_string(talk_id) + ": " + error);
+    t.failed = true;
+    return false;
+  }
+  OggOpusInfo info;
+  info.comments = {"TITLE=" + t.speaker, "ARTIST=" + t.speaker, "DATE=" + iso8601(t.start),
+                   "COMMENT=talk " + std::to_string(talk_id)};
+  t.writer = std::make_unique<OggOpusWriter>(fd, info, talk_id);
+  if (!t.writer->ok()) {
+    // Without its headers the file is no Ogg Opus file at all: remove it rather than leave it.
+    log_(true, "recording off for talk " + std::to_string(talk_id) + ": " + t.path.string() + ": " + t.writer->error() +
+                   " (file removed)");
+    t.writer.reset();
+    std::error_code ignored;
+    std::filesystem::remove(t.path, ignored);
+    t.failed = true;
+    return false;
+  }
+  return true;
 }
 
 void Recorder::handle(Event& e) {
@@ -107,41 +161,34 @@ void Recorder::handle(Event& e) {
     case Event::barrier:
       return;
     case Event::start: {
+      // The file waits for the talk's first packet: a grant without audio leaves none.
       auto talk = std::make_unique<Talk>();
-      int fd = -1;
-      std::string error;
-      talk->path = create_recording_file(folder_, safe_file_stem(e.speaker), fd, error);
-      if (fd < 0) {
-        log_(true, "recording off for talk " + std::to_string(e.talk_id) + ": " + error);
-        talk->failed = true;
-      } else {
-        OggOpusInfo info;
-        info.comments = {"TITLE=" + e.speaker, "ARTIST=" + e.speaker, "DATE=" + iso8601(e.when),
-                         "COMMENT=talk " + std::to_string(e.talk_id)};
-        talk->writer = std::make_unique<OggOpusWriter>(fd, info, e.talk_id);
-        if (!talk->writer->ok()) {
-          // Without its headers the file is no Ogg Opus file at all: remove it rather than leave it.
-          log_(true, "recording off for talk " + std::to_string(e.talk_id) + ": " + talk->path.string() + ": " +
-                         talk->writer->error() + " (file removed)");
-          talk->writer.reset();
-          std::error_code ignored;
-          std::filesystem::remove(talk->path, ignored);
-          talk->failed = true;
-        }
-      }
+      talk->speaker = e.speaker;
+      talk->start = e.when;
       talks_[e.talk_id] = std::move(talk);
       return;
     }
     case Event::audio: {
       auto it = talks_.find(e.talk_id);
-      if (it == talks_.end() || it->second->failed) return;
+      if (it == talks_.end() || it->second->failed || e.samples == 0 || e.data.empty()) return;
       Talk& t = *it->second;
-      if (static_cast<std::int32_t>(e.timestamp - t.next_timestamp) < 0 || t.pending.count(e.timestamp)) {
-        ++t.late;  // behind what is already written, or a duplicate
+      if (!t.writer && !open_file(e.talk_id, t)) return;
+      if (!t.has_origin) {
+        t.has_origin = true;
+        t.origin = e.timestamp;
+      }
+      const std::int64_t pos = static_cast<std::int32_t>(e.timestamp - t.origin);
+      // Behind what is already written, a second packet for a time held, or one overlapping a
+      // packet held (whose time it would add to the file's a second time).
+      auto after = t.pending.lower_bound(pos);
+      const bool overlaps = (after != t.pending.end() && after->first < pos + e.samples) ||
+                            (after != t.pending.begin() && std::prev(after)->first + std::prev(after)->second.second > pos);
+      if ((t.writing && pos < t.next) || overlaps) {
+        ++t.late;
         return;
       }
-      if (t.pending.empty() || static_cast<std::int32_t>(e.timestamp - t.newest) > 0) t.newest = e.timestamp;
-      t.pending.emplace(e.timestamp, std::make_pair(std::move(e.data), e.samples));
+      if (t.pending.empty() || pos > t.newest) t.newest = pos;
+      t.pending.emplace_hint(after, pos, std::make_pair(std::move(e.data), e.samples));
       write_ready(t, false);
       return;
     }
@@ -149,12 +196,18 @@ void Recorder::handle(Event& e) {
       auto it = talks_.find(e.talk_id);
       if (it == talks_.end()) return;
       Talk& t = *it->second;
-      write_ready(t, true);
-      if (t.writer && !t.writer->finish() && !t.failed) log_(true, "recording " + t.path.string() + ": " + t.writer->error());
-      if (!t.failed && t.writer)
-        log_(false, "recorded " + t.path.filename().string() + ": " + std::to_string(t.packets) + " packets, " +
-                        std::to_string(t.writer->samples_written() / 48) + " ms, " + std::to_string(t.fillers) +
-                        " gaps filled, " + std::to_string(t.late) + " late");
+      const std::string refused = e.refused ? ", " + std::to_string(e.refused) + " refused (outside the talk's time)" : "";
+      const std::string dropped = e.dropped ? ", " + std::to_string(e.dropped) + " dropped (the recorder fell behind)" : "";
+      if (t.writer) {
+        write_ready(t, true);
+        if (!t.writer->finish() && !t.failed) log_(true, "recording " + t.path.string() + ": " + t.writer->error());
+        if (!t.failed)
+          log_(false, "recorded " + t.path.filename().string() + ": " + std::to_string(t.packets) + " packets, " +
+                          std::to_string(t.writer->samples_written() / 48) + " ms, " + std::to_string(t.fillers) +
+                          " gaps filled, " + std::to_string(t.late) + " late, repeated or overlapping" + refused + dropped);
+      } else if (!t.failed) {
+        log_(false, "talk " + std::to_string(e.talk_id) + ": no audio recorded, no file" + refused + dropped);
+      }
       talks_.erase(it);
       return;
     }
@@ -165,14 +218,18 @@ void Recorder::write_ready(Talk& t, bool all) {
   while (!t.pending.empty() && !t.failed) {
     auto first = t.pending.begin();
     if (!all && t.newest - first->first < kReorderWindow) break;
-    const auto timestamp = first->first;
+    const std::int64_t pos = first->first;
     auto& [data, samples] = first->second;
+    if (!t.writing) {  // the file starts at the talk's earliest packet
+      t.writing = true;
+      t.next = pos;
+    }
     // Fill a gap (lost or unsent silent packets) with TOC-only packets of the same configuration:
     // each decodes as concealment, so the file's timeline matches the talk's.
     const std::uint8_t filler = static_cast<std::uint8_t>(data[0] & 0xFC);
-    while (samples > 0 && static_cast<std::int32_t>(timestamp - t.next_timestamp) >= static_cast<std::int32_t>(samples)) {
+    while (pos - t.next >= samples) {
       t.writer->write(&filler, 1, samples);
-      t.next_timestamp += samples;
+      t.next += samples;
       ++t.fillers;
     }
     if (!t.writer->write(data.data(), data.size(), samples)) {
@@ -181,7 +238,7 @@ void Recorder::write_ready(Talk& t, bool all) {
       break;
     }
     ++t.packets;
-    t.next_timestamp = timestamp + samples;
+    t.next = pos + samples;
     t.pending.erase(first);
   }
 }

@@ -190,6 +190,54 @@ class AudioEndToEnd : public ::testing::Test {
     }
   }
 
+  // One audio frame of `talk` carrying `opus`, with the sequence number and timestamp given.
+  static std::vector<std::uint8_t> audio_frame(std::uint32_t talk, std::uint16_t sequence, std::uint32_t timestamp,
+                                               const std::vector<std::uint8_t>& opus) {
+    proto::AudioHeader h;
+    h.flags = static_cast<std::uint8_t>((sequence == 0 ? proto::audio_flags::kTalkStart : 0) | proto::audio_flags::kSpeech);
+    h.sequence = sequence;
+    h.talk_id = talk;
+    h.timestamp = timestamp;
+    h.capture_time_us = static_cast<std::uint64_t>(wall_us()) - 20000;
+    std::vector<std::uint8_t> frame(proto::kMaxAudioFrame);
+    frame.resize(proto::encode_audio_frame(h, opus.data(), opus.size(), frame.data(), frame.size()));
+    return frame;
+  }
+
+  // Speech cut into n 20 ms Opus packets by one encoder, as a student's page makes them.
+  static std::vector<std::vector<std::uint8_t>> speech_packets(std::size_t n) {
+    const auto speech = ptt::test::speech();
+    ptt::codec::Encoder enc;
+    std::vector<std::vector<std::uint8_t>> out;
+    std::vector<std::uint8_t> packet(1275);
+    for (std::size_t i = 0; i < n && (i + 1) * 960 <= speech.size(); ++i) {
+      const int size = enc.encode(speech.data() + i * 960, packet.data(), packet.size());
+      out.emplace_back(packet.begin(), packet.begin() + size);
+    }
+    return out;
+  }
+
+  // Waits (up to `within`) for the server's log to contain `text`; the log line from there on.
+  std::string wait_for_log(const std::string& text, std::chrono::milliseconds within = 30s) {
+    for (auto end = std::chrono::steady_clock::now() + within; std::chrono::steady_clock::now() < end;
+         std::this_thread::sleep_for(50ms)) {
+      const std::string log = read_file(dir_ / "server.log");
+      if (const auto at = log.find(text); at != std::string::npos) return log.substr(at, log.find('\n', at) - at);
+    }
+    return {};
+  }
+
+  // The length of a recording as its Ogg stream states it (libopusfile's op_pcm_total), in
+  // seconds; -1 if it is no valid Ogg Opus file.
+  static double recorded_length(const fs::path& file) {
+    int error = 0;
+    OggOpusFile* f = op_open_file(file.c_str(), &error);
+    if (f == nullptr) return -1;
+    const ogg_int64_t total = op_pcm_total(f, -1);
+    op_free(f);
+    return total < 0 ? -1 : static_cast<double>(total) / 48000;
+  }
+
   // Kernel figures of a process from /proc/<pid>/status, in KiB (VmRSS: now; VmHWM: peak).
   static long status_kib(pid_t pid, const std::string& field) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -300,6 +348,77 @@ TEST_F(AudioEndToEnd, SigkillMidTalkLeavesAValidRecordingMissingAtMostTheLastSec
   const double seconds = static_cast<double>(total) / 48000;
   std::printf("after SIGKILL: %.2f s of the %.2f s sent are on disk\n", seconds, sent * 0.02);
   EXPECT_GE(seconds, sent * 0.02 - 1.0);
+}
+
+// Found by an outside client: a talk of 0.11 s whose packets jump to timestamp 0x7FFFFC40. The
+// recorder filled the jump with concealment and wrote a file of 12.4 hours (6.9 MB). The server now
+// refuses every packet further from the talk's first than the talk has lasted on its own clock
+// (plus the pre-roll slack): the file holds the talk's genuine start and is no longer than the talk.
+TEST_F(AudioEndToEnd, ATimestampJumpIsRefusedAndTheRecordingIsNoLongerThanTheTalk) {
+  const auto port = start_server({"--no-playback"});
+  ASSERT_NE(port, 0);
+  ptt::server::test::WsTestClient c(port, {});
+  ptt::server::test::join(c, "Eve");
+  const auto packets = speech_packets(6);
+  ASSERT_EQ(packets.size(), 6u);
+  const auto pressed = std::chrono::steady_clock::now();
+  c.send(proto::FloorRequest{});
+  auto granted = c.expect<proto::FloorGranted>();
+  ASSERT_TRUE(granted);
+  const auto start = std::chrono::steady_clock::now();
+  for (std::uint16_t i = 0; i < 6; ++i) {  // three genuine packets, then three past the jump
+    std::this_thread::sleep_until(start + i * 20ms);
+    const std::uint32_t timestamp = i < 3 ? i * 960u : 0x7FFFFC40u + (i - 3u) * 960u;
+    c.send_binary(audio_frame(granted->talk_id, i, timestamp, packets[i]));
+  }
+  std::this_thread::sleep_until(start + 110ms);
+  c.send(proto::FloorRelease{granted->talk_id});
+  // The server's talk lies between the press and the release.
+  const double talk_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - pressed).count();
+
+  const std::string line = wait_for_log("recorded Eve-1.opus");
+  ASSERT_FALSE(line.empty()) << read_file(dir_ / "server.log");
+  const auto file = dir_ / "recordings" / "Eve-1.opus";
+  const double seconds = recorded_length(file);
+  std::printf("talk of %.3f s with a jump to 0x7FFFFC40: recorded %.3f s, %ju bytes\n%s\n", talk_seconds, seconds,
+              static_cast<std::uintmax_t>(fs::file_size(file)), line.c_str());
+  EXPECT_LE(seconds, talk_seconds);
+  EXPECT_NEAR(seconds, 3 * 0.02 - 312.0 / 48000, 0.001) << "the three genuine packets are recorded, nothing else";
+  EXPECT_NE(line.find(", 3 refused"), std::string::npos) << line;
+  EXPECT_TRUE(server_->running());
+}
+
+// A grant the student lets go of without sending any audio leaves no file (the file is made at
+// the talk's first packet), and the next talk takes the serial the empty one would have had.
+TEST_F(AudioEndToEnd, AGrantWithoutAudioLeavesNoFile) {
+  const auto port = start_server({"--no-playback"});
+  ASSERT_NE(port, 0);
+  ptt::server::test::WsTestClient c(port, {});
+  ptt::server::test::join(c, "Ana");
+  auto floor_free = [](const proto::ControlMessage& m) {
+    const auto* s = std::get_if<proto::FloorState>(&m);
+    return s != nullptr && !s->taken;
+  };
+  c.send(proto::FloorRequest{});
+  auto empty = c.expect<proto::FloorGranted>();
+  ASSERT_TRUE(empty);
+  c.send(proto::FloorRelease{empty->talk_id});
+  ASSERT_TRUE(c.read_until(floor_free, 5s));
+  std::this_thread::sleep_for(600ms);  // the floor-request burst allows this; the recorder has seen the end
+  c.send(proto::FloorRequest{});
+  auto spoken = c.expect<proto::FloorGranted>();
+  ASSERT_TRUE(spoken);
+  talk(c, spoken->talk_id, ptt::test::speech(), 25);
+  c.send(proto::FloorRelease{spoken->talk_id});
+  ASSERT_TRUE(c.read_until(floor_free, 5s));
+  const std::string line = wait_for_log("recorded Ana-");
+  ASSERT_FALSE(line.empty()) << read_file(dir_ / "server.log");
+
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir_ / "recordings")) files.push_back(entry.path().filename().string());
+  std::printf("after an empty talk and a spoken one: %zu file(s); %s\n", files.size(), line.c_str());
+  EXPECT_EQ(files, std::vector<std::string>{"Ana-1.opus"});
+  EXPECT_NEAR(recorded_length(dir_ / "recordings" / "Ana-1.opus"), 25 * 0.02 - 312.0 / 48000, 0.001);
 }
 
 namespace {
@@ -614,5 +733,70 @@ TEST_F(Faults, TheAudioDeviceVanishingMidTalkLosesNoRecordingAndPlaybackComesBac
   std::printf("after the device came back: talk %u played %ld of 50 packets\n", second->talk_id,
               packets_played(second->talk_id));
   EXPECT_GE(packets_played(second->talk_id), 48);
+  EXPECT_TRUE(server_->running());
+}
+
+// A client that floods its talk: 50,000 valid 20 ms frames (1,000 s of timestamps) as fast as it
+// can, in about a second. The room's per-client rate limit is not what stops it here: the audio
+// path admits no more of a talk than the talk has lasted on the server's clock plus the slack, so
+// the file stays that short, the recorder's memory stays small and the server serves on.
+TEST_F(Faults, AFloodOfFiftyThousandFramesLeavesARecordingNoLongerThanTheTalk) {
+  const auto port = start_server({"--no-playback"});
+  ASSERT_NE(port, 0);
+  const pid_t pid = server_->pid();
+  ptt::server::test::WsTestClient c(port, {});
+  ptt::server::test::join(c, "Mallory");
+  const auto packets = speech_packets(50);
+  constexpr std::size_t kFrames = 50000;
+  std::vector<std::vector<std::uint8_t>> frames;
+  frames.reserve(kFrames);
+  const long rss_before = status_kib(pid, "VmRSS");
+  const auto pressed = std::chrono::steady_clock::now();
+  c.send(proto::FloorRequest{});
+  auto granted = c.expect<proto::FloorGranted>();
+  ASSERT_TRUE(granted);
+  for (std::size_t i = 0; i < kFrames; ++i)
+    frames.push_back(audio_frame(granted->talk_id, static_cast<std::uint16_t>(i), static_cast<std::uint32_t>(i * 960),
+                                 packets[i % packets.size()]));
+  const auto flood_start = std::chrono::steady_clock::now();
+  for (const auto& f : frames) c.send_binary(f);
+  const double flood_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - flood_start).count();
+  c.send(proto::FloorRelease{granted->talk_id});
+  // The floor is free once the server has read the whole flood and the release behind it.
+  ASSERT_TRUE(c.read_until(
+      [](const proto::ControlMessage& m) {
+        const auto* s = std::get_if<proto::FloorState>(&m);
+        return s != nullptr && !s->taken;
+      },
+      30s));
+  const double talk_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - pressed).count();
+  const std::string line = wait_for_log("recorded Mallory-1.opus", 60s);
+  ASSERT_FALSE(line.empty()) << read_file(dir_ / "server.log");
+  const long rss_peak = status_kib(pid, "VmHWM");
+  const auto file = dir_ / "recordings" / "Mallory-1.opus";
+  const double seconds = recorded_length(file);
+  std::printf("%zu frames (%.0f s of timestamps) sent in %.2f s, talk %.2f s: recorded %.2f s (%ju bytes); server "
+              "RSS %ld KiB before, peak %ld KiB\n%s\n",
+              kFrames, kFrames * 0.02, flood_seconds, talk_seconds, seconds, static_cast<std::uintmax_t>(fs::file_size(file)),
+              rss_before, rss_peak, line.c_str());
+
+  // The bound: the talk's length on the server's clock, plus 1 s of slack and 0.1 % of the talk.
+  EXPECT_LE(seconds, talk_seconds * 1.001 + 1.0);
+  EXPECT_GT(seconds, 0.5) << "the frames that fit the talk's time are recorded";
+  EXPECT_NE(line.find("refused"), std::string::npos) << line;
+  if (!PTT_SANITIZED) {  // a sanitised server is several times slower and bigger: only the figures above
+    EXPECT_LT(flood_seconds, 10.0) << "the server did not read the flood at network speed";
+    EXPECT_LT(rss_peak - rss_before, 64 * 1024) << "the flood grew the server's memory";
+  }
+
+  // The server serves on: the same student talks again and is recorded.
+  std::this_thread::sleep_for(600ms);  // the floor-request burst refills
+  c.send(proto::FloorRequest{});
+  auto again = c.expect<proto::FloorGranted>();
+  ASSERT_TRUE(again);
+  talk(c, again->talk_id, ptt::test::speech(), 25);
+  c.send(proto::FloorRelease{again->talk_id});
+  ASSERT_FALSE(wait_for_log("recorded Mallory-2.opus").empty()) << read_file(dir_ / "server.log");
+  EXPECT_NEAR(recorded_length(dir_ / "recordings" / "Mallory-2.opus"), 25 * 0.02 - 312.0 / 48000, 0.001);
   EXPECT_TRUE(server_->running());
 }

@@ -1,12 +1,17 @@
 // libFuzzer target: the server's Opus packet path. The input is a sequence of network frames
 // (2-byte big-endian length, then the frame); those that pass validation go, as the room hands them
-// on, to the audio thread's jitter stage (speexdsp + Opus decode, FEC, PLC) and to the recording
-// writer (Ogg Opus), with the playout pulled between frames. Every sample played must be finite
-// and within [-1, 1].
+// on, to the audio thread's jitter stage (speexdsp + Opus decode, FEC, PLC) and, through the talk
+// timeline guard as in the server, to the recording writer (Ogg Opus), with the playout pulled
+// between frames. The jitter stage gets every valid frame, more than the guard lets through in the
+// server, so its own defences stay fuzzed. Each frame's arrival is 0 to 99 ms after the one before
+// (from its capture time field). Every sample played must be finite and within [-1, 1], and what
+// the guard admits must lie within the talk's elapsed time plus the slack.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -16,10 +21,12 @@
 #include "jitter_stage.hpp"
 #include "ogg_opus_writer.hpp"
 #include "ptt/protocol.hpp"
+#include "talk_timeline.hpp"
 
 namespace proto = ptt::protocol;
 using ptt::server::JitterPacket;
 using ptt::server::JitterStage;
+using ptt::server::TalkTimeline;
 
 namespace {
 void check(const std::array<float, JitterStage::kStep>& pcm) {
@@ -29,6 +36,13 @@ void check(const std::array<float, JitterStage::kStep>& pcm) {
       __builtin_trap();
     }
 }
+
+// The bound, computed apart from the guard: 1.001 times the elapsed time (at most the default
+// max_talk of 120 s) plus 1 s, in samples.
+std::int64_t bound(std::int64_t elapsed_us) {
+  const std::int64_t samples = std::min<std::int64_t>(elapsed_us, 120'000'000) * 48 / 1000;
+  return samples + samples / 1000 + 48000;
+}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -37,6 +51,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   stage.start_talk(++talk);
   const int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   ptt::server::OggOpusWriter writer(fd, {}, talk);
+  TalkTimeline guard;
+  const TalkTimeline::TimePoint start{};
+  std::int64_t elapsed_us = 0, admitted = 0;
+  bool anchored = false;
+  std::uint32_t anchor = 0;
+  guard.start(talk, start);
   std::array<float, JitterStage::kStep> pcm{};
   std::size_t at = 0;
   while (at + 2 <= size) {
@@ -53,13 +73,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       p.size = static_cast<std::uint16_t>(frame.opus_size);
       std::memcpy(p.data.data(), frame.opus, frame.opus_size);
       stage.put(p);
-      writer.write(frame.opus, frame.opus_size, frame.samples);
+      elapsed_us += static_cast<std::int64_t>(frame.header.capture_time_us % 100'000);
+      if (guard.admit(talk, frame.header.timestamp, frame.samples, start + std::chrono::microseconds(elapsed_us)) ==
+          TalkTimeline::Verdict::accepted) {
+        if (!anchored) {
+          anchored = true;
+          anchor = frame.header.timestamp;
+        }
+        const std::int64_t end = static_cast<std::int32_t>(frame.header.timestamp - anchor) + std::int64_t{frame.samples};
+        admitted += frame.samples;
+        if (end < frame.samples || end > bound(elapsed_us) || admitted > bound(elapsed_us)) {
+          std::fprintf(stderr, "admitted past the talk's time: ends at %lld, %lld in all, %lld us in\n",
+                       static_cast<long long>(end), static_cast<long long>(admitted), static_cast<long long>(elapsed_us));
+          __builtin_trap();
+        }
+        writer.write(frame.opus, frame.opus_size, frame.samples);
+      }
     }
     at += n;
     stage.pull(pcm.data());
     check(pcm);
   }
   stage.end_talk(talk);
+  guard.end(talk);
   for (int i = 0; i < 30 && stage.active(); ++i) {
     stage.pull(pcm.data());
     check(pcm);

@@ -7,10 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <regex>
 
 #include "../shared/signals.hpp"
+#include "audio_pipeline.hpp"
 #include "ogg_opus_writer.hpp"
 #include "ptt/codec.hpp"
 #include "recorder.hpp"
@@ -77,6 +81,49 @@ Recorder::Log log_to(std::vector<std::string>& sink) {
   return [&sink](bool error, const std::string& m) {
     if (error) sink.push_back(m);
   };
+}
+
+// Every line, errors or not (from the recorder's thread and the caller's: guarded).
+struct Lines {
+  std::mutex mutex;
+  std::vector<std::string> all;
+  Recorder::Log log() {
+    return [this](bool, const std::string& m) {
+      std::lock_guard lock(mutex);
+      all.push_back(m);
+    };
+  }
+  std::string starting(const std::string& prefix) {
+    std::lock_guard lock(mutex);
+    for (const auto& l : all)
+      if (l.rfind(prefix, 0) == 0) return l;
+    return {};
+  }
+};
+
+// The length of a recording as its Ogg stream states it (libopusfile's op_pcm_total), in samples
+// after the pre-skip; -1 if it is no valid Ogg Opus file.
+long long pcm_total(const fs::path& path) {
+  int error = 0;
+  OggOpusFile* f = op_open_file(path.c_str(), &error);
+  if (!f) return -1;
+  const long long total = op_pcm_total(f, -1);
+  op_free(f);
+  return total;
+}
+
+// Hands a network frame to the pipeline as the room does (decoded, arriving at `arrival`).
+void feed(AudioPipeline& pipe, std::uint32_t talk, std::uint16_t sequence, std::uint32_t timestamp,
+          const std::vector<std::uint8_t>& opus, TimePoint arrival) {
+  ptt::protocol::AudioHeader h;
+  h.talk_id = talk;
+  h.sequence = sequence;
+  h.timestamp = timestamp;
+  std::vector<std::uint8_t> bytes(ptt::protocol::kMaxAudioFrame);
+  bytes.resize(ptt::protocol::encode_audio_frame(h, opus.data(), opus.size(), bytes.data(), bytes.size()));
+  ptt::protocol::AudioFrameView frame;
+  ASSERT_EQ(ptt::protocol::decode_audio_frame(bytes.data(), bytes.size(), frame), ptt::protocol::ErrorCode::ok);
+  pipe.audio(frame, arrival, 0);
 }
 
 }  // namespace
@@ -269,4 +316,193 @@ TEST(Recorder, AFolderThatCannotBeCreatedIsAClearError) {
   std::ofstream(dir.path / "file") << "x";
   std::vector<std::string> errs;
   EXPECT_THROW(Recorder(dir.path / "file" / "sub", log_to(errs)), std::runtime_error);
+}
+
+// A grant without audio leaves no file: the file is made at the talk's first packet. The serials
+// go on as before (the next talk with audio takes the one the empty talk did not use).
+TEST(Recorder, AGrantWithoutAudioLeavesNoFile) {
+  TempDir dir("empty");
+  Lines lines;
+  const std::uint8_t pkt[] = {0x48, 1, 2, 3};
+  {
+    Recorder rec(dir.path, lines.log());
+    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    rec.talk_ended(1);
+    rec.flush();
+    EXPECT_TRUE(fs::is_empty(dir.path));
+    rec.talk_started(2, "Ana", std::chrono::system_clock::now());
+    rec.packet(2, 0, pkt, sizeof pkt, 960);
+    rec.talk_ended(2);
+    rec.flush();
+  }
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir.path)) files.push_back(e.path().filename().string());
+  EXPECT_EQ(files, std::vector<std::string>{"Ana-1.opus"});
+  EXPECT_EQ(lines.starting("talk 1:"), "talk 1: no audio recorded, no file");
+  EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), 960 - 312);
+}
+
+// Packets that overlap one already held (here: one a sample after another, 9,600 of them in 200 ms
+// of timestamps) used to be written one after the other, each adding its 20 ms: 192 s of file
+// from 0.2 s of timeline. Only packets that follow one another make it into the file, and the
+// reorder window holds no more packets than fit in it side by side.
+TEST(Recorder, OverlappingPacketsNeverLengthenTheFile) {
+  TempDir dir("overlap");
+  Lines lines;
+  const auto p = encode_speech(1);
+  {
+    Recorder rec(dir.path, lines.log(), 100000);  // no queue cap in the way
+    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    for (std::uint32_t ts = 0; ts < 9600; ++ts) rec.packet(1, ts, p.data[0].data(), p.data[0].size(), 960);
+    rec.talk_ended(1);
+    rec.flush();
+  }
+  const std::string line = lines.starting("recorded Ana-1.opus");
+  EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), 10 * 960 - 312) << line;
+  EXPECT_NE(line.find("10 packets, 200 ms, 0 gaps filled, 9590 late, repeated or overlapping"), std::string::npos) << line;
+}
+
+// A talk whose timestamps cross 2^32 (the sender's choice of a first timestamp; the protocol lets
+// them wrap) is written in its order from its first packet: before, the pending packets sorted by
+// raw timestamp put the wrapped ones first, and the file started at timestamp 0.
+TEST(Recorder, ATalkAcrossThe32BitWrapIsRecordedInOrderFromItsFirstPacket) {
+  TempDir dir("wrap");
+  std::vector<std::string> errs;
+  const auto p = encode_speech(100);
+  const std::uint32_t first = 0u - 960u * 40;  // 40 packets before the wrap, 60 after
+  {
+    Recorder rec(dir.path, log_to(errs));
+    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    for (std::size_t i = 0; i < p.data.size(); ++i)
+      rec.packet(1, first + static_cast<std::uint32_t>(i) * 960, p.data[i].data(), p.data[i].size(), 960);
+    rec.talk_ended(1);
+    rec.flush();
+  }
+  EXPECT_TRUE(errs.empty());
+  const auto d = decode_file(dir.path / "Ana-1.opus");
+  ASSERT_TRUE(d.ok);
+  ASSERT_EQ(d.pcm.size(), p.data.size() * 960 - 312);
+  EXPECT_GT(t::correlation(p.input, d.pcm, 0), 0.85);
+}
+
+// The recorder's thread stops (here: held inside a log call, as a disk that no longer answers
+// would hold it in write(2)) while a talk goes on: at most max_queued_packets wait, the rest are
+// dropped and counted, and the file holds what was queued.
+TEST(Recorder, AtMostMaxQueuedPacketsWaitWhenItsThreadFallsBehind) {
+  TempDir dir("queue");
+  std::mutex m;
+  std::condition_variable cv;
+  bool held = false, go = false;
+  std::vector<std::string> lines;
+  const std::uint8_t pkt[] = {0x48, 1, 2, 3};
+  {
+    Recorder rec(
+        dir.path,
+        [&](bool, const std::string& line) {
+          std::unique_lock lock(m);
+          lines.push_back(line);
+          if (line.rfind("recorded Ana-1.opus", 0) == 0) {
+            held = true;
+            cv.notify_all();
+            cv.wait(lock, [&] { return go; });
+          }
+        },
+        100);
+    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    rec.packet(1, 0, pkt, sizeof pkt, 960);
+    rec.talk_ended(1);
+    {
+      std::unique_lock lock(m);
+      cv.wait(lock, [&] { return held; });
+    }
+    rec.talk_started(2, "Ana", std::chrono::system_clock::now());
+    for (std::uint32_t i = 0; i < 10000; ++i) rec.packet(2, i * 960, pkt, sizeof pkt, 960);
+    {
+      std::lock_guard lock(m);
+      go = true;
+    }
+    cv.notify_all();
+    rec.talk_ended(2);
+    rec.flush();
+  }
+  std::string line;
+  for (const auto& l : lines)
+    if (l.rfind("recorded Ana-2.opus", 0) == 0) line = l;
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(line, match, std::regex(R"(: (\d+) packets, .* (\d+) dropped \(the recorder fell behind\))"))) << line;
+  const long written = std::stol(match[1]), dropped = std::stol(match[2]);
+  EXPECT_GE(written, 99);  // the first talk's packet may still count against the cap
+  EXPECT_LE(written, 100);
+  EXPECT_EQ(written + dropped, 10000);
+  EXPECT_EQ(pcm_total(dir.path / "Ana-2.opus"), written * 960 - 312);
+}
+
+// The outside client's talk through the pipeline on a scripted clock: 0.11 s, three packets, then
+// three at 0x7FFFFC40. The recorder filled the jump with 12.4 hours of concealment (6.9 MB); the
+// pipeline's timeline guard refuses the three and the file holds the talk's 60 ms.
+TEST(Recorder, AJumpFarAheadOfTheTalkNeverReachesTheFile) {
+  TempDir dir("jump");
+  Lines lines;
+  const auto p = encode_speech(6);
+  const TimePoint t0 = Clock::now();
+  {
+    AudioPipeline pipe(nullptr, std::make_unique<Recorder>(dir.path, lines.log()), {}, lines.log());
+    pipe.talk_started(7, "Eve", t0);
+    for (std::uint16_t i = 0; i < 6; ++i)
+      feed(pipe, 7, i, i < 3 ? i * 960u : 0x7FFFFC40u + (i - 3u) * 960u, p.data[i], t0 + std::chrono::milliseconds(5 + 20 * i));
+    pipe.talk_ended(7, t0 + std::chrono::milliseconds(110));
+    pipe.recorder()->flush();
+  }
+  EXPECT_EQ(pcm_total(dir.path / "Eve-1.opus"), 3 * 960 - 312);
+  EXPECT_LT(fs::file_size(dir.path / "Eve-1.opus"), 4096u);
+  const std::string line = lines.starting("recorded Eve-1.opus");
+  EXPECT_NE(line.find(": 3 packets, 60 ms, 0 gaps filled, 0 late, repeated or overlapping, 3 refused (outside the talk's time)"),
+            std::string::npos)
+      << line;
+  EXPECT_EQ(lines.starting("talk 7:"),
+            "talk 7: 3 packets refused (3 outside the talk's time on the server's clock, 0 more audio than that time), 3 "
+            "accepted");
+}
+
+// 50,000 valid frames within one second (scripted arrivals 20 us apart), then the release: the file
+// is no longer than the talk's second plus the slack, and the recorder was handed 50 packets.
+TEST(Recorder, AFloodThroughThePipelineLeavesAFileNoLongerThanTheTalkPlusTheSlack) {
+  TempDir dir("flood");
+  Lines lines;
+  const auto p = encode_speech(50);
+  const TimePoint t0 = Clock::now();
+  {
+    AudioPipeline pipe(nullptr, std::make_unique<Recorder>(dir.path, lines.log()), {}, lines.log());
+    pipe.talk_started(1, "Mallory", t0);
+    for (std::uint32_t i = 0; i < 50000; ++i)
+      feed(pipe, 1, static_cast<std::uint16_t>(i), i * 960, p.data[i % p.data.size()], t0 + std::chrono::microseconds(20 * i));
+    EXPECT_EQ(pipe.timeline().counts().accepted, 50u);
+    pipe.talk_ended(1, t0 + std::chrono::seconds(1));
+    pipe.recorder()->flush();
+  }
+  const long long total = pcm_total(dir.path / "Mallory-1.opus");
+  EXPECT_LE(total + 312, static_cast<long long>(TalkTimeline{}.limit(std::chrono::seconds(1))));
+  EXPECT_EQ(total, 50 * 960 - 312);
+  EXPECT_NE(lines.starting("recorded Mallory-1.opus").find("49950 refused"), std::string::npos)
+      << lines.starting("recorded Mallory-1.opus");
+}
+
+// A talk held past max_talk, its sender keeping real time: the file stops at max_talk plus the
+// slack (here 2 s + 2 ms + 1 s), whatever the floor does.
+TEST(Recorder, NoRecordingRunsPastMaxTalkPlusTheSlack) {
+  TempDir dir("maxtalk");
+  Lines lines;
+  const auto p = encode_speech(50);
+  const TimePoint t0 = Clock::now();
+  TalkTimelineConfig config;
+  config.max_talk = std::chrono::seconds(2);
+  {
+    AudioPipeline pipe(nullptr, std::make_unique<Recorder>(dir.path, lines.log()), config, lines.log());
+    pipe.talk_started(1, "Ana", t0);
+    for (std::uint32_t i = 0; i < 500; ++i)  // 10 s
+      feed(pipe, 1, static_cast<std::uint16_t>(i), i * 960, p.data[i % p.data.size()], t0 + std::chrono::milliseconds(20 * i));
+    pipe.talk_ended(1, t0 + std::chrono::seconds(10));
+    pipe.recorder()->flush();
+  }
+  EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), 150 * 960 - 312);  // 3.00 s
 }
