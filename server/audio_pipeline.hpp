@@ -15,7 +15,7 @@
 
 namespace ptt::server {
 
-class AudioPipeline : public AudioSink {
+class AudioPipeline : public AudioSink, public RecordingCatalog {
  public:
   using Log = std::function<void(bool error, const std::string& message)>;
 
@@ -32,6 +32,14 @@ class AudioPipeline : public AudioSink {
   void talk_started(std::uint32_t talk_id, const std::string& speaker, TimePoint now) override;
   void audio(const protocol::AudioFrameView& frame, TimePoint arrival, std::int64_t clock_offset_us) override;
   void talk_ended(std::uint32_t talk_id, TimePoint now) override;
+
+  // RecordingCatalog: the recorder's, or none.
+  std::vector<RecordingEntry> recordings() const override {
+    return recorder_ ? recorder_->recordings() : std::vector<RecordingEntry>{};
+  }
+  std::optional<std::filesystem::path> recording_file(std::uint32_t id) const override {
+    return recorder_ ? recorder_->recording_file(id) : std::nullopt;
+  }
 
   Playback* playback() noexcept { return playback_.get(); }
   Recorder* recorder() noexcept { return recorder_.get(); }

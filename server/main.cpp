@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
   TalkTimelineConfig timeline;
   timeline.max_talk = config.room.floor.max_talk;
   AudioPipeline pipeline(nullptr, nullptr, timeline, log);
+  config.recordings = &pipeline;
   boost::asio::io_context ioc(config.threads);
   std::unique_ptr<Server> server;
   try {

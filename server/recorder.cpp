@@ -37,6 +37,7 @@ struct Recorder::Talk {
   std::int64_t newest = 0;
   std::uint64_t packets = 0, fillers = 0, late = 0;
   bool failed = false;
+  std::uint32_t catalog_id = 0;  // 0 until the file exists
 };
 
 Recorder::Recorder(std::filesystem::path folder, Log log, std::size_t max_queued_packets)
@@ -127,6 +128,7 @@ void Recorder::run() {
     if (!talk->writer) continue;
     write_ready(*talk, true);
     talk->writer->finish();
+    catalog_finished(*talk);
   }
 }
 
@@ -153,7 +155,38 @@ bool Recorder::open_file(std::uint32_t talk_id, Talk& t) {
     t.failed = true;
     return false;
   }
+  std::lock_guard lock(catalog_mutex_);
+  RecordingEntry entry;
+  entry.id = static_cast<std::uint32_t>(catalog_.size() + 1);
+  entry.file = t.path.filename().string();
+  entry.speaker = t.speaker;
+  entry.start_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(t.start.time_since_epoch()).count());
+  catalog_.push_back(std::move(entry));
+  t.catalog_id = catalog_.back().id;
   return true;
+}
+
+void Recorder::catalog_finished(const Talk& t) {
+  if (t.catalog_id == 0 || !t.writer) return;
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(t.path, ec);
+  std::lock_guard lock(catalog_mutex_);
+  auto& entry = catalog_[t.catalog_id - 1];
+  entry.duration_ms = t.writer->samples_written() / 48;
+  entry.bytes = ec ? 0 : bytes;
+  entry.finished = true;
+}
+
+std::vector<RecordingEntry> Recorder::recordings() const {
+  std::lock_guard lock(catalog_mutex_);
+  return catalog_;
+}
+
+std::optional<std::filesystem::path> Recorder::recording_file(std::uint32_t id) const {
+  std::lock_guard lock(catalog_mutex_);
+  if (id == 0 || id > catalog_.size() || !catalog_[id - 1].finished) return std::nullopt;
+  return folder_ / catalog_[id - 1].file;
 }
 
 void Recorder::handle(Event& e) {
@@ -201,6 +234,7 @@ void Recorder::handle(Event& e) {
       if (t.writer) {
         write_ready(t, true);
         if (!t.writer->finish() && !t.failed) log_(true, "recording " + t.path.string() + ": " + t.writer->error());
+        catalog_finished(t);
         if (!t.failed)
           log_(false, "recorded " + t.path.filename().string() + ": " + std::to_string(t.packets) + " packets, " +
                           std::to_string(t.writer->samples_written() / 48) + " ms, " + std::to_string(t.fillers) +

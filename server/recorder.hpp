@@ -25,11 +25,13 @@
 #include <thread>
 #include <vector>
 
+#include "recording_catalog.hpp"
+
 namespace ptt::server {
 
 class OggOpusWriter;
 
-class Recorder {
+class Recorder : public RecordingCatalog {
  public:
   using Log = std::function<void(bool error, const std::string& message)>;
 
@@ -48,6 +50,9 @@ class Recorder {
   // Blocks until everything queued so far is on disk (tests).
   void flush();
   const std::filesystem::path& folder() const noexcept { return folder_; }
+  // RecordingCatalog: every file this recorder made, in order.
+  std::vector<RecordingEntry> recordings() const override;
+  std::optional<std::filesystem::path> recording_file(std::uint32_t id) const override;
 
  private:
   struct Event {
@@ -66,6 +71,7 @@ class Recorder {
   void handle(Event& e);
   void write_ready(Talk& t, bool all);
   bool open_file(std::uint32_t talk_id, Talk& t);
+  void catalog_finished(const Talk& t);
 
   std::filesystem::path folder_;
   Log log_;
@@ -78,6 +84,8 @@ class Recorder {
   std::uint64_t pushed_ = 0, handled_ = 0;
   bool stop_ = false;
   std::map<std::uint32_t, std::unique_ptr<Talk>> talks_;  // recorder thread only
+  mutable std::mutex catalog_mutex_;
+  std::vector<RecordingEntry> catalog_;  // index = id - 1
   std::thread thread_;
 };
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <latch>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "fake_peer.hpp"
@@ -354,6 +355,43 @@ TEST_F(ServerFixture, NoRequestPathReadsAFileOutsideTheServedSet) {
     threads_.clear();
     ioc_.restart();
   }
+}
+
+// Recordings are reached by an id from the listing, never by a path, and only with the token.
+TEST_F(ServerFixture, RecordingsAreServedByIdFromTheListingOnly) {
+  struct Catalog : RecordingCatalog {
+    fs::path file;
+    std::vector<RecordingEntry> recordings() const override {
+      RecordingEntry e;
+      e.id = 1;
+      e.file = "Ana-1.opus";
+      e.speaker = "Ana";
+      e.finished = true;
+      return {e};
+    }
+    std::optional<fs::path> recording_file(std::uint32_t id) const override {
+      return id == 1 ? std::optional<fs::path>(file) : std::nullopt;
+    }
+  } catalog;
+  ServerConfig config;
+  config.recordings = &catalog;
+  start(true, config);
+  catalog.file = dir_ / "Ana-1.opus";
+  std::ofstream(catalog.file) << "OggS recording bytes";
+  EXPECT_EQ(http_request(port(), true, "GET", "/admin/recordings").status, 401);
+  EXPECT_EQ(http_request(port(), true, "GET", "/admin/recordings/1").status, 401);
+  auto list = http_request(port(), true, "GET", "/admin/recordings", "Bearer let-me-in");
+  EXPECT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find("\"file\":\"Ana-1.opus\""), std::string::npos) << list.body;
+  auto file = http_request(port(), true, "GET", "/admin/recordings/1", "Bearer let-me-in");
+  EXPECT_EQ(file.status, 200);
+  EXPECT_EQ(file.body, "OggS recording bytes");
+  EXPECT_EQ(file.content_type, "audio/ogg");
+  for (const char* target : {"/admin/recordings/2", "/admin/recordings/01", "/admin/recordings/0", "/admin/recordings/1/",
+                             "/admin/recordings/Ana-1.opus", "/admin/recordings/../../etc/passwd",
+                             "/admin/recordings//etc/passwd", "/admin/recordings/1%2f..%2f..%2fetc%2fpasswd",
+                             "/admin/recordings/99999999999", "/recordings/Ana-1.opus"})
+    EXPECT_EQ(http_request(port(), true, "GET", target, "Bearer let-me-in").status, 404) << target;
 }
 
 TEST_F(ServerFixture, AdminEndpointsNeedTheToken) {

@@ -342,6 +342,38 @@ TEST(Recorder, AGrantWithoutAudioLeavesNoFile) {
   EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), 960 - 312);
 }
 
+// The professor reaches a recording only through an id from the listing: ids follow the files the
+// recorder made (a talk without audio takes none), and a file is offered once it is finished.
+TEST(Recorder, ListsItsRecordingsByIdOnceFinished) {
+  TempDir dir("catalog");
+  Lines lines;
+  const std::uint8_t pkt[] = {0x48, 1, 2, 3};
+  Recorder rec(dir.path, lines.log());
+  EXPECT_TRUE(rec.recordings().empty());
+  rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+  rec.talk_ended(1);
+  rec.talk_started(2, "Ben", std::chrono::system_clock::now());
+  for (std::uint32_t i = 0; i < 50; ++i) rec.packet(2, i * 960, pkt, sizeof pkt, 960);
+  rec.flush();
+  auto list = rec.recordings();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].id, 1u);
+  EXPECT_EQ(list[0].file, "Ben-1.opus");
+  EXPECT_EQ(list[0].speaker, "Ben");
+  EXPECT_FALSE(list[0].finished);
+  EXPECT_FALSE(rec.recording_file(1)) << "not offered while it is being written";
+  rec.talk_ended(2);
+  rec.flush();
+  list = rec.recordings();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_TRUE(list[0].finished);
+  EXPECT_EQ(list[0].duration_ms, 1000u);
+  EXPECT_EQ(list[0].bytes, fs::file_size(dir.path / "Ben-1.opus"));
+  EXPECT_EQ(rec.recording_file(1), dir.path / "Ben-1.opus");
+  EXPECT_FALSE(rec.recording_file(0));
+  EXPECT_FALSE(rec.recording_file(2));
+}
+
 // Packets that overlap one already held (here: one a sample after another, 9,600 of them in 200 ms
 // of timestamps) used to be written one after the other, each adding its 20 ms: 192 s of file
 // from 0.2 s of timeline. Only packets that follow one another make it into the file, and the
