@@ -1,7 +1,6 @@
 // The one place a talk's audio is held to the server's clock before it reaches playback or the
 // recorder (AudioPipeline owns one). A packet's timestamp is the sender's word for where it lies in
-// the talk; nothing else in the server checks it against time, so a client that jumps ahead
-// (0x7FFFFC40 samples is 12.4 hours) had the recorder fill the jump with concealment. Here:
+// the talk, and a gap in it is filled with concealment: it must not run ahead of time. Here:
 //
 // - the talk's first packet anchors its timeline (whatever its timestamp: the arithmetic is modulo
 //   2^32, so a timeline that wraps is no different from one that does not);
