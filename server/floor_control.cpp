@@ -6,7 +6,10 @@ namespace ptt::server {
 
 Talk FloorControl::grant(ClientId client, TimePoint now) {
   holder_ = Talk{client, next_talk_id_++};
-  if (next_talk_id_ == 0) next_talk_id_ = 1;  // 0 is never a talk id
+  if (next_talk_id_ == 0) {  // 0 is never a talk id
+    next_talk_id_ = 1;
+    ids_wrapped_ = true;
+  }
   started_ = last_heard_ = last_speech_ = now;
   return *holder_;
 }
@@ -44,10 +47,18 @@ RequestResult FloorControl::request(ClientId client, TimePoint now) {
 
 ReleaseResult FloorControl::release(ClientId client, std::uint32_t talk_id, TimePoint now) {
   ReleaseResult r;
+  const bool holds = holder_ && holder_->client == client;
+  if (holds && (talk_id == 0 || talk_id == holder_->talk_id)) {
+    // 0 from the holder: it let go before the grant reached it. Cancelling a request cancels what
+    // the request produced, so the talk ends exactly as if the client had named it.
+    r.outcome = ReleaseOutcome::released;
+    r.change = end_talk(std::nullopt, now);
+    return r;
+  }
   if (talk_id == 0) {
     auto it = std::find(queue_.begin(), queue_.end(), client);
     if (it == queue_.end()) {
-      r.outcome = ReleaseOutcome::not_holder;
+      r.outcome = ReleaseOutcome::not_holder;  // nothing to cancel
       return r;
     }
     queue_.erase(it);
@@ -55,16 +66,9 @@ ReleaseResult FloorControl::release(ClientId client, std::uint32_t talk_id, Time
     r.change.queue_changed = true;
     return r;
   }
-  if (!holder_ || holder_->client != client) {
-    r.outcome = ReleaseOutcome::not_holder;
-    return r;
-  }
-  if (holder_->talk_id != talk_id) {
-    r.outcome = ReleaseOutcome::stale_talk;
-    return r;
-  }
-  r.outcome = ReleaseOutcome::released;
-  r.change = end_talk(std::nullopt, now);
+  // The current talk is someone else's; a talk that was issued and is not current is over.
+  const bool over = issued(talk_id) && !(holder_ && holder_->talk_id == talk_id);
+  r.outcome = over ? ReleaseOutcome::stale_talk : ReleaseOutcome::not_holder;
   return r;
 }
 

@@ -55,7 +55,11 @@ class FloorControl {
   explicit FloorControl(const FloorConfig& config = {}) : config_(config) {}
 
   RequestResult request(ClientId client, TimePoint now);
-  // talk_id 0 means "cancel my pending request / leave the queue".
+  // The client lets go (docs/PROTOCOL.md section 5, rule 6). talk_id 0 cancels whatever its request
+  // produced: the floor when it holds it (granted, though it may not have seen the grant yet: the
+  // talk ends as with a release of its id), else its place in the queue. Refusals: `stale_talk`
+  // for a talk that was issued and is over (whoever held it), `not_holder` for the current talk
+  // held by someone else, a talk id never issued, or 0 with nothing to cancel.
   ReleaseResult release(ClientId client, std::uint32_t talk_id, TimePoint now);
   // The client disconnected: frees the floor if it held it, removes it from the queue.
   FloorChange remove(ClientId client, TimePoint now);
@@ -79,11 +83,16 @@ class FloorControl {
   // Ends the current talk and, in queue mode, grants the next in line.
   FloorChange end_talk(std::optional<protocol::RevokeReason> reason, TimePoint now);
   Talk grant(ClientId client, TimePoint now);
+  // Was this talk id handed out (now or before)?
+  bool issued(std::uint32_t talk_id) const noexcept {
+    return talk_id != 0 && (ids_wrapped_ || talk_id < next_talk_id_);
+  }
 
   FloorConfig config_;
   std::optional<Talk> holder_;
   std::deque<ClientId> queue_;
   std::uint32_t next_talk_id_ = 1;
+  bool ids_wrapped_ = false;  // every id has been issued once (after 2^32 - 1 talks)
   TimePoint started_{}, last_heard_{}, last_speech_{};
 };
 

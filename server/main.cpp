@@ -63,7 +63,12 @@ int main(int argc, char** argv) {
                                    "passes the user behind sudo)");
   app.add_flag("--allow-root", allow_root, "Run as root anyway (not recommended: see --user)");
   app.add_option("--allow-origin", config.extra_origins, "Extra page origin allowed to open the WebSocket (reverse proxy)");
-  app.add_option("--room-code", config.room.room_code, "Code students must enter to join (default: none)");
+  app.add_option("--room-code", config.room.room_code, "Code students must enter to join (default: none)")
+      ->check(CLI::Validator(
+          [](std::string& code) {  // a join's room code is at most 32 bytes (docs/PROTOCOL.md)
+            return code.size() <= ptt::protocol::kMaxRoomCodeBytes ? std::string() : std::string("at most 32 bytes");
+          },
+          "at most 32 bytes"));
   app.add_option("--admin-token", config.admin_token, "Bearer token for /admin/status and /admin/revoke (default: random, printed)");
   app.add_flag("--queue", config.room.floor.queue_mode, "Let denied students wait in line and be granted in order");
   app.add_option("--max-talk", max_talk_s, "Longest talk in seconds before the floor is revoked")->capture_default_str()->check(CLI::Range(1, 3600));

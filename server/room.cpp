@@ -21,6 +21,8 @@ bool is_client_message(const proto::ControlMessage& m) {
          std::holds_alternative<proto::Pong>(m);
 }
 
+// The close code for a message refused in a way that ends the connection (docs/PROTOCOL.md
+// section 5, rule 5).
 std::uint16_t close_code_for(proto::ErrorCode code) {
   switch (code) {
     case proto::ErrorCode::too_large: return close_code::too_big;
@@ -28,6 +30,10 @@ std::uint16_t close_code_for(proto::ErrorCode code) {
     default: return close_code::protocol_error;
   }
 }
+
+// At most one `rate_limited` error a second for audio over the rate, so a flood of frames cannot
+// fill the client's outgoing queue with replies.
+constexpr auto kAudioLimitNoticeInterval = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -41,8 +47,9 @@ ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now, std::string addr
   // First ping at the next tick (the clock offset is wanted early), then each second from then on.
   clients_.emplace(id, Client{std::move(peer), {}, false, now, now, now - config_.ping_interval,
                               RateLimiter(config_.floor_requests_per_s, config_.floor_request_burst),
-                              RateLimiter(config_.messages_per_s, config_.message_burst), 0, -1,
-                              std::move(address)});
+                              RateLimiter(config_.messages_per_s, config_.message_burst),
+                              RateLimiter(config_.audio_frames_per_s, config_.audio_frame_burst), std::nullopt,
+                              0, -1, std::move(address)});
   return id;
 }
 
@@ -67,14 +74,24 @@ void Room::on_text(ClientId id, std::string_view text, TimePoint now) {
   proto::ControlMessage msg;
   std::string detail;
   const auto code = proto::decode_control(text, msg, &detail);
-  if (code == proto::ErrorCode::unknown_type) {
+  if (code == proto::ErrorCode::bad_name || code == proto::ErrorCode::bad_room_code) {
+    // A join whose name or room code is over its byte limit: refused as any bad name or code.
+    if (c.joined) error(c, proto::ErrorCode::already_joined, "already joined as " + c.name);
+    else join(id, c, proto::Join{}, now, code);
+    return;
+  }
+  if (code == proto::ErrorCode::too_large || code == proto::ErrorCode::bad_utf8) {
+    // The session refuses these before they reach the room (too_large) or Beast does (bad_utf8);
+    // the room closes the same way should one come through.
     ++stats_.protocol_errors;
-    error(c, code, detail);
+    drop(id, close_code_for(code), code, detail, now);
     return;
   }
   if (code != proto::ErrorCode::ok) {
+    // malformed_json, unknown_type, missing_field, bad_field (and bad_version, only possible in a
+    // welcome, which is not a client message): the message is refused, the connection stays.
     ++stats_.protocol_errors;
-    drop(id, close_code_for(code), code, detail, now);
+    error(c, code, detail);
     return;
   }
   if (!is_client_message(msg)) {
@@ -127,8 +144,12 @@ void Room::handle(ClientId id, Client& c, proto::ControlMessage&& msg, TimePoint
         send(id, proto::FloorDenied{proto::DenyReason::busy, *name_of(floor_.holder()->client), 0});
         break;
       case RequestOutcome::queued:
-        if (r.change.queue_changed) apply(r.change, now);  // tells everyone in line, this client too
-        else send(id, proto::FloorDenied{proto::DenyReason::queued, *name_of(floor_.holder()->client), r.position});
+        if (r.change.queue_changed) {
+          apply(r.change, now);  // tells this client its place (and no one whose place is unchanged)
+        } else {  // asked again: the answer is its place, unchanged
+          queue_told_[id] = QueueNotice{r.position, floor_.holder()->client};
+          send(id, proto::FloorDenied{proto::DenyReason::queued, *name_of(floor_.holder()->client), r.position});
+        }
         break;
     }
     return;
@@ -150,7 +171,8 @@ void Room::handle(ClientId id, Client& c, proto::ControlMessage&& msg, TimePoint
   }
 }
 
-void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now) {
+void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now, proto::ErrorCode refused) {
+  const bool room_too_long = refused == proto::ErrorCode::bad_room_code;
   if (!config_.room_code.empty()) {
     auto guesses = code_guesses_.find(c.address);
     if (guesses != code_guesses_.end() && guesses->second.exhausted(now)) {
@@ -159,8 +181,9 @@ void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now) {
            "too many wrong room codes from this network; wait a minute and try again", now);
       return;
     }
-    if (j.room != config_.room_code) {
-      if (!j.room.empty()) {  // a page asking for the code first is not a guess
+    // (A join refused for its name's length carries no room code to check: it is refused for the name.)
+    if (room_too_long || (refused == proto::ErrorCode::ok && j.room != config_.room_code)) {
+      if (room_too_long || !j.room.empty()) {  // a page asking for the code first is not a guess
         if (guesses == code_guesses_.end())
           guesses = code_guesses_.emplace(c.address, RateLimiter(config_.room_code_guesses_per_s,
                                                                  config_.room_code_guess_burst)).first;
@@ -168,14 +191,22 @@ void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now) {
         ++stats_.room_code_refusals;
       }
       drop(id, close_code::policy, proto::ErrorCode::bad_room_code,
-           j.room.empty() ? "this room needs a room code" : "wrong room code", now);
+           room_too_long ? "room codes are at most 32 bytes"
+           : j.room.empty() ? "this room needs a room code" : "wrong room code", now);
       return;
     }
+  } else if (room_too_long) {
+    drop(id, close_code::policy, proto::ErrorCode::bad_room_code, "room codes are at most 32 bytes", now);
+    return;
+  }
+  if (refused == proto::ErrorCode::bad_name) {
+    drop(id, close_code::policy, proto::ErrorCode::bad_name, "names are at most 128 bytes", now);
+    return;
   }
   auto name = proto::normalise_display_name(j.name);
   if (!name) {
     drop(id, close_code::policy, proto::ErrorCode::bad_name,
-         "names are 1 to 32 characters, without control characters", now);
+         "names are 1 to 32 characters, at least one of them visible, without control characters", now);
     return;
   }
   c.name = unique_name(*name);
@@ -191,9 +222,17 @@ void Room::on_binary(ClientId id, const std::uint8_t* data, std::size_t size, Ti
   if (it == clients_.end()) return;
   Client& c = it->second;
   c.last_heard = now;
-  if (!c.joined) {
-    ++stats_.protocol_errors;
-    drop(id, close_code::protocol_error, proto::ErrorCode::not_joined, "audio before join", now);
+  if (!c.audio_frames.allow(now)) {  // before decoding: a flood costs no more than this
+    ++stats_.audio_rate_limited;
+    floor_.heard_from(id, now);
+    if (!c.audio_limit_told || now - *c.audio_limit_told >= kAudioLimitNoticeInterval) {
+      c.audio_limit_told = now;
+      error(c, proto::ErrorCode::rate_limited, "too many audio frames; the excess is dropped");
+    }
+    return;
+  }
+  if (!c.joined) {  // as any other message before join: refused, and the connection stays
+    error(c, proto::ErrorCode::not_joined, "send join first; audio before join is ignored");
     return;
   }
   proto::AudioFrameView frame;
@@ -265,6 +304,7 @@ std::string Room::status_json() const {
                          {{"talks", stats_.talks},
                           {"audio_accepted", stats_.audio_accepted},
                           {"audio_dropped", stats_.audio_dropped},
+                          {"audio_rate_limited", stats_.audio_rate_limited},
                           {"protocol_errors", stats_.protocol_errors},
                           {"room_code_refusals", stats_.room_code_refusals}}}}
              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -281,15 +321,31 @@ void Room::apply(const FloorChange& change, TimePoint now) {
     send(change.granted->client,
          proto::FloorGranted{change.granted->talk_id, static_cast<std::uint32_t>(config_.floor.max_talk.count())});
   }
-  if (change.floor_changed() || change.queue_changed) broadcast_floor_state();
-  if (change.queue_changed) send_queue_positions();
+  if (change.floor_changed() || change.queue_changed) {
+    broadcast_floor_state();
+    send_queue_positions();
+  }
 }
 
 void Room::send_queue_positions() {
-  if (!floor_.holder()) return;
-  const std::string holder = name_of(floor_.holder()->client).value_or("");
-  std::uint32_t position = 0;
-  for (ClientId id : floor_.queue()) send(id, proto::FloorDenied{proto::DenyReason::queued, holder, ++position});
+  // Only those whose place or holder changed are told: a newcomer at the back is the only one told
+  // of its arrival, where telling everyone each time made n arrivals cost n^2 / 2 messages.
+  std::map<ClientId, QueueNotice> told;
+  if (const auto& holder = floor_.holder()) {
+    std::optional<std::string> holder_name;
+    std::uint32_t position = 0;
+    for (ClientId id : floor_.queue()) {
+      const QueueNotice notice{++position, holder->client};
+      auto before = queue_told_.find(id);
+      if (before == queue_told_.end() || before->second.position != notice.position ||
+          before->second.holder != notice.holder) {
+        if (!holder_name) holder_name = name_of(holder->client).value_or("");
+        send(id, proto::FloorDenied{proto::DenyReason::queued, *holder_name, notice.position});
+      }
+      told.emplace(id, notice);
+    }
+  }
+  queue_told_ = std::move(told);  // those no longer in line are forgotten
 }
 
 proto::FloorState Room::floor_state() const {

@@ -26,7 +26,13 @@ struct RoomConfig {
   std::chrono::milliseconds idle_timeout{15'000};   // any client silent this long is closed
   std::chrono::milliseconds ping_interval{1'000};
   double floor_requests_per_s = 2, floor_request_burst = 5;
-  double messages_per_s = 50, message_burst = 100;  // text messages (audio is paced by the floor)
+  double messages_per_s = 50, message_burst = 100;  // text messages
+  // Binary frames (audio), checked before decoding; over it a frame is dropped and counted, and the
+  // client is told with at most one `rate_limited` error a second. The page sends 50 packets a
+  // second (20 ms); 120 leaves room for a sender of 10 ms packets (100 a second). The burst of 250
+  // is 5 s of 20 ms packets: a browser that stalled for longer than the 3 s after which the server
+  // revokes a silent holder, then sends its backlog at once, is not cut.
+  double audio_frames_per_s = 120, audio_frame_burst = 250;
   // Wrong room codes per source address: 5 at once, then one every 20 s. While a source is over
   // it, even the right code is refused, so guessing a 4-digit code takes days rather than seconds.
   double room_code_guesses_per_s = 0.05, room_code_guess_burst = 5;
@@ -40,6 +46,7 @@ struct RoomConfig {
 struct RoomStats {
   std::uint64_t audio_accepted = 0;
   std::uint64_t audio_dropped = 0;   // well-formed frames from a non-holder or for a stale talk
+  std::uint64_t audio_rate_limited = 0;  // frames over a client's binary frame rate, dropped undecoded
   std::uint64_t protocol_errors = 0;
   std::uint64_t talks = 0;
   std::uint64_t room_code_refusals = 0;  // wrong codes, and joins refused while a source is over its guess limit
@@ -85,7 +92,8 @@ class Room {
     std::string name;  // empty until joined
     bool joined = false;
     TimePoint connected{}, last_heard{}, last_ping{};
-    RateLimiter floor_requests, messages;
+    RateLimiter floor_requests, messages, audio_frames;
+    std::optional<TimePoint> audio_limit_told;  // when this client was last sent rate_limited for audio
     std::int64_t clock_offset_us = 0;
     std::int64_t best_round_trip_us = -1;
     std::string address;
@@ -93,7 +101,10 @@ class Room {
   };
 
   void handle(ClientId id, Client& c, protocol::ControlMessage&& msg, TimePoint now);
-  void join(ClientId id, Client& c, const protocol::Join& j, TimePoint now);
+  // `refused`: the decoder already refused the join's room code or name as over its byte limit
+  // (bad_room_code or bad_name; j is then empty).
+  void join(ClientId id, Client& c, const protocol::Join& j, TimePoint now,
+            protocol::ErrorCode refused = protocol::ErrorCode::ok);
   void apply(const FloorChange& change, TimePoint now);
   void send(ClientId id, const protocol::ControlMessage& msg);
   void send(Client& c, std::shared_ptr<const std::string> text);
@@ -102,6 +113,7 @@ class Room {
   // Sends an error (when there is a reason to) and closes this client only.
   void drop(ClientId id, std::uint16_t close_code, protocol::ErrorCode code, std::string_view message, TimePoint now);
   std::string unique_name(const std::string& wanted) const;
+  // Tells each queued client its position and the holder, when they differ from what it was last told.
   void send_queue_positions();
 
   RoomConfig config_;
@@ -112,6 +124,11 @@ class Room {
   std::size_t joined_ = 0;
   ClientId next_id_ = 1;
   RoomStats stats_;
+  struct QueueNotice {
+    std::uint32_t position = 0;
+    ClientId holder = 0;
+  };
+  std::map<ClientId, QueueNotice> queue_told_;  // what each queued client was last told
   std::map<std::string, RateLimiter> code_guesses_;  // by source address; forgotten once full again
   TimePoint last_guess_sweep_{};
   // The floor-state broadcast in progress: the newest state, its version, and where the sweep

@@ -6,6 +6,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <algorithm>
 #include <deque>
 #include <vector>
 
@@ -21,8 +22,6 @@ namespace websocket = beast::websocket;
 template <class Derived>
 class WebSocketSession : public Peer {
  public:
-  static constexpr std::size_t kReadLimit = 16 * 1024;  // see run()
-
   explicit WebSocketSession(std::shared_ptr<SharedState> state) : state_(std::move(state)) {}
 
   ~WebSocketSession() override {
@@ -37,11 +36,11 @@ class WebSocketSession : public Peer {
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(beast::http::field::server, "ptt-server"); }));
-    // Beast's own refusal of a too-big message closes the socket with the rest of the message
-    // unread, and the reset can destroy the 1009 close frame before the client reads it. So messages
-    // up to kReadLimit are read whole and refused in on_read with a proper close handshake; only
-    // larger ones are left to Beast.
-    ws.read_message_max(kReadLimit);
+    // Beast's own limit is out of the way (0: none): its refusal of a too-big message would close
+    // the connection without the `error` that must come first, with the rest of the message unread
+    // (the reset can destroy the close frame before the client reads it). The session reads each
+    // message piece by piece instead and refuses it itself, once it passes its limit (do_read).
+    ws.read_message_max(0);
     ws.async_accept(req, beast::bind_front_handler(&WebSocketSession::on_accept, derived().shared_from_this()));
   }
 
@@ -83,20 +82,40 @@ class WebSocketSession : public Peer {
     do_read();
   }
 
+  // A message is read in pieces into buffer_, which holds what has arrived of the current message
+  // (it is emptied when a message is handed on). Each read may add at most one byte more than the
+  // message's limit allows, so the buffer never holds more than limit + 1 bytes, however large the
+  // message: past its limit the message is refused without reading further. Before the first piece
+  // the type is unknown, so the first read is bounded by the smaller (text) limit.
+  static constexpr std::size_t limit_for(bool text) noexcept {
+    return text ? protocol::kMaxControlMessage : protocol::kMaxAudioFrame;
+  }
+
   void do_read() {
-    derived().ws().async_read(buffer_, beast::bind_front_handler(&WebSocketSession::on_read, derived().shared_from_this()));
+    auto& ws = derived().ws();
+    const bool started = buffer_.size() > 0;  // (got_text() describes the current message only then)
+    const std::size_t limit = started ? limit_for(ws.got_text()) : std::min(limit_for(true), limit_for(false));
+    ws.async_read_some(buffer_, limit + 1 - buffer_.size(),
+                       beast::bind_front_handler(&WebSocketSession::on_read, derived().shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
-    if (ec) return;  // closed, failed or refused (too big, bad UTF-8): the destructor tells the room
-    if (buffer_.size() > protocol::kMaxAudioFrame) {
-      buffer_.consume(buffer_.size());
-      on_close_request(static_cast<std::uint16_t>(websocket::close_code::too_big), "message too big");
-      return;  // no more reads: the close handshake reads the client's reply
+    // Closed or failed, and invalid UTF-8 in a text message, which Beast fails at once with 1007
+    // (RFC 6455 section 8.1) before this code sees it: the destructor tells the room.
+    if (ec) return;
+    auto& ws = derived().ws();
+    const bool text = ws.got_text();
+    if (buffer_.size() > limit_for(text)) {
+      refuse_too_large(text);
+      return;
+    }
+    if (!ws.is_message_done()) {
+      do_read();
+      return;
     }
     const auto arrival = Clock::now();
     const auto data = buffer_.cdata();
-    if (derived().ws().got_text()) {
+    if (text) {
       state_->with_room([id = id_, arrival, text = beast::buffers_to_string(data)](Room& room) {
         room.on_text(id, text, arrival);
       });
@@ -108,6 +127,17 @@ class WebSocketSession : public Peer {
     }
     buffer_.consume(buffer_.size());
     do_read();
+  }
+
+  // docs/PROTOCOL.md section 5: `too_large`, then close 1009. No more reads: the close handshake
+  // (Beast's async_close) reads and discards the rest of the message and whatever follows until the
+  // client's close frame, within the websocket's handshake timeout; nothing is accumulated.
+  void refuse_too_large(bool text) {
+    buffer_.consume(buffer_.size());
+    on_send(std::make_shared<const std::string>(protocol::encode_control(protocol::Error{
+        protocol::ErrorCode::too_large, text ? "text messages are at most 1024 bytes"
+                                             : "binary messages are at most 1295 bytes"})));
+    on_close_request(close_code::too_big, "message too big");
   }
 
   void on_send(std::shared_ptr<const std::string> text) {

@@ -1,5 +1,7 @@
 // The WebSocket session: one student's connection. A thin transport: it hands every message to the
-// room's strand and writes what the room sends, one frame at a time.
+// room's strand and writes what the room sends, one frame at a time. The one rule it enforces
+// itself is the size limit, as a message arrives: one over it is refused (`too_large`, close 1009)
+// without being read further.
 #pragma once
 
 #include <boost/beast/core/tcp_stream.hpp>

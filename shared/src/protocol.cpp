@@ -277,8 +277,14 @@ ErrorCode decode_control(std::string_view text, ControlMessage& out, std::string
   ControlMessage msg;
   bool ok = false;
   if (type == "join") {
+    // Members of the wrong type first (bad_field); then the byte limits, which refuse the join as
+    // the room refuses any bad code or name, the room code before the name as the room checks them.
     Join m;
-    ok = r.str("name", m.name, 4 * kMaxNameCodePoints) && r.str("room", m.room, kMaxRoomCodeBytes, false);
+    constexpr std::size_t any = kMaxControlMessage;
+    ok = r.str("name", m.name, any) && r.str("room", m.room, any, false);
+    if (ok && m.room.size() > kMaxRoomCodeBytes)
+      ok = r.fail(ErrorCode::bad_room_code, "room", "is over 32 bytes");
+    if (ok && m.name.size() > kMaxNameBytes) ok = r.fail(ErrorCode::bad_name, "name", "is over 128 bytes");
     msg = std::move(m);
   } else if (type == "floor_request") {
     ok = true;

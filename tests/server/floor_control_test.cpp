@@ -75,6 +75,43 @@ TEST(FloorControl, ReleaseOfAStaleTalkIsRefused) {
   EXPECT_EQ(f.holder()->talk_id, second);
 }
 
+// docs/PROTOCOL.md section 4: a release naming a talk that was issued and is over is stale_talk,
+// whoever held it; the current talk held by someone else, or an id never issued, is not_holder.
+TEST(FloorControl, StaleTalkIsATalkThatIsOverNotHolderAnyOtherTalk) {
+  FloorControl f;
+  const auto first = f.request(1, t0).change.granted->talk_id;
+  f.release(1, first, t0);
+  const auto second = f.request(2, t0).change.granted->talk_id;
+  // Over: stale for its former holder and for anyone else.
+  EXPECT_EQ(f.release(1, first, t0).outcome, ReleaseOutcome::stale_talk);
+  EXPECT_EQ(f.release(3, first, t0).outcome, ReleaseOutcome::stale_talk);
+  // The current talk, held by 2: not 1's to release.
+  EXPECT_EQ(f.release(1, second, t0).outcome, ReleaseOutcome::not_holder);
+  // Never issued: not a talk anyone holds, not one that is over.
+  EXPECT_EQ(f.release(2, second + 1, t0).outcome, ReleaseOutcome::not_holder);
+  EXPECT_EQ(f.release(1, 4000000000u, t0).outcome, ReleaseOutcome::not_holder);
+  EXPECT_EQ(f.holder()->talk_id, second);
+  // Once the floor is free, every talk issued so far is over.
+  f.release(2, second, t0);
+  EXPECT_EQ(f.release(2, second, t0).outcome, ReleaseOutcome::stale_talk);
+  EXPECT_EQ(f.release(1, second + 1, t0).outcome, ReleaseOutcome::not_holder);
+}
+
+// Release 0 cancels what the request produced: the client let go before the grant reached it, so
+// the talk it was granted ends as with a release of its id.
+TEST(FloorControl, CancellingAfterTheGrantEndsTheTalk) {
+  FloorControl f;
+  const auto talk = f.request(1, t0).change.granted->talk_id;
+  auto r = f.release(1, 0, t0 + 10ms);
+  EXPECT_EQ(r.outcome, ReleaseOutcome::released);
+  ASSERT_TRUE(r.change.ended);
+  EXPECT_EQ(r.change.ended->talk_id, talk);
+  EXPECT_FALSE(r.change.revoked);
+  EXPECT_FALSE(f.holder());
+  EXPECT_FALSE(f.accepts_audio(1, talk));
+  EXPECT_EQ(f.release(1, 0, t0).outcome, ReleaseOutcome::not_holder);  // nothing left to cancel
+}
+
 TEST(FloorControl, TalkIdsIncrease) {
   FloorControl f;
   std::uint32_t last = 0;
@@ -233,4 +270,24 @@ TEST(FloorControlQueue, RevokeGrantsTheNextInLine) {
   f.heard_from(2, t0 + 7s);
   EXPECT_FALSE(f.tick(t0 + 9s).floor_changed());
   EXPECT_EQ(f.tick(t0 + 10s).revoked, RevokeReason::max_time);
+}
+
+TEST(FloorControlQueue, CancellingAfterTheGrantPassesTheFloorToTheNextInLine) {
+  FloorConfig cfg;
+  cfg.queue_mode = true;
+  FloorControl f(cfg);
+  const auto first = f.request(1, t0).change.granted->talk_id;
+  f.request(2, t0);
+  f.request(3, t0);
+  // 2 is granted when 1 lets go, but 2 has let go too: its cancel ends its talk, 3 is next.
+  const auto second = f.release(1, first, t0).change.granted->talk_id;
+  auto r = f.release(2, 0, t0 + 5ms);
+  EXPECT_EQ(r.outcome, ReleaseOutcome::released);
+  ASSERT_TRUE(r.change.ended);
+  EXPECT_EQ(r.change.ended->talk_id, second);
+  ASSERT_TRUE(r.change.granted);
+  EXPECT_EQ(r.change.granted->client, 3u);
+  EXPECT_TRUE(r.change.queue_changed);
+  EXPECT_EQ(f.holder()->client, 3u);
+  EXPECT_TRUE(f.queue().empty());
 }

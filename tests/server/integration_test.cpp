@@ -76,6 +76,7 @@ class ServerFixture : public ::testing::Test {
     return std::make_unique<WsTestClient>(server_->port(), WsTestClient::Options{tls_, std::move(origin), "/ws"});
   }
   std::uint16_t port() const { return server_->port(); }
+  void oversized_messages_get_too_large_then_1009(bool tls);
 
   boost::asio::io_context ioc_;
   LockedSink sink_;
@@ -90,6 +91,92 @@ std::uint32_t press(WsTestClient& c) {
   c.send(proto::FloorRequest{});
   auto g = c.expect<proto::FloorGranted>();
   return g ? g->talk_id : 0;
+}
+
+// Reads until the server closes: the error codes it sent on the way (pings are answered), and the
+// close code (0: no close within the time).
+struct Ending {
+  std::vector<std::string> errors;  // codes, by name
+  std::uint16_t close_code = 0;
+};
+Ending read_to_close(WsTestClient& c, std::chrono::milliseconds timeout = 5s) {
+  Ending e;
+  while (true) {
+    auto m = c.read_until([](const proto::ControlMessage& m) { return std::holds_alternative<proto::Error>(m); },
+                          timeout);
+    if (!m) break;
+    e.errors.emplace_back(proto::to_string(std::get<proto::Error>(*m).code));
+  }
+  e.close_code = c.closed_with.value_or(0);
+  return e;
+}
+
+// An audio frame of exactly the largest size: a 1275-byte Opus packet (code 0, one frame).
+std::vector<std::uint8_t> largest_audio_frame(std::uint32_t talk_id) {
+  std::vector<std::uint8_t> opus(proto::kMaxOpusPacket, 0x55);
+  opus[0] = 0x48;  // SILK 20 ms, mono, one frame
+  proto::AudioHeader h;
+  h.talk_id = talk_id;
+  std::vector<std::uint8_t> out(proto::kMaxAudioFrame);
+  out.resize(proto::encode_audio_frame(h, opus.data(), opus.size(), out.data(), out.size()));
+  return out;
+}
+
+void ServerFixture::oversized_messages_get_too_large_then_1009(bool tls) {
+  start(tls);
+  auto observer = client();
+  join(*observer, "Observer");
+
+  // At the limits: a 1024-byte ping is answered; a 1295-byte frame from the holder is played.
+  auto edge = client();
+  join(*edge, "Edge");
+  std::string ping = proto::encode_control(proto::Ping{42});
+  ping.insert(ping.size() - 1, std::string(proto::kMaxControlMessage - ping.size(), ' '));
+  ASSERT_EQ(ping.size(), proto::kMaxControlMessage);
+  edge->send_text(ping);
+  auto pong = edge->expect<proto::Pong>();
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->t0, 42u);
+  const auto talk = press(*edge);
+  ASSERT_NE(talk, 0u);
+  const auto largest = largest_audio_frame(talk);
+  ASSERT_EQ(largest.size(), proto::kMaxAudioFrame);
+  edge->send_binary(largest);
+  edge->send(proto::Ping{43});
+  ASSERT_TRUE(edge->expect<proto::Pong>());
+  EXPECT_EQ(sink_.seen().size(), 1u);
+  EXPECT_FALSE(edge->closed_with);
+
+  struct Case {
+    const char* what;
+    bool text;
+    std::size_t size;
+  };
+  const Case cases[] = {
+      {"text, one byte over", true, proto::kMaxControlMessage + 1},
+      {"text, 5000 bytes", true, 5000},
+      {"text, 1 MiB", true, 1 << 20},
+      {"binary, one byte over", false, proto::kMaxAudioFrame + 1},
+      {"binary, 4000 bytes", false, 4000},
+      {"binary, 1 MiB", false, 1 << 20},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.what);
+    auto c = client();
+    join(*c, "Big");
+    if (tc.text) c->send_text(std::string(tc.size, 'a'));
+    else c->send_binary(std::vector<std::uint8_t>(tc.size, 0x01));
+    auto err = c->expect<proto::Error>();
+    ASSERT_TRUE(err) << "no error before the close (closed with " << c->closed_with.value_or(0) << ")";
+    EXPECT_EQ(err->code, proto::ErrorCode::too_large);
+    // Nothing after the error but the close, with its code.
+    const auto next = c->read(5s);
+    EXPECT_EQ(next.kind, Received::closed) << next.data;
+    EXPECT_EQ(next.close_code, 1009);
+  }
+  observer->send(proto::Ping{5});
+  EXPECT_TRUE(observer->expect<proto::Pong>());
+  EXPECT_FALSE(observer->closed_with);
 }
 
 }  // namespace
@@ -225,35 +312,59 @@ TEST_F(ServerFixture, BadFramesCloseOnlyTheirClient) {
   struct Case {
     const char* what;
     std::function<void(WsTestClient&)> send;
+    std::vector<std::string> errors;  // codes sent before the close
     std::uint16_t close_code;
   };
   const std::vector<Case> cases = {
-      {"malformed audio", [](WsTestClient& c) { c.send_binary({0x01, 0x00, 0x01}); }, 1002},
-      {"bad opus", [](WsTestClient& c) { auto f = audio_frame(1); f[20] = 0x4C; c.send_binary(f); }, 1002},
-      {"oversized binary", [](WsTestClient& c) { c.send_binary(std::vector<std::uint8_t>(4000, 1)); }, 1009},
-      {"oversized text", [](WsTestClient& c) { c.send_text(std::string(5000, ' ')); }, 1009},
-      {"invalid UTF-8", [](WsTestClient& c) { c.send_text("{\"type\":\"ping\",\"t0\":1,\"x\":\"\xc3\x28\"}"); }, 1007},
-      {"malformed JSON", [](WsTestClient& c) { c.send_text("{\"type\":"); }, 1002},
+      {"malformed audio", [](WsTestClient& c) { c.send_binary({0x01, 0x00, 0x01}); }, {"truncated"}, 1002},
+      {"bad opus", [](WsTestClient& c) { auto f = audio_frame(1); f[20] = 0x4C; c.send_binary(f); }, {"bad_opus"}, 1002},
+      {"oversized binary", [](WsTestClient& c) { c.send_binary(std::vector<std::uint8_t>(4000, 1)); }, {"too_large"}, 1009},
+      {"oversized text", [](WsTestClient& c) { c.send_text(std::string(5000, ' ')); }, {"too_large"}, 1009},
+      // Failed by the WebSocket layer at once (RFC 6455 section 8.1): no error first.
+      {"invalid UTF-8", [](WsTestClient& c) { c.send_text("{\"type\":\"ping\",\"t0\":1,\"x\":\"\xc3\x28\"}"); }, {}, 1007},
+      {"over-long name", [](WsTestClient& c) { c.send(proto::Join{std::string(129, 'n'), ""}); }, {"bad_name"}, 1008},
   };
   for (const auto& tc : cases) {
     auto c = client();
-    join(*c, "Victim");
+    if (std::string_view(tc.what) != "over-long name") join(*c, "Victim");
     tc.send(*c);
-    EXPECT_EQ(c->wait_closed(), tc.close_code) << tc.what;
+    const auto end = read_to_close(*c);
+    EXPECT_EQ(end.errors, tc.errors) << tc.what;
+    EXPECT_EQ(end.close_code, tc.close_code) << tc.what;
   }
-  // Unknown types get an error and the connection stays usable.
+  // Any other bad control message gets an error and the connection stays usable, as does audio
+  // sent before join.
   auto c = client();
-  join(*c, "Curious");
-  c->send_text(R"({"type":"shout"})");
+  c->send_binary(audio_frame(1));
   auto err = c->expect<proto::Error>();
   ASSERT_TRUE(err);
-  EXPECT_EQ(err->code, proto::ErrorCode::unknown_type);
+  EXPECT_EQ(err->code, proto::ErrorCode::not_joined);
+  join(*c, "Curious");
+  const std::vector<std::pair<std::string, proto::ErrorCode>> answered = {
+      {R"({"type":"shout"})", proto::ErrorCode::unknown_type},
+      {"{\"type\":", proto::ErrorCode::malformed_json},
+      {R"({"type":"floor_release"})", proto::ErrorCode::missing_field},
+      {R"({"type":"floor_release","talk":"seven"})", proto::ErrorCode::bad_field},
+  };
+  for (const auto& [text, code] : answered) {
+    c->send_text(text);
+    err = c->expect<proto::Error>();
+    ASSERT_TRUE(err) << text;
+    EXPECT_EQ(err->code, code) << text;
+  }
   EXPECT_NE(press(*c), 0u);
+  EXPECT_FALSE(c->closed_with);
   // The observer saw all of it and is still served.
   observer->send(proto::Ping{5});
   EXPECT_TRUE(observer->expect<proto::Pong>());
   EXPECT_FALSE(observer->closed_with);
 }
+
+// A message over its limit (text 1024 bytes, binary 1295) is answered with `too_large` and then a
+// 1009 close handshake, however far over it is: the session stops reading it at the limit and the
+// close drains the rest. Messages exactly at the limits are served.
+TEST_F(ServerFixture, OversizedMessagesGetTooLargeThenClose1009) { oversized_messages_get_too_large_then_1009(false); }
+TEST_F(ServerFixture, OversizedMessagesGetTooLargeThenClose1009OverTls) { oversized_messages_get_too_large_then_1009(true); }
 
 // A client that floods the server with pings and never reads: the replies pile up past the cap on
 // queued outgoing bytes and the server drops that client (no close handshake: it would not read

@@ -293,12 +293,30 @@ TEST_F(RoomFixture, MalformedAudioClosesOnlyThatClientAndFreesItsFloor) {
   EXPECT_EQ(sink.frames.size(), 0u);
 }
 
-TEST_F(RoomFixture, AudioBeforeJoinCloses) {
+// Audio before join is refused as any other message before join: not_joined, the frame ignored
+// (not even decoded), the connection open.
+TEST_F(RoomFixture, AudioBeforeJoinIsAnsweredNotJoinedAndIgnored) {
   const auto a = connect();
   audio(a, audio_frame(1));
-  EXPECT_EQ(peer(a).closed, close_code::protocol_error);
+  ASSERT_TRUE(peer(a).last<proto::Error>());
+  EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::not_joined);
+  EXPECT_FALSE(peer(a).closed);
+  auto malformed = audio_frame(1);
+  malformed[1] = 0x80;  // a reserved flag: would close a joined client
+  audio(a, malformed);
+  EXPECT_EQ(peer(a).all<proto::Error>().size(), 2u);
+  EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::not_joined);
+  EXPECT_FALSE(peer(a).closed);
+  EXPECT_TRUE(sink.frames.empty());
+  send(a, proto::Join{"Ana", ""});
+  EXPECT_TRUE(peer(a).last<proto::Welcome>());
+  send(a, proto::FloorRequest{});
+  audio(a, audio_frame(granted_talk(a)));
+  EXPECT_EQ(sink.frames.size(), 1u);
 }
 
+// Only an oversized message (1009) and invalid UTF-8 (1007) close; whatever else is wrong with a
+// control message is answered with an error and the connection stays.
 TEST_F(RoomFixture, BadTextGetsTheRightCloseCode) {
   const auto ok = joined("Ok");
   const auto big = joined("Big"), utf = joined("Utf"), junk = joined("Junk"), field = joined("Field");
@@ -307,12 +325,152 @@ TEST_F(RoomFixture, BadTextGetsTheRightCloseCode) {
   text(junk, "{not json");
   text(field, R"({"type":"floor_release","talk":"seven"})");
   EXPECT_EQ(peer(big).closed, close_code::too_big);
+  EXPECT_EQ(peer(big).last<proto::Error>()->code, proto::ErrorCode::too_large);
   EXPECT_EQ(peer(utf).closed, close_code::bad_payload);
-  EXPECT_EQ(peer(junk).closed, close_code::protocol_error);
-  EXPECT_EQ(peer(field).closed, close_code::protocol_error);
+  EXPECT_FALSE(peer(junk).closed);
+  EXPECT_FALSE(peer(field).closed);
   EXPECT_EQ(peer(junk).last<proto::Error>()->code, proto::ErrorCode::malformed_json);
+  EXPECT_EQ(peer(field).last<proto::Error>()->code, proto::ErrorCode::bad_field);
   EXPECT_FALSE(peer(ok).closed);
-  EXPECT_EQ(room->client_count(), 1u);
+  EXPECT_EQ(room->client_count(), 3u);
+}
+
+// malformed_json, missing_field, bad_field and unknown_type, before and after join: each is
+// answered with an error naming it, and the client goes on as if it had not been sent.
+TEST_F(RoomFixture, MalformedControlMessagesAreAnsweredAndTheConnectionStays) {
+  const std::vector<std::pair<std::string, proto::ErrorCode>> cases = {
+      {"{not json", proto::ErrorCode::malformed_json},
+      {"[1,2]", proto::ErrorCode::malformed_json},
+      {R"({"name":"Ana"})", proto::ErrorCode::missing_field},
+      {R"({"type":"join"})", proto::ErrorCode::missing_field},
+      {R"({"type":"floor_release"})", proto::ErrorCode::missing_field},
+      {R"({"type":"join","name":5})", proto::ErrorCode::bad_field},
+      {R"({"type":"floor_release","talk":-1})", proto::ErrorCode::bad_field},
+      {R"({"type":"ping","t0":"now"})", proto::ErrorCode::bad_field},
+      {R"({"type":"shout"})", proto::ErrorCode::unknown_type},
+  };
+  const auto a = connect();
+  auto try_all = [&] {
+    for (const auto& [t, code] : cases) {
+      const auto errors = peer(a).all<proto::Error>().size();
+      text(a, t);
+      ASSERT_EQ(peer(a).all<proto::Error>().size(), errors + 1) << t;
+      EXPECT_EQ(peer(a).last<proto::Error>()->code, code) << t;
+      EXPECT_FALSE(peer(a).closed) << t;
+    }
+  };
+  try_all();
+  send(a, proto::Join{"Ana", ""});
+  ASSERT_TRUE(peer(a).last<proto::Welcome>());
+  try_all();
+  send(a, proto::FloorRequest{});
+  EXPECT_NE(granted_talk(a), 0u);
+  EXPECT_EQ(room->stats().protocol_errors, 2 * cases.size());
+}
+
+// A join's name over 128 bytes or room code over 32 bytes is a bad name or code like any other:
+// bad_name / bad_room_code and close 1008 (not the decoder's generic bad_field); a code over its
+// length counts as a wrong guess.
+TEST_F(RoomFixture, OverlongNameOrRoomCodeIsRefusedAsABadNameOrCode) {
+  auto join_raw = [&](const std::string& name, const std::string& code, const std::string& from = "192.0.2.1") {
+    const auto id = connect(from);
+    send(id, proto::Join{name, code});
+    return id;
+  };
+  const auto long_name = join_raw(std::string(129, 'a'), "");
+  EXPECT_EQ(peer(long_name).last<proto::Error>()->code, proto::ErrorCode::bad_name);
+  EXPECT_EQ(peer(long_name).closed, close_code::policy);
+  const auto long_code = join_raw("Ben", std::string(33, '1'));
+  EXPECT_EQ(peer(long_code).last<proto::Error>()->code, proto::ErrorCode::bad_room_code);
+  EXPECT_EQ(peer(long_code).closed, close_code::policy);
+  // 128 bytes is within the limit: 32 four-byte characters are a good name.
+  std::string emoji;
+  for (int i = 0; i < 32; ++i) emoji += "\xF0\x9F\x98\x80";
+  ASSERT_EQ(emoji.size(), 128u);
+  const auto ok = join_raw(emoji, "");
+  ASSERT_TRUE(peer(ok).last<proto::Welcome>());
+  // Once joined, any second join is refused as such and the connection stays.
+  send(ok, proto::Join{std::string(200, 'b'), ""});
+  EXPECT_EQ(peer(ok).last<proto::Error>()->code, proto::ErrorCode::already_joined);
+  EXPECT_FALSE(peer(ok).closed);
+
+  config.room_code = "4711";
+  make_room();
+  const std::string guesser = "198.51.100.7";
+  for (int i = 0; i < 5; ++i) {
+    const auto id = join_raw("Eve", std::string(40, '0'), guesser);
+    EXPECT_EQ(peer(id).last<proto::Error>()->code, proto::ErrorCode::bad_room_code);
+    EXPECT_EQ(peer(id).closed, close_code::policy);
+  }
+  EXPECT_EQ(peer(join_raw("Eve", "4711", guesser)).last<proto::Error>()->code, proto::ErrorCode::rate_limited);
+  EXPECT_EQ(room->stats().room_code_refusals, 6u);
+  const auto named = join_raw(std::string(129, 'c'), "4711", "192.0.2.30");
+  EXPECT_EQ(peer(named).last<proto::Error>()->code, proto::ErrorCode::bad_name);
+  EXPECT_EQ(peer(named).closed, close_code::policy);
+  EXPECT_EQ(room->client_count(), 0u);
+}
+
+// A client that presses and lets go before the grant reaches it sends floor_release 0: that cancels
+// the talk it was granted, as a release of its id would (the floor does not stay with a client
+// that has let go until max_talk). In queue mode the next in line is granted.
+TEST_F(RoomFixture, CancelEndsAGrantStillOnItsWay) {
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  const auto talk = granted_talk(a);
+  ASSERT_NE(talk, 0u);
+  send(a, proto::FloorRelease{0});  // crossed the grant on the wire
+  EXPECT_FALSE(peer(a).last<proto::Error>());
+  EXPECT_FALSE(room->floor_state().taken);
+  EXPECT_FALSE(peer(b).last<proto::FloorState>()->taken);
+  EXPECT_EQ(sink.ended, std::vector<std::uint32_t>{talk});
+  // The grant's own release, arriving after the cancel, names a talk that is over.
+  send(a, proto::FloorRelease{talk});
+  EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::stale_talk);
+  send(b, proto::FloorRequest{});
+  EXPECT_NE(granted_talk(b), 0u);
+
+  config.floor.queue_mode = true;
+  make_room();
+  const auto c = joined("Cy"), d = joined("Di"), e = joined("Ed");
+  send(c, proto::FloorRequest{});
+  send(d, proto::FloorRequest{});
+  send(e, proto::FloorRequest{});
+  send(c, proto::FloorRelease{granted_talk(c)});
+  const auto d_talk = granted_talk(d);
+  ASSERT_NE(d_talk, 0u);
+  send(d, proto::FloorRelease{0});
+  EXPECT_FALSE(peer(d).last<proto::Error>());
+  EXPECT_NE(granted_talk(e), 0u);
+  EXPECT_EQ(room->floor_state().holder, "Ed");
+  EXPECT_EQ(peer(c).last<proto::FloorState>()->holder, "Ed");
+  // A queued client's cancel leaves the queue.
+  send(c, proto::FloorRequest{});
+  EXPECT_EQ(peer(c).last<proto::FloorDenied>()->position, 1u);
+  send(c, proto::FloorRelease{0});
+  EXPECT_EQ(room->floor_state().queue_length, 0u);
+  EXPECT_EQ(room->floor_state().holder, "Ed");
+}
+
+// docs/PROTOCOL.md section 4: releasing a talk that was issued and is over is stale_talk; the
+// current talk held by someone else, or a talk id never issued, is not_holder.
+TEST_F(RoomFixture, ReleaseOfATalkThatIsOverIsStaleOfAnyOtherIsNotHolder) {
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  const auto first = granted_talk(a);
+  send(a, proto::FloorRelease{first});
+  send(b, proto::FloorRequest{});
+  const auto second = granted_talk(b);
+  ASSERT_GT(second, first);
+  send(a, proto::FloorRelease{first});
+  EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::stale_talk);
+  send(a, proto::FloorRelease{second});
+  EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::not_holder);
+  send(b, proto::FloorRelease{second + 7});
+  EXPECT_EQ(peer(b).last<proto::Error>()->code, proto::ErrorCode::not_holder);
+  send(b, proto::FloorRelease{first});
+  EXPECT_EQ(peer(b).last<proto::Error>()->code, proto::ErrorCode::stale_talk);
+  EXPECT_EQ(room->floor_state().talk_id, second);
+  EXPECT_FALSE(peer(a).closed);
 }
 
 TEST_F(RoomFixture, UnknownAndServerOnlyTypesGetAnErrorButStayOpen) {
@@ -351,6 +509,7 @@ TEST_F(RoomFixture, JoinAndIdleTimeouts) {
   EXPECT_EQ(peer(lurker).last<proto::Error>()->code, proto::ErrorCode::not_joined);
   advance(5000ms);  // Ana never answered a ping: 15 s idle
   EXPECT_EQ(peer(a).closed, close_code::going_away);
+  EXPECT_FALSE(peer(a).last<proto::Error>());  // no error code fits silence: the close says it
   EXPECT_EQ(room->client_count(), 0u);
 }
 
@@ -382,6 +541,113 @@ TEST_F(RoomFixture, QueueModeGrantsInOrderAndUpdatesPositions) {
   EXPECT_EQ(peer(c).last<proto::FloorDenied>()->position, 1u);
   EXPECT_EQ(peer(c).last<proto::FloorDenied>()->holder, "Ben");
   EXPECT_EQ(peer(a).last<proto::FloorState>()->holder, "Ben");
+}
+
+// Each queued client is sent its place when it changes, and only then: n arrivals cost n messages,
+// not n^2 / 2; one leaving tells only those behind it; a new holder tells everyone in line.
+TEST_F(RoomFixture, QueuedClientsAreToldOnlyWhenTheirPlaceChanges) {
+  config.floor.queue_mode = true;
+  config.floor_request_burst = 100;
+  make_room();
+  const auto holder = joined("Ana");
+  send(holder, proto::FloorRequest{});
+  std::vector<ClientId> line;
+  for (int i = 0; i < 20; ++i) line.push_back(joined("Q" + std::to_string(i)));
+  for (auto id : line) send(id, proto::FloorRequest{});
+  auto denials = [&](ClientId id) { return peer(id).all<proto::FloorDenied>(); };
+  for (std::size_t k = 0; k < line.size(); ++k) {
+    const auto d = denials(line[k]);
+    ASSERT_EQ(d.size(), 1u) << "client " << k;
+    EXPECT_EQ(d[0].position, k + 1);
+    EXPECT_EQ(d[0].holder, "Ana");
+    peer(line[k]).clear();
+  }
+  // Asking again is answered with the place, unchanged.
+  send(line[3], proto::FloorRequest{});
+  ASSERT_EQ(denials(line[3]).size(), 1u);
+  EXPECT_EQ(denials(line[3])[0].position, 4u);
+  peer(line[3]).clear();
+  // The fifth leaves: the fifteen behind it move up, the four ahead hear nothing.
+  send(line[4], proto::FloorRelease{0});
+  for (std::size_t k = 0; k < line.size(); ++k) {
+    if (k == 4) continue;
+    const auto d = denials(line[k]);
+    if (k < 4) {
+      EXPECT_TRUE(d.empty()) << "client " << k;
+    } else {
+      ASSERT_EQ(d.size(), 1u) << "client " << k;
+      EXPECT_EQ(d[0].position, k);
+    }
+    peer(line[k]).clear();
+  }
+  // The holder lets go: the first in line is granted, everyone else has a new place and holder.
+  send(holder, proto::FloorRelease{granted_talk(holder)});
+  EXPECT_NE(granted_talk(line[0]), 0u);
+  EXPECT_TRUE(denials(line[0]).empty());
+  std::uint32_t expected = 0;
+  for (std::size_t k = 1; k < line.size(); ++k) {
+    if (k == 4) continue;
+    const auto d = denials(line[k]);
+    ASSERT_EQ(d.size(), 1u) << "client " << k;
+    EXPECT_EQ(d[0].position, ++expected);
+    EXPECT_EQ(d[0].holder, "Q0");
+  }
+}
+
+// Binary frames: 120 a second with a burst of 250, counted before decoding; the excess is dropped
+// and counted, the client told at most once a second, the connection kept. A steady real-time
+// talker, and one sending a stalled backlog at once, are never cut.
+TEST_F(RoomFixture, AudioFramesAreRateLimitedPerClient) {
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  const auto talk = granted_talk(a);
+  auto rate_errors = [&](ClientId id) {
+    std::size_t n = 0;
+    for (const auto& e : peer(id).all<proto::Error>()) n += e.code == proto::ErrorCode::rate_limited;
+    return n;
+  };
+  std::uint16_t seq = 0;
+  for (int i = 0; i < 400; ++i) audio(a, audio_frame(talk, seq++));
+  EXPECT_EQ(sink.frames.size(), 250u);
+  EXPECT_EQ(room->stats().audio_rate_limited, 150u);
+  EXPECT_EQ(rate_errors(a), 1u);
+  // Over the limit a frame is not even decoded: a malformed one does not close.
+  auto malformed = audio_frame(talk);
+  malformed[1] = 0x80;
+  audio(a, malformed);
+  EXPECT_FALSE(peer(a).closed);
+  EXPECT_EQ(room->stats().audio_rate_limited, 151u);
+  // Ben's frames count against Ben's limit, not Ana's.
+  for (int i = 0; i < 300; ++i) audio(b, audio_frame(talk, 9000));
+  EXPECT_EQ(room->stats().audio_dropped, 250u);  // not the holder
+  EXPECT_EQ(room->stats().audio_rate_limited, 201u);
+  EXPECT_EQ(rate_errors(b), 1u);
+  // A second later: 120 more frames, and one more error for the rest.
+  advance(1000ms);
+  send(a, proto::Pong{wall_us, wall_us, wall_us});
+  for (int i = 0; i < 200; ++i) audio(a, audio_frame(talk, seq++));
+  EXPECT_EQ(sink.frames.size(), 370u);
+  EXPECT_EQ(room->stats().audio_rate_limited, 281u);
+  EXPECT_EQ(rate_errors(a), 2u);
+  EXPECT_FALSE(peer(a).closed);
+  EXPECT_NE(room->status_json().find("\"audio_rate_limited\":281"), std::string::npos);
+
+  // Refilled: 20 ms packets for 10 s, then a 2.9 s stall sent as one backlog, then on in real time.
+  advance(2000ms);
+  const auto before = sink.frames.size();
+  for (int i = 0; i < 500; ++i) {
+    now += 20ms;
+    audio(a, audio_frame(talk, seq++));
+  }
+  now += 2900ms;
+  for (int i = 0; i < 145; ++i) audio(a, audio_frame(talk, seq++));
+  for (int i = 0; i < 500; ++i) {
+    now += 20ms;
+    audio(a, audio_frame(talk, seq++));
+  }
+  EXPECT_EQ(sink.frames.size() - before, 1145u);
+  EXPECT_EQ(rate_errors(a), 2u);
+  EXPECT_EQ(room->stats().audio_rate_limited, 281u);
 }
 
 TEST_F(RoomFixture, AdminRevokeAndCloseAll) {
@@ -459,6 +725,7 @@ TEST_F(RoomFixture, RandomisedOperationsKeepEveryViewConsistent) {
   config.floor_request_burst = 1e9;  // rate limits are tested above; here every press counts
   config.messages_per_s = 1e9;
   config.message_burst = 1e9;
+  config.audio_frame_burst = 1e9;
   for (bool queue_mode : {false, true}) {
     config.floor.queue_mode = queue_mode;
     make_room();

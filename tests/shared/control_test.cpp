@@ -175,11 +175,26 @@ TEST(ControlRejects, WrongFieldTypesAndRanges) {
   for (const char* text : cases) EXPECT_EQ(decode(text), ErrorCode::bad_field) << text;
 }
 
+// A join's name over 128 bytes and room code over 32 bytes are refused with the codes the server
+// answers any bad name or code with (docs/PROTOCOL.md section 4), the room code first; a member of
+// the wrong type is still bad_field, whatever its length.
 TEST(ControlRejects, OverlongStrings) {
-  std::string name(4 * kMaxNameCodePoints + 1, 'a');
-  EXPECT_EQ(decode(R"({"type":"join","name":")" + name + "\"}"), ErrorCode::bad_field);
+  std::string name(kMaxNameBytes + 1, 'a');
+  std::string detail;
+  EXPECT_EQ(decode(R"({"type":"join","name":")" + name + "\"}", &detail), ErrorCode::bad_name);
+  EXPECT_NE(detail.find("name"), std::string::npos) << detail;
   std::string room(kMaxRoomCodeBytes + 1, '1');
-  EXPECT_EQ(decode(R"({"type":"join","name":"A","room":")" + room + "\"}"), ErrorCode::bad_field);
+  EXPECT_EQ(decode(R"({"type":"join","name":"A","room":")" + room + "\"}", &detail), ErrorCode::bad_room_code);
+  EXPECT_NE(detail.find("room"), std::string::npos) << detail;
+  EXPECT_EQ(decode(R"({"type":"join","name":")" + name + R"(","room":")" + room + "\"}"), ErrorCode::bad_room_code);
+  EXPECT_EQ(decode(R"({"type":"join","name":")" + name + R"(","room":7})"), ErrorCode::bad_field);
+  // At the limits exactly: accepted.
+  EXPECT_EQ(decode(R"({"type":"join","name":")" + std::string(kMaxNameBytes, 'a') + R"(","room":")" +
+                   std::string(kMaxRoomCodeBytes, '1') + "\"}"),
+            ErrorCode::ok);
+  // The limits on server messages' names are unchanged: bad_field.
+  EXPECT_EQ(decode(R"({"type":"floor_denied","reason":"busy","holder":")" + name + R"(","position":0})"),
+            ErrorCode::bad_field);
 }
 
 TEST(ControlRejects, InconsistentValues) {

@@ -25,6 +25,7 @@ inline constexpr std::size_t kMaxOpusPacket = 1275;  // RFC 6716 section 3.4, R2
 inline constexpr std::size_t kMaxAudioFrame = kAudioHeaderSize + kMaxOpusPacket;
 inline constexpr std::size_t kMaxControlMessage = 1024;
 using text::kMaxNameCodePoints;  // 32, after normalisation (text.hpp)
+inline constexpr std::size_t kMaxNameBytes = 4 * kMaxNameCodePoints;  // a join's `name` on the wire
 inline constexpr std::size_t kMaxRoomCodeBytes = 32;
 inline constexpr std::size_t kMaxErrorMessageBytes = 256;
 inline constexpr std::uint32_t kSampleRate = 48000;
@@ -169,7 +170,9 @@ std::string_view to_string(RevokeReason r) noexcept;
 std::string encode_control(const ControlMessage& msg);
 
 // Parses and validates one text frame. On failure returns the code and, if detail is given, a short
-// human-readable explanation naming the field.
+// human-readable explanation naming the field. Besides the decoding codes, a join whose `room` is
+// over kMaxRoomCodeBytes is refused as bad_room_code and one whose `name` is over kMaxNameBytes as
+// bad_name (the codes the server answers any bad room code or name with).
 ErrorCode decode_control(std::string_view text, ControlMessage& out, std::string* detail = nullptr) noexcept;
 
 // UTF-8 validation and the display-name rules live in ptt/text.hpp (ptt::text); named here too.
