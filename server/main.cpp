@@ -108,6 +108,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--user needs the server to be started as root; it already runs as an ordinary user\n");
     return 1;
   }
+  if (std::string error; !run_as.empty() && !give_to_user({}, run_as, error)) {  // the user exists and is not root
+    std::fprintf(stderr, "--user %s: %s\n", run_as.c_str(), error.c_str());
+    return 1;
+  }
   if (list_devices) {
     std::string error;
     const auto devices = Playback::list_devices(&error);
