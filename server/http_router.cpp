@@ -54,13 +54,13 @@ bool not_modified(std::string_view if_none_match, std::string_view etag) {
   return false;
 }
 
-HttpReply static_reply(const HttpRequest& req, const StaticFiles& files) {
+HttpReply static_reply(const HttpRequest& req, std::string_view bare, const StaticFiles& files) {
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     auto res = text_reply(req, http::status::method_not_allowed, "GET or HEAD only\n");
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
-  if (req.target() == "/healthz") return text_reply(req, http::status::ok, "ok\n");
+  if (bare == "/healthz") return text_reply(req, http::status::ok, "ok\n");
   StaticFile file;
   switch (files.find(req.target(), accepts_gzip(req[http::field::accept_encoding]), file)) {
     case PathVerdict::bad_request: return text_reply(req, http::status::bad_request, "bad path\n");
@@ -105,24 +105,32 @@ HttpReply text_reply(const HttpRequest& req, http::status status, std::string bo
 
 Route route(const HttpRequest& req, const RouterContext& context) {
   Route r;
+  // Every target passes the one grammar first; routes match the path without query or fragment.
+  std::string path;
+  if (clean_request_path(req.target(), path) != PathVerdict::ok) {
+    r.reply = text_reply(req, http::status::bad_request, "bad path\n");
+    return r;
+  }
+  const auto bare = req.target().substr(0, req.target().find_first_of("?#"));
   if (boost::beast::websocket::is_upgrade(req)) {
-    if (req.target() != "/ws") r.reply = text_reply(req, http::status::not_found, "no WebSocket here\n");
-    else if (!context.origins.allows(req[http::field::origin]))
+    if (bare != "/ws") r.reply = text_reply(req, http::status::not_found, "no WebSocket here\n");
+    // Browsers send one Origin; two are a forgery, whatever the first says.
+    else if (req.count(http::field::origin) > 1 || !context.origins.allows(req[http::field::origin]))
       r.reply = text_reply(req, http::status::forbidden, "foreign origin\n");
     else r.kind = RouteKind::websocket;
     return r;
   }
-  if (req.target().starts_with("/admin/")) {
+  if (bare.starts_with("/admin/")) {
     if (!admin_authorised(context.admin_token, req)) {
       r.reply = text_reply(req, http::status::unauthorized, "admin token required (Authorization: Bearer ...)\n");
       r.reply.set(http::field::www_authenticate, "Bearer");
-    } else if (req.target() == "/admin/status" && req.method() == http::verb::get) {
+    } else if (bare == "/admin/status" && req.method() == http::verb::get) {
       r.kind = RouteKind::admin_status;
-    } else if (req.target() == "/admin/revoke" && req.method() == http::verb::post) {
+    } else if (bare == "/admin/revoke" && req.method() == http::verb::post) {
       r.kind = RouteKind::admin_revoke;
-    } else if (req.target() == "/admin/recordings" && req.method() == http::verb::get) {
+    } else if (bare == "/admin/recordings" && req.method() == http::verb::get) {
       r.kind = RouteKind::admin_recordings;
-    } else if (const auto id = recording_id(req.target()); id && req.method() == http::verb::get) {
+    } else if (const auto id = recording_id(bare); id && req.method() == http::verb::get) {
       r.kind = RouteKind::admin_recording;
       r.recording_id = id;
     } else {
@@ -130,7 +138,7 @@ Route route(const HttpRequest& req, const RouterContext& context) {
     }
     return r;
   }
-  r.reply = static_reply(req, context.files);
+  r.reply = static_reply(req, bare, context.files);
   return r;
 }
 

@@ -85,9 +85,17 @@ class HttpSession {
     return res;
   }
 
+  // Plain HTTP on the TLS port: on to https, at one of the server's own origins (the asked Host
+  // when it is one, so a student's typed address keeps working), never at a Host it did not print.
   http::message_generator redirect(const Request& req) {
+    const auto& own = state_->origins();
+    std::string origin = "https://" + std::string(req[http::field::host]);
+    if (!own.allows(origin) || req[http::field::host].empty()) origin = own.origins().empty() ? "" : own.origins().front();
+    std::string path;
+    if (clean_request_path(req.target(), path) != PathVerdict::ok) path = "/";
+    else path = std::string(req.target());
     http::response<http::string_body> r{http::status::moved_permanently, req.version()};
-    r.set(http::field::location, "https://" + std::string(req[http::field::host]) + std::string(req.target()));
+    r.set(http::field::location, origin + path);
     r.set(http::field::server, "ptt-server");
     r.keep_alive(false);
     r.prepare_payload();

@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-talk", max_talk_s, "Longest talk in seconds before the floor is revoked")->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--silence-release", silence_s, "Revoke the floor after this many seconds without speech (0: never)")->capture_default_str()->check(CLI::Range(0, 3600));
   app.add_option("--max-clients", config.room.max_clients, "Most connections at once")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--max-clients-per-address", config.room.max_clients_per_address,
+                 "Most connections from one network address, loopback aside (0: no cap, e.g. behind a reverse proxy)")
+      ->capture_default_str()->check(CLI::Range(0, 100000));
   app.add_option("--handshake-timeout", handshake_s, "Seconds a new connection has to finish its TLS handshake and each HTTP request")
       ->capture_default_str()->check(CLI::Range(1, 300));
   app.add_option("--idle-timeout", idle_s, "Seconds of silence (not even a pong) before a student's connection is closed")

@@ -31,6 +31,11 @@ std::uint16_t close_code_for(proto::ErrorCode code) {
   }
 }
 
+// Loopback connections are the laptop's own (a local reverse proxy, tests, benchmarks): no per-address cap.
+bool is_loopback(const std::string& address) {
+  return address.starts_with("127.") || address == "::1" || address.starts_with("::ffff:127.");
+}
+
 // At most one `rate_limited` error a second for audio over the rate, so a flood of frames cannot
 // fill the client's outgoing queue with replies.
 constexpr auto kAudioLimitNoticeInterval = std::chrono::seconds(1);
@@ -40,8 +45,21 @@ constexpr auto kAudioLimitNoticeInterval = std::chrono::seconds(1);
 Room::Room(RoomConfig config, AudioSink* sink, WallClock wall_clock)
     : config_(std::move(config)), sink_(sink), wall_clock_(std::move(wall_clock)), floor_(config_.floor) {}
 
-ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now, std::string address) {
-  if (clients_.size() >= config_.max_clients) return 0;
+ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now, std::string address, proto::Error* refusal) {
+  if (clients_.size() >= config_.max_clients) {
+    if (refusal) *refusal = proto::Error{proto::ErrorCode::server_full, "the room is full; try again later"};
+    return 0;
+  }
+  if (config_.max_clients_per_address > 0 && !is_loopback(address)) {
+    auto& n = per_address_[address];
+    if (n >= config_.max_clients_per_address) {
+      if (refusal)
+        *refusal = proto::Error{proto::ErrorCode::rate_limited,
+                                "too many connections from this device's network address; close a tab and try again"};
+      return 0;
+    }
+    ++n;
+  }
   const ClientId id = next_id_++;
   if (next_id_ == 0) next_id_ = 1;
   // First ping at the next tick (the clock offset is wanted early), then each second from then on.
@@ -57,6 +75,7 @@ void Room::disconnect(ClientId id, TimePoint now) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   if (it->second.joined) --joined_;
+  if (auto a = per_address_.find(it->second.address); a != per_address_.end() && --a->second == 0) per_address_.erase(a);
   clients_.erase(it);
   apply(floor_.remove(id, now), now);
 }
@@ -231,8 +250,11 @@ void Room::on_binary(ClientId id, const std::uint8_t* data, std::size_t size, Ti
     }
     return;
   }
-  if (!c.joined) {  // as any other message before join: refused, and the connection stays
-    error(c, proto::ErrorCode::not_joined, "send join first; audio before join is ignored");
+  if (!c.joined) {  // as any other message before join: refused (told at most once a second), and the connection stays
+    if (!c.audio_limit_told || now - *c.audio_limit_told >= kAudioLimitNoticeInterval) {
+      c.audio_limit_told = now;
+      error(c, proto::ErrorCode::not_joined, "send join first; audio before join is ignored");
+    }
     return;
   }
   proto::AudioFrameView frame;

@@ -22,6 +22,9 @@ struct RoomConfig {
   FloorConfig floor;
   std::string room_code;                        // empty: no code needed
   std::size_t max_clients = 500;
+  // Connections from one non-loopback address (a phone and a laptop, a few tabs each), so one
+  // student cannot take every slot; 0: no cap (behind a reverse proxy every client shares one).
+  std::size_t max_clients_per_address = 16;
   std::chrono::milliseconds join_timeout{10'000};
   std::chrono::milliseconds idle_timeout{15'000};   // any client silent this long is closed
   std::chrono::milliseconds ping_interval{1'000};
@@ -58,9 +61,11 @@ class Room {
 
   Room(RoomConfig config, AudioSink* sink, WallClock wall_clock);
 
-  // Registers a new connection from `address` (the peer's IP, for the room-code guess limit);
-  // returns its id, or 0 when the room is full (the caller closes 1013).
-  ClientId connect(std::weak_ptr<Peer> peer, TimePoint now, std::string address = {});
+  // Registers a new connection from `address` (the peer's IP, for the per-address limits); returns
+  // its id, or 0 when refused (the caller sends the error in `refusal`, server_full or
+  // rate_limited, and closes 1013).
+  ClientId connect(std::weak_ptr<Peer> peer, TimePoint now, std::string address = {},
+                   protocol::Error* refusal = nullptr);
   // The connection is gone; safe to call twice or for an id the room already dropped.
   void disconnect(ClientId id, TimePoint now);
   void on_text(ClientId id, std::string_view text, TimePoint now);
@@ -129,6 +134,7 @@ class Room {
     ClientId holder = 0;
   };
   std::map<ClientId, QueueNotice> queue_told_;  // what each queued client was last told
+  std::map<std::string, std::size_t> per_address_;  // connections from each non-loopback address
   std::map<std::string, RateLimiter> code_guesses_;  // by source address; forgotten once full again
   TimePoint last_guess_sweep_{};
   // The floor-state broadcast in progress: the newest state, its version, and where the sweep

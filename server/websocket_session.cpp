@@ -66,16 +66,16 @@ class WebSocketSession : public Peer {
     beast::error_code ignored;
     auto address = beast::get_lowest_layer(derived().ws()).socket().remote_endpoint(ignored).address().to_string();
     state_->with_room([self = derived().shared_from_this(), address = std::move(address)](Room& room) mutable {
-      const ClientId id = room.connect(std::weak_ptr<Peer>(self), Clock::now(), std::move(address));
-      net::post(self->ws().get_executor(), [self, id] { self->on_registered(id); });
+      protocol::Error refusal;
+      const ClientId id = room.connect(std::weak_ptr<Peer>(self), Clock::now(), std::move(address), &refusal);
+      net::post(self->ws().get_executor(), [self, id, refusal = std::move(refusal)] { self->on_registered(id, refusal); });
     });
   }
 
-  void on_registered(ClientId id) {
-    if (id == 0) {
-      on_send(std::make_shared<const std::string>(protocol::encode_control(
-          protocol::Error{protocol::ErrorCode::server_full, "the room is full; try again later"})));
-      on_close_request(close_code::try_again_later, "server full");
+  void on_registered(ClientId id, const protocol::Error& refusal) {
+    if (id == 0) {  // the room is full, or this address has its share of it
+      on_send(std::make_shared<const std::string>(protocol::encode_control(refusal)));
+      on_close_request(close_code::try_again_later, refusal.code == protocol::ErrorCode::server_full ? "server full" : "too many connections");
       return;
     }
     id_ = id;

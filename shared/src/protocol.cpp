@@ -272,7 +272,8 @@ ErrorCode decode_control(std::string_view text, ControlMessage& out, std::string
 
   Reader r{j, detail};
   std::string type;
-  if (!r.str("type", type, 32)) return r.error;
+  // Any string is a type; one no message has (however long) is unknown_type.
+  if (!r.str("type", type, kMaxControlMessage)) return r.error;
 
   ControlMessage msg;
   bool ok = false;

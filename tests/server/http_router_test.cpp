@@ -128,6 +128,7 @@ TEST(EmbeddedPage, TheRouterServesItWithValidatorsAndCompression) {
   EXPECT_EQ(route(HttpRequest{http::verb::post, "/", 11}, context).reply.result(), http::status::method_not_allowed);
   EXPECT_EQ(route(get("/missing.html"), context).reply.result(), http::status::not_found);
   EXPECT_EQ(route(get("/healthz"), context).reply.result(), http::status::ok);
+  EXPECT_EQ(route(get("/healthz?probe=1"), context).reply.result(), http::status::ok);  // query ignored everywhere
 }
 
 // Acceptance: no request path of any form returns a byte of a file outside the served set, from
@@ -193,6 +194,11 @@ TEST(Router, UpgradesOnlyTheWebSocketPathFromOwnOrigins) {
             http::status::forbidden);  // wrong port
   EXPECT_EQ(route(upgrade("/other", "https://localhost:8443", "localhost:8443"), context).reply.result(),
             http::status::not_found);
+  EXPECT_EQ(route(upgrade("/ws?v=1", "https://localhost:8443", "localhost:8443"), context).kind, RouteKind::websocket);
+  // Two Origin headers are a forgery, whichever comes first.
+  auto twice = upgrade("/ws", "https://localhost:8443", "localhost:8443");
+  twice.insert(http::field::origin, "https://evil.example");
+  EXPECT_EQ(route(twice, context).reply.result(), http::status::forbidden);
 }
 
 TEST(Router, PlainHttpOriginsAreTheServersOwnToo) {
@@ -225,7 +231,10 @@ TEST(Router, AdminNeedsTheTokenAndNamesItsAction) {
   EXPECT_EQ(admin(http::verb::get, "/admin/status", "Bearer let-me-in").kind, RouteKind::admin_status);
   EXPECT_EQ(admin(http::verb::post, "/admin/revoke", "Bearer let-me-in").kind, RouteKind::admin_revoke);
   EXPECT_EQ(admin(http::verb::get, "/admin/revoke", "Bearer let-me-in").reply.result(), http::status::not_found);
-  EXPECT_EQ(admin(http::verb::get, "/admin/../index.html", "Bearer let-me-in").reply.result(), http::status::not_found);
+  EXPECT_EQ(admin(http::verb::get, "/admin/../index.html", "Bearer let-me-in").reply.result(), http::status::bad_request);
+  EXPECT_EQ(admin(http::verb::get, "/admin//status", "").reply.result(), http::status::bad_request);  // grammar first
+  EXPECT_EQ(admin(http::verb::get, "/admin/status?x=1", "Bearer let-me-in").kind, RouteKind::admin_status);
+  EXPECT_EQ(admin(http::verb::get, "/admin/recordings/3#top", "Bearer let-me-in").recording_id, 3u);
   const RouterContext no_token{files, origins, ""};
   HttpRequest req{http::verb::get, "/admin/status", 11};
   req.set(http::field::authorization, "Bearer ");

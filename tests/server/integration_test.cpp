@@ -434,6 +434,12 @@ TEST_F(ServerFixture, ServesThePageAndRefusesPathsOutsideIt) {
   auto plain = http_request(port(), false, "GET", "/index.html");
   EXPECT_EQ(plain.status, 301);
   EXPECT_EQ(plain.location, "https://localhost:" + std::to_string(port()) + "/index.html");
+  // The redirect goes to the server's own origin, not to whatever Host the request named.
+  auto foreign = http_request(port(), false, "GET", "/index.html", "", "evil.example");
+  EXPECT_EQ(foreign.status, 301);
+  EXPECT_EQ(foreign.location, "https://localhost:" + std::to_string(port()) + "/index.html");
+  EXPECT_EQ(http_request(port(), false, "GET", "//etc/passwd", "", "evil.example").location,
+            "https://localhost:" + std::to_string(port()) + "/");
 }
 
 // Acceptance of the path issue, over real sockets and TLS, each target sent as is (curl
@@ -501,8 +507,10 @@ TEST_F(ServerFixture, RecordingsAreServedByIdFromTheListingOnly) {
   for (const char* target : {"/admin/recordings/2", "/admin/recordings/01", "/admin/recordings/0", "/admin/recordings/1/",
                              "/admin/recordings/Ana-1.opus", "/admin/recordings/../../etc/passwd",
                              "/admin/recordings//etc/passwd", "/admin/recordings/1%2f..%2f..%2fetc%2fpasswd",
-                             "/admin/recordings/99999999999", "/recordings/Ana-1.opus"})
-    EXPECT_EQ(http_request(port(), true, "GET", target, "Bearer let-me-in").status, 404) << target;
+                             "/admin/recordings/99999999999", "/recordings/Ana-1.opus"}) {
+    const int status = http_request(port(), true, "GET", target, "Bearer let-me-in").status;
+    EXPECT_TRUE(status == 404 || status == 400) << target << " answered " << status;
+  }
 }
 
 TEST_F(ServerFixture, AdminEndpointsNeedTheToken) {

@@ -20,13 +20,19 @@ struct RoomFixture : ::testing::Test {
   RoomConfig config;
   std::unique_ptr<Room> room;
   std::map<ClientId, std::shared_ptr<FakePeer>> peers;
+  int next_address_ = 0;
 
   void make_room() {
     room = std::make_unique<Room>(config, &sink, [this] { return wall_us; });
   }
   void SetUp() override { make_room(); }
 
-  ClientId connect(std::string address = "192.0.2.1") {
+  // Each client on an address of its own unless a test says otherwise (the per-address cap).
+  ClientId connect(std::string address = {}) {
+    if (address.empty()) {
+      address = "10.1." + std::to_string(next_address_ / 250) + "." + std::to_string(next_address_ % 250 + 1);
+      ++next_address_;
+    }
     auto p = std::make_shared<FakePeer>();
     const ClientId id = room->connect(p, now, std::move(address));
     if (id) peers[id] = p;
@@ -303,6 +309,7 @@ TEST_F(RoomFixture, AudioBeforeJoinIsAnsweredNotJoinedAndIgnored) {
   EXPECT_FALSE(peer(a).closed);
   auto malformed = audio_frame(1);
   malformed[1] = 0x80;  // a reserved flag: would close a joined client
+  advance(1'000ms);  // (told at most once a second)
   audio(a, malformed);
   EXPECT_EQ(peer(a).all<proto::Error>().size(), 2u);
   EXPECT_EQ(peer(a).last<proto::Error>()->code, proto::ErrorCode::not_joined);
@@ -523,6 +530,36 @@ TEST_F(RoomFixture, ConnectionLimit) {
   EXPECT_EQ(connect(), 0u);
   room->disconnect(third, now);
   EXPECT_NE(connect(), 0u);
+}
+
+// One student (one address) cannot take every slot: past max_clients_per_address its connections
+// are refused with rate_limited; other addresses, and the laptop's own loopback, are not.
+TEST_F(RoomFixture, ConnectionsPerAddressAreCapped) {
+  config.max_clients = 100;
+  config.max_clients_per_address = 3;
+  make_room();
+  std::vector<ClientId> mine;
+  for (int i = 0; i < 3; ++i) mine.push_back(connect("203.0.113.9"));
+  for (auto id : mine) EXPECT_NE(id, 0u);
+  auto p = std::make_shared<FakePeer>();
+  proto::Error refusal;
+  EXPECT_EQ(room->connect(p, now, "203.0.113.9", &refusal), 0u);
+  EXPECT_EQ(refusal.code, proto::ErrorCode::rate_limited);
+  EXPECT_NE(connect("203.0.113.10"), 0u);
+  for (int i = 0; i < 10; ++i) EXPECT_NE(connect("127.0.0.1"), 0u);
+  room->disconnect(mine.back(), now);  // a slot of its own comes back
+  EXPECT_NE(connect("203.0.113.9"), 0u);
+  EXPECT_EQ(connect("203.0.113.9"), 0u);
+}
+
+// Audio before join is answered at most once a second, as a flood over the rate is.
+TEST_F(RoomFixture, AudioBeforeJoinIsAnsweredAtMostOnceASecond) {
+  const auto a = connect();
+  for (int i = 0; i < 50; ++i) audio(a, audio_frame(1));
+  EXPECT_EQ(peer(a).all<proto::Error>().size(), 1u);
+  advance(1'000ms);
+  audio(a, audio_frame(1));
+  EXPECT_EQ(peer(a).all<proto::Error>().size(), 2u);
 }
 
 TEST_F(RoomFixture, QueueModeGrantsInOrderAndUpdatesPositions) {

@@ -183,11 +183,11 @@ protocol::Welcome join(WsTestClient& c, const std::string& name, const std::stri
 namespace ptt::server::test {
 
 HttpResult http_request(std::uint16_t port, bool tls, const std::string& method, const std::string& raw_target,
-                        const std::string& authorization) {
+                        const std::string& authorization, const std::string& host) {
   namespace http = beast::http;
   net::io_context ioc;
   http::request<http::string_body> req{http::string_to_verb(method), raw_target, 11};
-  req.set(http::field::host, "localhost:" + std::to_string(port));
+  req.set(http::field::host, host.empty() ? "localhost:" + std::to_string(port) : host);
   if (!authorization.empty()) req.set(http::field::authorization, authorization);
   req.prepare_payload();
   http::response<http::string_body> res;

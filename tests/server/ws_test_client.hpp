@@ -84,7 +84,8 @@ struct HttpResult {
   std::string content_type;
 };
 // One HTTP/1.1 request over plain TCP or TLS; `raw_target` is sent as is (no normalisation).
+// `host`: the Host header (default localhost:<port>).
 HttpResult http_request(std::uint16_t port, bool tls, const std::string& method, const std::string& raw_target,
-                        const std::string& authorization = "");
+                        const std::string& authorization = "", const std::string& host = "");
 
 }  // namespace ptt::server::test

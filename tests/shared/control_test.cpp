@@ -133,6 +133,7 @@ TEST(ControlRejects, MissingOrBadType) {
   EXPECT_EQ(decode(R"({"name":"x"})"), ErrorCode::missing_field);
   EXPECT_EQ(decode(R"({"type":7})"), ErrorCode::bad_field);
   EXPECT_EQ(decode(R"({"type":"shout"})"), ErrorCode::unknown_type);
+  EXPECT_EQ(decode(R"({"type":")" + std::string(200, 'x') + R"("})"), ErrorCode::unknown_type);  // however long
 }
 
 TEST(ControlRejects, MissingRequiredFields) {
