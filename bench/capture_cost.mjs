@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The student's capture path (denoise + gain + VAD + meter + Opus encode + framing) per 20 ms
 // frame: natively (build/native/bench/capture_bench), and the production wasm module
-// (build/wasm/client-wasm/ptt_client.wasm, loaded by web/ptt-wasm.js as the worklet loads it)
+// (build/wasm/client-wasm/ptt_capture.wasm, loaded by web/ptt-wasm.js as the worklet loads it)
 // under node and in headless Chromium, all in this one invocation. Needs both builds
 // (./scripts/test or the presets). Usage: node bench/capture_cost.mjs
 import { execFileSync } from 'node:child_process';
@@ -14,7 +14,7 @@ const root = path.resolve(import.meta.dirname, '..');
 // web/ is not a node package (a .js file there is not an ES module to node 20): import the
 // loader's own text.
 const { instantiate } = await import(`data:text/javascript,${encodeURIComponent(readFileSync(path.join(root, 'web/ptt-wasm.js'), 'utf8'))}`);
-const wasmFile = process.env.PTT_WASM ?? path.join(root, 'build/wasm/client-wasm/ptt_client.wasm');
+const wasmFile = process.env.PTT_WASM ?? path.join(root, 'build/wasm/client-wasm/ptt_capture.wasm');
 const nativeBench = process.env.PTT_CAPTURE_BENCH ?? path.join(root, 'build/native/bench/capture_bench');
 const speechFile = path.join(root, 'build/native/tests/testdata/speech.f32');
 // playwright-core is installed for the browser tests (scripts/setup).
@@ -45,7 +45,7 @@ try {
     '/': ['text/html', '<!doctype html><title>capture bench</title>'],
     '/ptt-wasm.js': ['text/javascript', readFileSync(path.join(root, 'web/ptt-wasm.js'))],
     '/capture_measure.mjs': ['text/javascript', readFileSync(path.join(root, 'bench/capture_measure.mjs'))],
-    '/ptt_client.wasm': ['application/wasm', wasmBytes],
+    '/ptt_capture.wasm': ['application/wasm', wasmBytes],
   };
   await page.route('http://bench.invalid/**', (route) => {
     const f = files[new URL(route.request().url()).pathname];
@@ -55,7 +55,7 @@ try {
   chromiumBatches = await page.evaluate(async (samples) => {
     const { instantiate } = await import('/ptt-wasm.js');
     const { measure } = await import('/capture_measure.mjs');
-    const module = await WebAssembly.compileStreaming(fetch('/ptt_client.wasm'));
+    const module = await WebAssembly.compileStreaming(fetch('/ptt_capture.wasm'));
     return measure(instantiate(module), new Float32Array(samples));
   }, Array.from(speech));
 } finally {

@@ -14,6 +14,11 @@ void common_headers(HttpReply& res) {
   res.set("Referrer-Policy", "no-referrer");
   // Nobody else's page may frame the talk button (clickjacking a student into speaking).
   res.set("Content-Security-Policy", "frame-ancestors 'none'");
+  // Cross-origin isolation: the page's capture worklet hands packets over in a SharedArrayBuffer,
+  // which browsers give only to an isolated page. Everything the page loads is its own.
+  res.set("Cross-Origin-Opener-Policy", "same-origin");
+  res.set("Cross-Origin-Embedder-Policy", "require-corp");
+  res.set("Cross-Origin-Resource-Policy", "same-origin");
 }
 
 bool admin_authorised(std::string_view token, const HttpRequest& req) {

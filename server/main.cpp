@@ -37,7 +37,7 @@ std::string random_token() {
 int main(int argc, char** argv) {
   using namespace ptt::server;
   ServerConfig config;
-  int max_talk_s = 120, silence_s = 0, handshake_s = 10, idle_s = 15;
+  int max_talk_s = 120, silence_s = 15, handshake_s = 10, idle_s = 15;
   std::string log_level = "info";
   std::filesystem::path recordings, web_root, wasm_dir;
   std::string run_as;
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   app.add_option("--admin-token", config.admin_token, "Bearer token for /admin/status and /admin/revoke (default: random, printed)");
   app.add_flag("--queue", config.room.floor.queue_mode, "Let denied students wait in line and be granted in order");
   app.add_option("--max-talk", max_talk_s, "Longest talk in seconds before the floor is revoked")->capture_default_str()->check(CLI::Range(1, 3600));
-  app.add_option("--silence-release", silence_s, "Revoke the floor after this many seconds without speech (0: never)")->capture_default_str()->check(CLI::Range(0, 3600));
+  app.add_option("--silence-release", silence_s, "Revoke the floor after this many seconds in which the holder sent no speech (0: never)")->capture_default_str()->check(CLI::Range(0, 3600));
   app.add_option("--max-clients", config.room.max_clients, "Most connections at once")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--max-clients-per-address", config.room.max_clients_per_address,
                  "Most connections from one network address, loopback aside (0: no cap, e.g. behind a reverse proxy)")

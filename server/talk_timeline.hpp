@@ -13,9 +13,9 @@
 //   as it holds more audio than time has passed, however many frames a second arrive.
 //
 // The slack: the page sends what the student said between the press and the grant (its pre-roll,
-// at most the newest second: prerollMs 1000 in web/app.js) as a burst at the talk's start, at
-// timestamps 0 to 1 s, so a genuine talk runs up to 1 s ahead of the server's clock from its first
-// packet on. The page's timestamps count its sound card's samples, which may run faster than the
+// at most the newest 0.8 s: PREROLL_MS in web/app.js) as a burst at the talk's start, so a genuine
+// talk runs up to 0.8 s ahead of the server's clock from its first packet on; the rest of the
+// second absorbs the packets' own length and uneven arrival. The page's timestamps count its sound card's samples, which may run faster than the
 // server's clock: 0.1 % of the elapsed time on top (ten times a common 100 ppm crystal's
 // tolerance; 0.12 s over a 120 s talk). A talk's timeline, and so its recording, is therefore at
 // most min(elapsed, max_talk) * 1.001 + 1 s long: 121.12 s with the default --max-talk 120.

@@ -8,7 +8,7 @@
 namespace ptt::server {
 
 struct WebAsset {
-  std::string_view url;           // "/index.html", "/wasm/ptt_client.wasm"
+  std::string_view url;           // "/index.html", "/wasm/ptt_page.wasm"
   std::string_view content_type;
   std::string_view etag;          // quoted, of the bytes as stored
   std::string_view gzip_etag;     // quoted, of the gzip representation

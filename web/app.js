@@ -1,11 +1,14 @@
-// The student page: thin glue between the microphone, the AudioWorklet (C++ in wasm), the
-// WebSocket and the UI. The wire format lives in the wasm module (protocol.js calls into it).
-import { Protocol, nowUs } from './protocol.js';
+// The student page: thin glue between the microphone, the capture worklet, the WebSocket and the
+// UI. The floor rules live in the C++ session (session.js over the page's wasm module): this file
+// feeds it the button, the socket and the server's messages, and applies what it returns.
+import { Session, nowUs } from './session.js';
+import { CaptureRing, BYTES, Doorbell } from './capture-ring.js';
 
-const params = new URLSearchParams(location.search);
-const SILENCE_HINT_MS = 4000;
-const SILENCE_RELEASE_MS = 1000 * Number(params.get('silence') ?? 15);  // auto-release after this much silence
 const AGC_MAX_GAIN_DB = 18;  // bounded: the professor's speakers are in the same room
+// What the capture holds between the press and the grant (a queued student's newest 0.8 s). The
+// server admits a talk's audio up to 1 s ahead of its clock (docs/PROTOCOL.md section 2): a full
+// second of pre-roll would put every later packet at that edge.
+const PREROLL_MS = 800;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -18,36 +21,92 @@ const LABELS = {
   connecting: 'Connecting…', ready: 'Hold to talk', requesting: 'Asking…', live: 'Live: release to stop',
   busy: 'Busy', queued: 'Waiting…', revoked: 'Stopped', unreachable: 'Offline',
 };
+const REVOKED = {
+  max_time: 'Time is up for this talk.', unresponsive: 'Your connection stalled.',
+  silence: 'Released after a long silence.', admin: 'The professor took the floor back.',
+};
+const REJECTED = {
+  bad_name: 'Names are 1 to 32 characters, without control characters.',
+  guess_limit: 'Too many wrong room codes from this network: wait a minute, then try again.',
+};
+const HINT = 'Hold the button (or the Space key) while you speak.';
 
-let protocol;          // Protocol over the wasm module
-let wasmModule;        // compiled once, shared with the worklet
-let audio;             // { ctx, node }
+const params = new URLSearchParams(location.search);
+let session;           // the C++ session (page module)
+let captureModule;     // compiled once, instantiated in the worklet
+let audio;             // { ctx, node, ring }
 let ws;
-let state = 'loading';
+let view;              // the session's view, as last applied
+let joined = false;    // the talk panel is up (not the join form or an error)
 let myName = localStorage.getItem('ptt.name') ?? '';
 let roomCode = params.get('room') ?? localStorage.getItem('ptt.room') ?? '';
-let pressed = false;
-let talkId = 0;
-let liveSince = 0;
-let floorState = null;
 let reconnectDelay = 1000;
+let reconnectAt = 0;
 let reconnectTimer;
 let tickTimer;
 
-function setState(next, status = '') {
-  state = next;
-  ui.app.dataset.state = next;
-  ui.label.textContent = LABELS[next] ?? '';
-  ui.status.textContent = status;
-  ui.talk.disabled = next === 'connecting' || next === 'unreachable';
-  ui.talk.setAttribute('aria-pressed', String(next === 'live'));
-  if (next !== 'live') {
+// ---- applying the session's outputs ------------------------------------------------------------
+
+function apply(fx) {
+  for (const text of fx.send) if (ws?.readyState === WebSocket.OPEN) ws.send(text);
+  for (const c of fx.capture) audio?.node.port.postMessage(c);
+  if (fx.tone) tone();
+  if (fx.view) render(fx.view);
+}
+
+function render(v) {
+  view = v;
+  if (v.state === 'rejected') {
+    const message = v.reason === 'bad_room_code' ? (roomCode ? 'That room code is wrong.' : 'This room needs a code.')
+      : REJECTED[v.reason] ?? 'The server refused to join.';
+    if (v.reason === 'bad_room_code') ui.roomRow.hidden = false;
+    showJoinForm(message);
+    return;
+  }
+  if (!joined) return;
+  ui.app.dataset.state = v.state;
+  ui.label.textContent = LABELS[v.state] ?? '';
+  ui.status.textContent = statusText(v);
+  ui.talk.disabled = v.state === 'connecting' || v.state === 'unreachable';
+  ui.talk.setAttribute('aria-pressed', String(v.onAir));
+  if (v.myName) ui.me.textContent = v.myName;
+  ui.floor.textContent = v.state === 'unreachable' ? 'Offline' : v.state === 'connecting' ? 'Connecting…'
+    : !v.floor.taken ? 'The floor is free'
+    : v.floor.mine ? 'You are speaking' : `${v.floor.holder} is speaking`;
+  ui.meter.style.width = `${Math.round(v.level * 100)}%`;
+  ui.hint.textContent = v.silenceHint ? "We can't hear you: speak up, or let go to give the floor back." : HINT;
+  ui.hint.classList.toggle('warn', v.silenceHint);
+  if (v.onAir && !tickTimer) tickTimer = setInterval(tick, 200);
+  if (!v.onAir) {
+    clearInterval(tickTimer);
+    tickTimer = undefined;
     ui.elapsed.textContent = '';
-    ui.meter.style.width = '0';
   }
 }
 
+function statusText(v) {
+  switch (v.state) {
+    case 'requesting': return 'Asking for the floor…';
+    case 'live': return "You're live";
+    case 'busy': return v.reason === 'rate_limited' ? 'Too many presses: wait a moment.' : `${v.holder} is speaking`;
+    case 'queued': return `${v.holder} is speaking. You are number ${v.position} in line.`;
+    case 'revoked': case 'ready': return REVOKED[v.reason] ?? '';
+    case 'unreachable': {
+      const seconds = Math.max(1, Math.round((reconnectAt - performance.now()) / 1000));
+      return v.reason === 'server_full' ? `The room is full. Retrying in ${seconds} s…`
+        : `Can't reach the server. Retrying in ${seconds} s…`;
+    }
+    default: return '';
+  }
+}
+
+function tick() {
+  const s = Math.floor((performance.now() - view.liveSinceMs) / 1000);
+  ui.elapsed.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
 function fatal(message) {
+  joined = false;
   ui.join.hidden = true;
   ui.panel.hidden = true;
   ui.error.hidden = false;
@@ -55,14 +114,6 @@ function fatal(message) {
   ui.app.dataset.state = 'error';
   ui.floor.textContent = '';
 }
-
-function showFloor() {
-  if (!floorState) return;
-  ui.floor.textContent = floorState.taken
-    ? (floorState.holder_id === myId ? 'You are speaking' : `${floorState.holder} is speaking`)
-    : 'The floor is free';
-}
-let myId = 0;
 
 // ---- microphone and worklet ---------------------------------------------------------------------
 
@@ -75,9 +126,11 @@ async function startAudio() {
   const ctx = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
   if (ctx.state === 'suspended') await ctx.resume();
   await ctx.audioWorklet.addModule('capture-worklet.js');
+  const shared = new SharedArrayBuffer(BYTES);
   const node = new AudioWorkletNode(ctx, 'ptt-capture', {
     numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
-    processorOptions: { module: wasmModule, agcMaxGainDb: AGC_MAX_GAIN_DB, prerollMs: 1000, clockOffsetUs: clockOffset(ctx) },
+    processorOptions: { module: captureModule, agcMaxGainDb: AGC_MAX_GAIN_DB, prerollMs: PREROLL_MS,
+                        clockOffsetUs: clockOffset(ctx), shared },
   });
   const mute = ctx.createGain();  // the worklet must be pulled, but nothing is played back
   mute.gain.value = 0;
@@ -91,9 +144,9 @@ async function startAudio() {
   // until the render thread takes it, and a queue filled while the processor was starting (its
   // wasm instance is made on the render thread) stays as delay for the whole session.
   await rendering;
+  audio = { ctx, node, stream, ring: new CaptureRing(shared) };
   node.port.onmessage = ({ data }) => onWorklet(data);
   ctx.createMediaStreamSource(stream).connect(node);
-  audio = { ctx, node, stream };
 }
 
 // Page clock (us) minus the audio clock (us): turns the worklet's currentTime into when the
@@ -109,33 +162,20 @@ function clockOffset(ctx) {
   return nowUs() - ctx.currentTime * 1e6;
 }
 
-function onWorklet(msg) {
-  if (msg.type === 'error') {
-    console.error('capture worklet:', msg.message);
-  } else if (msg.type === 'render-clock') {
-    if (!audio) return;
+function onWorklet(data) {
+  const { ring } = audio;
+  if (data === Doorbell.packets) {
+    // The capture produces packets only while the floor is this student's.
+    ring.read((bytes) => { if (ws?.readyState === WebSocket.OPEN) ws.send(bytes); });
+  } else if (data === Doorbell.meter) {
+    apply(session.meter(ring.level, ring.silenceMs));
+  } else if (data === Doorbell.clock) {
     // The worklet's wall clock is Date.now(); this page's is nowUs(): read back to back to convert.
-    const offsetUs = (msg.gapMs - Date.now()) * 1000 + nowUs();
-    audio.node.port.postMessage({ type: 'clock', offsetUs });
-  } else if (msg.type === 'packet') {
-    if (ws?.readyState === WebSocket.OPEN && state === 'live') ws.send(msg.data);
-  } else if (msg.type === 'meter' && state === 'live') {
-    ui.meter.style.width = `${Math.round(msg.level * 100)}%`;
-    if (msg.silenceMs >= SILENCE_RELEASE_MS) {
-      release();
-      ui.status.textContent = `Released after ${SILENCE_RELEASE_MS / 1000} s of silence.`;
-    } else if (msg.silenceMs >= SILENCE_HINT_MS) {
-      ui.hint.textContent = "We can't hear you: speak up, or let go to give the floor back.";
-      ui.hint.classList.add('warn');
-    } else {
-      resetHint();
-    }
+    const offsetUs = (ring.gapMs - Date.now()) * 1000 + nowUs();
+    audio.node.port.postMessage({ command: 'clock', offsetUs });
+  } else if (data?.type === 'error') {
+    console.error('capture worklet:', data.message);
   }
-}
-
-function resetHint() {
-  ui.hint.textContent = 'Hold the button (or the Space key) while you speak.';
-  ui.hint.classList.remove('warn');
 }
 
 function tone() {
@@ -158,141 +198,34 @@ function tone() {
 
 function connect() {
   clearTimeout(reconnectTimer);
-  setState('connecting', '');
-  ui.floor.textContent = 'Connecting…';
-  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
-  ws.binaryType = 'arraybuffer';
-  ws.onopen = () => ws.send(protocol.join(myName, roomCode));
-  ws.onmessage = (e) => {
+  const { join, ...fx } = session.open(myName, roomCode);
+  apply(fx);
+  if (!join) return;
+  const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+  ws = socket;
+  socket.binaryType = 'arraybuffer';
+  socket.onopen = () => socket.send(join);
+  socket.onmessage = (e) => {
     if (typeof e.data !== 'string') return;
-    let msg;
-    try {
-      msg = protocol.decode(e.data);
-    } catch (err) {
-      console.warn('ignored an invalid server message', err);
-      return;
-    }
-    onMessage(msg);
+    const fx = session.receive(e.data);
+    if (fx.invalid) console.warn('ignored an invalid server message', e.data.slice(0, 200));
+    apply(fx);
+    if (view?.state === 'ready') reconnectDelay = 1000;  // welcomed: the next loss retries fast
   };
-  ws.onclose = (e) => onClose(e);
-}
-
-function onClose(e) {
-  stopTalking();
-  if (e.code === 1008 || state === 'rejected') return;  // bad name or room code: the form explains
-  const seconds = Math.round(reconnectDelay / 1000);
-  setState('unreachable', `Can't reach the server. Retrying in ${seconds} s…`);
-  ui.floor.textContent = 'Offline';
-  reconnectTimer = setTimeout(connect, reconnectDelay);
-  reconnectDelay = Math.min(reconnectDelay * 2, 15000);
-}
-
-function send(text) {
-  if (ws?.readyState === WebSocket.OPEN) ws.send(text);
-}
-
-function onMessage(m) {
-  switch (m.type) {
-    case 'welcome':
-      reconnectDelay = 1000;
-      myId = m.id;
-      ui.me.textContent = m.name;
-      floorState = m.floor;
-      showFloor();
-      setState('ready');
-      break;
-    case 'floor_state':
-      floorState = m;
-      showFloor();
-      if (!m.taken && (state === 'busy' || state === 'revoked') && !pressed) setState('ready');
-      if (!m.taken && state === 'busy' && pressed) ui.status.textContent = 'The floor is free now: let go and press again.';
-      break;
-    case 'floor_granted':
-      if (!pressed) {  // let go before the answer came: give the floor straight back
-        send(protocol.floorRelease(m.talk));
-        break;
-      }
-      talkId = m.talk;
-      audio.node.port.postMessage({ type: 'grant', talk: m.talk });
-      liveSince = performance.now();
-      setState('live', "You're live");
-      tone();
-      tickTimer = setInterval(tick, 200);
-      break;
-    case 'floor_denied':
-      audio.node.port.postMessage({ type: 'release' });
-      if (!pressed) break;
-      if (m.reason === 'queued') setState('queued', `${m.holder} is speaking. You are number ${m.position} in line.`);
-      else if (m.reason === 'busy') setState('busy', `${m.holder} is speaking`);
-      else setState('busy', m.reason === 'rate_limited' ? 'Too many presses: wait a moment.' : 'Not allowed right now.');
-      break;
-    case 'floor_revoked': {
-      stopTalking();
-      const why = { max_time: 'Time is up for this talk.', unresponsive: 'Your connection stalled.',
-                    silence: 'Released after a long silence.', admin: 'The professor took the floor back.' }[m.reason];
-      setState(pressed ? 'revoked' : 'ready', why ?? 'The floor was taken back.');
-      break;
-    }
-    case 'error':
-      if (m.code === 'bad_room_code' || m.code === 'bad_name' || (m.code === 'rate_limited' && state === 'connecting')) {
-        // rate_limited before the welcome: too many wrong room codes from this network.
-        state = 'rejected';
-        showJoinForm(m.code === 'bad_room_code' ? (roomCode ? 'That room code is wrong.' : 'This room needs a code.') : m.message);
-        if (m.code === 'bad_room_code') ui.roomRow.hidden = false;
-      } else if (m.code === 'server_full') {
-        setState('unreachable', 'The room is full. Retrying…');
-      } else {
-        console.warn('server error', m.code, m.message);
-      }
-      break;
-    case 'ping': {
-      const t = nowUs();
-      send(protocol.pong(m.t0, t, nowUs()));
-      break;
-    }
-  }
-}
-
-function tick() {
-  if (state !== 'live') return;
-  const s = Math.floor((performance.now() - liveSince) / 1000);
-  ui.elapsed.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  socket.onclose = () => {
+    if (ws !== socket) return;
+    reconnectAt = performance.now() + reconnectDelay;
+    apply(session.closed());
+    if (view?.state === 'rejected') return;  // the form explains; no retry
+    reconnectTimer = setTimeout(connect, reconnectDelay);
+    reconnectDelay = Math.min(reconnectDelay * 2, 15000);
+  };
 }
 
 // ---- pressing ------------------------------------------------------------------------------------
 
-function press() {
-  if (pressed) return;
-  pressed = true;
-  if (state !== 'ready' && state !== 'revoked' && state !== 'busy') return;
-  audio.node.port.postMessage({ type: 'press' });  // pre-roll: nothing said after the press is lost
-  send(protocol.floorRequest());
-  setState('requesting', 'Asking for the floor…');
-}
-
-function stopTalking() {
-  clearInterval(tickTimer);
-  audio?.node.port.postMessage({ type: 'release' });
-  resetHint();
-}
-
-function release() {
-  if (!pressed) return;
-  pressed = false;
-  if (state === 'live') {
-    stopTalking();
-    send(protocol.floorRelease(talkId));
-    talkId = 0;
-    setState('ready');
-  } else if (state === 'requesting' || state === 'queued') {
-    stopTalking();
-    send(protocol.floorRelease(0));
-    setState('ready');
-  } else if (state === 'busy' || state === 'revoked') {
-    setState('ready');
-  }
-  showFloor();
-}
+const press = () => apply(session.press());
+const release = () => apply(session.release());
 
 function bindPress() {
   ui.talk.addEventListener('pointerdown', (e) => {
@@ -318,7 +251,16 @@ function bindPress() {
 
 // ---- joining -------------------------------------------------------------------------------------
 
+function leave() {
+  const socket = ws;
+  ws = undefined;
+  clearTimeout(reconnectTimer);
+  socket?.close(1000);
+  apply(session.closed());
+}
+
 function showJoinForm(message = '') {
+  joined = false;
   ui.panel.hidden = true;
   ui.join.hidden = false;
   ui.name.value = myName;
@@ -331,9 +273,9 @@ function showJoinForm(message = '') {
 
 async function onJoin(e) {
   e.preventDefault();
-  const name = protocol.normaliseName(ui.name.value);
+  const name = session.normaliseName(ui.name.value);
   if (!name) {
-    ui.joinError.textContent = 'Names are 1 to 32 characters, without control characters.';
+    ui.joinError.textContent = REJECTED.bad_name;
     return;
   }
   myName = name;
@@ -348,10 +290,12 @@ async function onJoin(e) {
       : `The microphone could not be opened (${err?.message ?? err}). Check that one is connected, then reload.`);
     return;
   }
+  leave();
   ui.join.hidden = true;
   ui.panel.hidden = false;
   ui.me.textContent = myName;
-  ws?.close();
+  joined = true;
+  reconnectDelay = 1000;
   connect();
 }
 
@@ -361,17 +305,24 @@ async function main() {
     fatal(`This page must be opened over a secure connection to use the microphone. Open https://${location.host}${location.pathname} instead (accept the certificate warning once).`);
     return;
   }
+  if (!window.crossOriginIsolated) {
+    fatal('This page was loaded without the isolation it needs for live audio. Reload it from the address the professor gave.');
+    return;
+  }
   try {
-    wasmModule = await WebAssembly.compileStreaming(fetch('/wasm/ptt_client.wasm'));
-    protocol = new Protocol(wasmModule);
+    const [page, capture] = await Promise.all([
+      WebAssembly.compileStreaming(fetch('/wasm/ptt_page.wasm')),
+      WebAssembly.compileStreaming(fetch('/wasm/ptt_capture.wasm')),
+    ]);
+    session = new Session(page);
+    captureModule = capture;
   } catch (err) {
     fatal(`The talk client could not be loaded (${err.message}). Reload the page.`);
     return;
   }
   ui.join.addEventListener('submit', onJoin);
   ui.rename.addEventListener('click', () => {
-    ws?.close(1000);
-    state = 'rejected';
+    leave();
     showJoinForm();
   });
   if (roomCode) ui.roomRow.hidden = false;

@@ -1,12 +1,14 @@
-// The AudioWorklet processor: hands each 128-sample quantum to the C++ capture pipeline in the wasm
-// module (noise suppression, gain, voice activity, Opus, framing) and posts the framed packets to
-// the page, which only forwards them to the WebSocket.
+// The AudioWorklet processor: hands each 128-sample quantum to the C++ capture pipeline in the
+// capture module (noise suppression, gain, voice activity, Opus, framing) and passes the framed
+// packets and the meter to the page through a shared ring (capture-ring.js). process() allocates
+// nothing: the page is told there is something to read with a bare number.
 import { instantiate } from './ptt-wasm.js';
+import { CaptureRing, Doorbell } from './capture-ring.js';
 
 class CaptureProcessor extends AudioWorkletProcessor {
   constructor(options) {
     super();
-    const { module, agcMaxGainDb, prerollMs, clockOffsetUs } = options.processorOptions;
+    const { module, agcMaxGainDb, prerollMs, clockOffsetUs, shared } = options.processorOptions;
     try {
       this.w = instantiate(module);
       if (!this.w.ptt_capture_init(agcMaxGainDb, prerollMs)) throw new Error('capture pipeline failed to start');
@@ -15,14 +17,18 @@ class CaptureProcessor extends AudioWorkletProcessor {
       throw err;
     }
     this.input = new Float32Array(this.w.memory.buffer, this.w.ptt_capture_input(), 1024);
+    this.heap = new Uint8Array(this.w.memory.buffer);  // the module's memory never grows
+    this.ring = new CaptureRing(shared);
     this.clockOffsetUs = clockOffsetUs; // page clock (us) minus currentTime (us)
-    this.lastReport = 0;
+    this.lastMeter = 0;
+    this.shownLevel = -1;
+    this.shownSilence = -1;
     // The render clock against the wall clock: the smallest Date.now() - currentTime over a second
     // is when a quantum's samples were due here (one render callback runs several quanta at once).
     this.gapMs = Infinity;
     this.gapSince = 0;
     this.port.onmessage = ({ data }) => {
-      switch (data.type) {
+      switch (data.command) {
         case 'press': this.w.ptt_capture_press(); break;
         case 'grant': this.w.ptt_capture_grant(data.talk); this.flush(); break;
         case 'release': this.w.ptt_capture_release(); break;
@@ -33,12 +39,10 @@ class CaptureProcessor extends AudioWorkletProcessor {
 
   flush() {
     const n = this.w.ptt_capture_ready();
-    for (let i = 0; i < n; i++) {
-      const bytes = new Uint8Array(this.w.memory.buffer, this.w.ptt_capture_packet(i), this.w.ptt_capture_packet_size(i));
-      const copy = bytes.slice().buffer;
-      this.port.postMessage({ type: 'packet', data: copy }, [copy]);
-    }
+    if (n === 0) return;
+    for (let i = 0; i < n; i++) this.ring.write(this.heap, this.w.ptt_capture_packet(i), this.w.ptt_capture_packet_size(i));
     this.w.ptt_capture_clear();
+    this.port.postMessage(Doorbell.packets);
   }
 
   process(inputs) {
@@ -55,18 +59,23 @@ class CaptureProcessor extends AudioWorkletProcessor {
     }
     this.gapMs = Math.min(this.gapMs, Date.now() - currentTime * 1000);
     if (currentTime - this.gapSince >= 1) {
-      this.port.postMessage({ type: 'render-clock', gapMs: this.gapMs });
+      this.ring.values[2] = this.gapMs;
+      this.port.postMessage(Doorbell.clock);
       this.gapMs = Infinity;
       this.gapSince = currentTime;
     }
-    if (currentTime - this.lastReport >= 0.05) {
-      this.lastReport = currentTime;
-      this.port.postMessage({
-        type: 'meter',
-        level: this.w.ptt_capture_level(),
-        speech: this.w.ptt_capture_speech() === 1,
-        silenceMs: this.w.ptt_capture_silence_ms(),
-      });
+    // The meter, at most every 50 ms and only when what it shows moved.
+    if (currentTime - this.lastMeter >= 0.05) {
+      this.lastMeter = currentTime;
+      const level = Math.round(this.w.ptt_capture_level() * 100);
+      const silence = Math.floor(this.w.ptt_capture_silence_ms() / 100);
+      if (level !== this.shownLevel || silence !== this.shownSilence) {
+        this.shownLevel = level;
+        this.shownSilence = silence;
+        this.ring.values[0] = level / 100;
+        this.ring.values[1] = silence * 100;
+        this.port.postMessage(Doorbell.meter);
+      }
     }
     return true;
   }

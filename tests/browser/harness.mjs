@@ -160,3 +160,8 @@ export async function joinAs(page, url, name) {
 }
 
 export const sleepMs = sleep;
+
+// Waits until the page shows state `s` (the session's state, on #app's data-state).
+export async function waitState(page, s, timeout = 5000) {
+  await page.locator(`#app[data-state="${s}"]`).waitFor({ timeout });
+}

@@ -7,66 +7,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Harness, makeSpeech, joinAs, sleepMs, artifacts } from './harness.mjs';
+import { Harness, makeSpeech, joinAs, sleepMs, waitState, artifacts } from './harness.mjs';
+import { envelope, firstTalk, matchTalk } from './speech_match.mjs';
 
 const h = new Harness();
 let pageA, pageB, speechA, url;
 
-// RMS per 10 ms.
-function envelope(x, from = 0, to = x.length) {
-  const env = [];
-  for (let i = from; i + 480 <= to; i += 480) {
-    let e = 0;
-    for (let j = i; j < i + 480; j++) e += x[j] * x[j];
-    env.push(Math.sqrt(e / 480));
-  }
-  return env;
-}
-function pearson(a, b, lag) {
-  const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]; mb += b[i + lag]; }
-  ma /= n; mb /= n;
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < n; i++) {
-    const x = a[i] - ma, y = b[i + lag] - mb;
-    ab += x * y; aa += x * x; bb += y * y;
-  }
-  return ab / Math.sqrt(aa * bb + 1e-30);
-}
-const loud = (env) => { const threshold = Math.max(...env) * 10 ** (-30 / 20); return env.map((v) => v > threshold); };
-// The first talk in a capture, from `from`: from its first loud frame to the last one before `gap`
-// quiet frames.
-function firstTalk(env, gap, from) {
-  const on = loud(env);
-  const first = on.indexOf(true, from);
-  let last = first, quiet = 0;
-  for (let i = first; i < on.length && quiet < gap; i++) {
-    if (on[i]) { last = i; quiet = 0; } else quiet++;
-  }
-  return [first, last];
-}
-// Stretches of sound separated by at least `gap` quiet frames: [start, end) pairs.
-function segments(env, gap) {
-  const on = loud(env);
-  const out = [];
-  let start = -1, quiet = 0;
-  for (let i = 0; i <= on.length; i++) {
-    if (i < on.length && on[i]) {
-      if (start < 0) start = i;
-      quiet = 0;
-    } else if (start >= 0 && (++quiet >= gap || i === on.length)) {
-      out.push([start, i - quiet + 1]);
-      start = -1;
-    }
-  }
-  return out;
-}
-
-const state = (page) => page.locator('#app').getAttribute('data-state');
-async function waitState(page, s, timeout = 5000) {
-  await page.locator(`#app[data-state="${s}"]`).waitFor({ timeout });
-}
 
 // Ways to hold the button.
 const methods = {
@@ -167,57 +113,11 @@ for (const [name, method] of Object.entries(methods)) {
     const [o1, o2] = firstTalk(outEnv, 150, 20);
     const heldS = (releasedAt - pressedAt) / 1000;
     const talk = outEnv.slice(o1, Math.min(o2 + 1, o1 + Math.round(heldS * 100)));
-    // The fake microphone loops A's file: find what it was playing during the hold. Each 400 ms
-    // window of speech is aligned on its own, within 150 ms of one alignment for the whole talk: the
-    // audio held from press to grant arrives in a burst, and the jitter buffer later catches up that
-    // delay by skipping 20 ms packets, so one lag for 3 s would measure the catch-up, not whether A
-    // was heard.
-    const inEnv = envelope(speechA.samples);
-    const looped = [...inEnv, ...inEnv, ...inEnv];
-    const bestLagOf = (seg, from, to) => {
-      let best = -1, bestLag = from;
-      for (let lag = Math.max(0, from); lag <= to && lag + seg.length <= looped.length; lag++) {
-        const c = pearson(seg, looped, lag);
-        if (c > best) { best = c; bestLag = lag; }
-      }
-      return [best, bestLag];
-    };
-    const windowsAt = (lag) => {
-      const out = [];
-      for (const [s0, s1] of segments(talk, 25)) {
-        for (let w = s0; w + 15 <= s1; w += 40) {
-          const win = talk.slice(w, Math.min(w + 40, s1));
-          const [c, at] = bestLagOf(win, lag + w - 15, lag + w + 15);
-          out.push([c, win.length, w, at - w]);  // correlation, length, where, its own alignment
-        }
-      }
-      return out;
-    };
-    const meanOf = (ws) => ws.reduce((s, [c, n]) => s + c * n, 0) / ws.reduce((s, [, n]) => s + n, 0);
-    // The whole talk's alignment: the one under which its windows correlate best.
-    let bestLag = 0, windows = [], mean = -1;
-    for (let lag = 0; lag + talk.length <= looped.length; lag += 5) {
-      const ws = windowsAt(lag), m = meanOf(ws);
-      if (m > mean) { mean = m; bestLag = lag; windows = ws; }
-    }
-    // The window the catch-up falls in correlates poorly: the median says how A's speech was heard
-    // (time-reversed speech, as a check of the measure, stays below 0.85), the mean that no stretch
-    // of it was lost.
-    const best = windows.map(([c]) => c).sort((a, b) => a - b)[windows.length >> 1];
-    // Duration: the span of speech the microphone heard in that window against the span played,
-    // under the windows' median own alignment: the coarse search above may sit up to 15 frames off
-    // it, which moved the window's edge into the file's silence when a talk began at the loop point
-    // (heard 2.29 s against 2.47 s played, alignment 735 against 748 of each window).
-    const ownLags = windows.map(([, , , at]) => at).sort((a, b) => a - b);
-    const n = inEnv.length;
-    const talkLag = ((ownLags.length ? ownLags[ownLags.length >> 1] : bestLag) % n + n) % n;  // may be just below 0
-    const heard = loud(looped.slice(talkLag, talkLag + talk.length));
-    const heardS = (heard.lastIndexOf(true) - heard.indexOf(true) + 1) / 100;
+    // The fake microphone loops A's file: find what it was playing during the hold.
+    const { best, mean, heardS, describe, windows } = matchTalk(talk, speechA.samples);
     const playedS = (o2 - o1 + 1) / 100;
-    console.log(`${name}: envelope correlation ${best.toFixed(3)} (median of ${windows.length} windows), mean ${mean.toFixed(3)}; held ${heldS.toFixed(2)} s; speech heard for ${heardS.toFixed(2)} s, played for ${playedS.toFixed(2)} s`);
-    console.log(`${name}: talk at ${o1}..${o2} (10 ms frames) of the capture, segments ${JSON.stringify(segments(talk, 25))}, ` +
-                `alignment ${bestLag} (windows' median ${talkLag}) in a ${inEnv.length}-frame loop; windows (start, own alignment, correlation): ` +
-                windows.map(([c, , w, at]) => `${w}:${at}:${c.toFixed(2)}`).join(' '));
+    console.log(`${name}: envelope correlation ${best.toFixed(3)} (median of ${windows} windows), mean ${mean.toFixed(3)}; held ${heldS.toFixed(2)} s; speech heard for ${heardS.toFixed(2)} s, played for ${playedS.toFixed(2)} s`);
+    console.log(`${name}: talk at ${o1}..${o2} (10 ms frames) of the capture, ${describe}`);
     assert.ok(best > 0.9, `output envelope correlates ${best.toFixed(3)} with A's speech`);
     assert.ok(mean > 0.8, `output envelope correlates ${mean.toFixed(3)} on average with A's speech`);
     assert.ok(Math.abs(playedS - heardS) <= 0.05 * heardS, `played for ${playedS} s, heard for ${heardS} s`);

@@ -31,7 +31,7 @@ struct World {
     fs::create_directories(dir / "web");
     fs::create_directories(dir / "wasm");
     std::ofstream(dir / "web" / "index.html") << "dev page";
-    std::ofstream(dir / "wasm" / "ptt_client.wasm") << "dev wasm";
+    std::ofstream(dir / "wasm" / "ptt_page.wasm") << "dev wasm";
     std::ofstream(dir / "secret.txt") << "SECRET-BYTES";
     fs::create_symlink(dir / "secret.txt", dir / "web" / "out.txt");
     fs::create_symlink(dir, dir / "web" / "up");

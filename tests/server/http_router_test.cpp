@@ -40,7 +40,7 @@ class StaticFolder : public ::testing::Test {
     fs::create_directories(dir_ / "wasm");
     std::ofstream(dir_ / "web" / "index.html") << "<!doctype html><title>dev page</title>";
     std::ofstream(dir_ / "web" / "sub" / "a.js") << "export const a = 1;";
-    std::ofstream(dir_ / "wasm" / "ptt_client.wasm") << "dev-wasm";
+    std::ofstream(dir_ / "wasm" / "ptt_page.wasm") << "dev-wasm";
     secret_ = dir_ / "secret.txt";
     std::ofstream(secret_) << "SECRET-BYTES: the professor's key";
     fs::create_symlink(secret_, dir_ / "web" / "link-out.txt");
@@ -58,7 +58,7 @@ TEST(RequestPath, OnlyPlainOriginFormPathsPass) {
   EXPECT_EQ(path, "/index.html");
   EXPECT_EQ(clean_request_path("/app.js?v=3#top", path), PathVerdict::ok);
   EXPECT_EQ(path, "/app.js");
-  EXPECT_EQ(clean_request_path("/wasm/ptt_client.wasm", path), PathVerdict::ok);
+  EXPECT_EQ(clean_request_path("/wasm/ptt_page.wasm", path), PathVerdict::ok);
   for (const char* bad : {"//etc/passwd", "/a//b", "/../x", "/.x", "/a/./b", "/a/../b", "/%2e", "/a\\b", "x",
                           "/a b", "/caf\xc3\xa9", "/a:b", "/a;b", "/~x", ""})
     EXPECT_EQ(clean_request_path(bad, path), PathVerdict::bad_request) << bad;
@@ -80,7 +80,7 @@ TEST(AcceptEncoding, GzipUnlessRefused) {
 TEST(EmbeddedPage, IsTheSourcePageByteForByteWithTypesTagsAndGzip) {
   const auto assets = embedded_web_assets();
   ASSERT_GE(assets.size(), 7u);
-  for (const char* name : {"index.html", "app.js", "style.css", "protocol.js", "ptt-wasm.js", "capture-worklet.js"}) {
+  for (const char* name : {"index.html", "app.js", "style.css", "session.js", "ptt-wasm.js", "capture-ring.js", "capture-worklet.js"}) {
     const std::string url = std::string("/") + name;
     auto it = std::find_if(assets.begin(), assets.end(), [&](const WebAsset& a) { return a.url == url; });
     ASSERT_NE(it, assets.end()) << url;
@@ -89,7 +89,7 @@ TEST(EmbeddedPage, IsTheSourcePageByteForByteWithTypesTagsAndGzip) {
     EXPECT_LT(it->gzip.size(), it->bytes.size());
     EXPECT_NE(it->etag, it->gzip_etag);
   }
-  auto wasm = std::find_if(assets.begin(), assets.end(), [](const WebAsset& a) { return a.url == "/wasm/ptt_client.wasm"; });
+  auto wasm = std::find_if(assets.begin(), assets.end(), [](const WebAsset& a) { return a.url == "/wasm/ptt_page.wasm"; });
   ASSERT_NE(wasm, assets.end());
   EXPECT_EQ(wasm->content_type, "application/wasm");
   EXPECT_EQ(wasm->bytes.substr(0, 4), std::string_view("\0asm", 4));
@@ -162,7 +162,21 @@ TEST_F(StaticFolder, NoHostilePathReachesOutsideTheServedSet) {
   EXPECT_EQ(page.reply.result(), http::status::ok);
   EXPECT_EQ(page.reply.body(), "<!doctype html><title>dev page</title>");
   EXPECT_EQ(route(get("/sub/a.js"), context).reply.body(), "export const a = 1;");
-  EXPECT_EQ(route(get("/wasm/ptt_client.wasm"), context).reply.body(), "dev-wasm");
+  EXPECT_EQ(route(get("/wasm/ptt_page.wasm"), context).reply.body(), "dev-wasm");
+}
+
+// The page hands audio from its worklet through a SharedArrayBuffer, which a browser gives only to
+// a cross-origin isolated page: every reply carries the two headers that make it so.
+TEST(Router, EveryReplyIsolatesThePage) {
+  const StaticFiles files(embedded_web_assets());
+  const OriginPolicy origins;
+  const RouterContext context{files, origins, "token"};
+  for (const char* target : {"/", "/app.js", "/capture-worklet.js", "/wasm/ptt_capture.wasm", "/missing", "/a/../b"}) {
+    const auto r = route(get(target), context);
+    ASSERT_EQ(r.kind, RouteKind::reply) << target;
+    EXPECT_EQ(r.reply["Cross-Origin-Opener-Policy"], "same-origin") << target;
+    EXPECT_EQ(r.reply["Cross-Origin-Embedder-Policy"], "require-corp") << target;
+  }
 }
 
 TEST(Router, UpgradesOnlyTheWebSocketPathFromOwnOrigins) {

@@ -1,0 +1,146 @@
+// The student's side of the floor rules (docs/PROTOCOL.md section 5), in one place: the page's
+// module runs it (compiled to wasm) and the tests run it natively. The page feeds it what happens
+// (the button, each server message, the socket opening and closing, the capture's silence) and
+// applies what comes out: messages to send, commands for the capture worklet, and the view the UI
+// shows. The page keeps no floor state of its own.
+//
+// Rules it owns:
+// - A press asks for the floor and starts the capture's pre-roll; the grant makes the pre-roll the
+//   start of the talk. Busy or rate-limited drops the pre-roll; queued keeps it (its newest 0.8 s)
+//   so a student who holds the button in line goes live, and is heard, the moment the floor comes.
+// - Letting go while live releases the talk by its id; while asking or queued it sends `talk` 0,
+//   which also hands back a grant already on its way, so a grant that arrives after the button was
+//   let go is ignored (the server has ended that talk).
+// - Still holding when the floor is freed (after a busy answer), or when the connection comes back:
+//   the session asks again, as the student still wants to talk.
+// - Silence is the server's rule (`--silence-release`, revoke reason `silence`); the session only
+//   shows the "we can't hear you" hint from the capture's voice activity detector.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ptt/protocol.hpp"
+
+namespace ptt {
+
+class ClientSession {
+ public:
+  // What the button and the status line show.
+  enum class State : std::uint8_t {
+    unreachable, // no connection (yet, or lost): the page says it retries
+    connecting,  // connected, `join` sent, no `welcome` yet
+    ready,       // joined; not holding the button, or holding it after a refusal was let go
+    requesting,  // holding; `floor_request` sent, no answer yet
+    live,        // holding the floor: the capture sends
+    busy,        // holding, refused: someone else talks (or too many presses)
+    queued,      // holding, in line (queue mode)
+    revoked,     // holding, but the server took the floor back
+    rejected,    // the server refused the join (name, room code, guesses): the form explains
+  };
+  // Why the state is what it is, when the UI should say more than the state.
+  enum class Reason : std::uint8_t {
+    none,
+    busy,            // someone else holds the floor (holder())
+    rate_limited,    // too many presses
+    max_time,        // revoked: the talk reached max_talk_ms
+    unresponsive,    // revoked: pings went unanswered
+    silence,         // revoked: no speech for the server's silence limit
+    admin,           // revoked: the professor took the floor back
+    bad_name,        // rejected
+    bad_room_code,   // rejected
+    guess_limit,     // rejected: too many wrong room codes from this network
+    server_full,     // unreachable: the room is full
+    connection_lost, // unreachable
+  };
+  enum class CaptureCommand : std::uint8_t { press, grant, release };
+  struct Capture {
+    CaptureCommand command;
+    std::uint32_t talk_id = 0;  // for grant
+  };
+  // After this long without speech while live the UI asks the student to speak up.
+  static constexpr std::uint32_t kSilenceHintMs = 4000;
+
+  // The socket opened: returns the `join` to send (the name is normalised by the shared rules), or
+  // an empty string if the name breaks them (state rejected, reason bad_name).
+  std::string open(std::string_view name, std::string_view room_code);
+  // The socket closed (or failed): the capture stops; the press is remembered for the next welcome.
+  void closed();
+
+  void press(double now_ms);
+  void release(double now_ms);
+  // One text message from the server; now_us on the page's ping clock (for pongs). Returns false
+  // (and changes nothing) if it is not a valid server message.
+  bool receive(std::string_view text, double now_ms, std::uint64_t now_us);
+  // The capture's meter while the page runs: level 0..1 and how long no speech was heard.
+  void meter(float level, std::uint32_t silence_ms);
+
+  // ---- outputs, taken by the page after each input ----
+  std::vector<std::string> take_outgoing();
+  std::vector<Capture> take_capture();
+  // True once after the view changed (the page redraws); tone() once after a grant.
+  bool take_view_changed();
+  bool take_tone();
+
+  // ---- the view ----
+  State state() const noexcept { return state_; }
+  Reason reason() const noexcept { return reason_; }
+  bool pressed() const noexcept { return pressed_; }
+  bool on_air() const noexcept { return state_ == State::live; }  // the capture sends
+  const std::string& holder() const noexcept { return holder_; }      // busy / queued: who talks
+  std::uint32_t position() const noexcept { return position_; }       // queued: 1-based place
+  const std::string& my_name() const noexcept { return my_name_; }    // as the server uses it
+  bool queue_mode() const noexcept { return queue_mode_; }
+  std::uint32_t max_talk_ms() const noexcept { return max_talk_ms_; }
+  double live_since_ms() const noexcept { return live_since_ms_; }    // live: when the grant came
+  // The floor as everyone sees it.
+  bool floor_taken() const noexcept { return floor_.taken; }
+  const std::string& floor_holder() const noexcept { return floor_.holder; }
+  bool floor_mine() const noexcept { return floor_.taken && floor_.holder_id == my_id_ && my_id_ != 0; }
+  std::uint32_t queue_length() const noexcept { return floor_.queue_length; }
+  // While live: the meter's level, and whether the student should be told to speak up.
+  float level() const noexcept { return state_ == State::live ? level_ : 0.0f; }
+  bool silence_hint() const noexcept { return state_ == State::live && silence_ms_ >= kSilenceHintMs; }
+
+  static std::string_view to_string(State s) noexcept;
+  static std::string_view to_string(Reason r) noexcept;
+
+ private:
+  void on(const protocol::Welcome& m, double now_ms);
+  void on(const protocol::FloorState& m, double now_ms);
+  void on(const protocol::FloorGranted& m, double now_ms);
+  void on(const protocol::FloorDenied& m, double now_ms);
+  void on(const protocol::FloorRevoked& m, double now_ms);
+  void on(const protocol::Error& m, double now_ms);
+  void request();                                       // ask for the floor, start the pre-roll
+  void stop_capture();
+  void set(State s, Reason r = Reason::none);
+  void send(const protocol::ControlMessage& m);
+
+  State state_ = State::unreachable;
+  Reason reason_ = Reason::none;
+  bool pressed_ = false;
+  bool capturing_ = false;      // the capture was told press (or grant) and not release since
+  std::uint32_t talk_id_ = 0;   // live: the talk to release
+  std::uint32_t my_id_ = 0;
+  std::string my_name_;
+  bool queue_mode_ = false;
+  std::uint32_t max_talk_ms_ = 0;
+  double live_since_ms_ = 0;
+  std::string holder_;
+  std::uint32_t position_ = 0;
+  protocol::FloorState floor_;
+  float level_ = 0;
+  std::uint32_t silence_ms_ = 0;
+
+  std::vector<std::string> outgoing_;
+  std::vector<Capture> capture_;
+  bool view_changed_ = true;
+  bool tone_ = false;
+};
+
+}  // namespace ptt

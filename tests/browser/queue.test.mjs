@@ -1,0 +1,82 @@
+// Queue mode in the browser (`--queue`), as two students live it: A talks; B presses and is told
+// its place in line; when A lets go, B goes live without pressing again, and what B says is heard
+// through the professor's speakers (an isolated PulseAudio null sink, recorded by parec). A's
+// microphone plays silence, so everything loud in the capture is B.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Harness, makeSpeech, joinAs, sleepMs, waitState } from './harness.mjs';
+import { envelope, firstTalk, matchTalk } from './speech_match.mjs';
+
+const h = new Harness();
+let pageA, pageB, speechB, url;
+
+before(async () => {
+  await h.startPulse();
+  url = await h.startServer(['--queue']);
+  const silence = path.join(h.dir, 'silence.wav');
+  execFileSync('sox', ['-n', '-r', '48000', '-c', '1', silence, 'trim', '0', '5']);
+  speechB = makeSpeech(h.dir, 'b', 'may I ask a question about the last slide please, and about the homework for next week');
+  pageA = await h.browser({ wav: silence });
+  pageB = await h.browser({ wav: speechB.wav });
+  await joinAs(pageA, url, 'A');
+  await joinAs(pageB, url, 'B');
+});
+
+after(async () => {
+  if (process.exitCode) console.log(h.logs());
+  await h.close();
+});
+
+test('B waits in line while A talks, goes live when A lets go, and is heard', { timeout: 90000 }, async () => {
+  const sink = path.join(h.dir, 'sink.raw');
+  h.startSinkRecording(sink);
+  await sleepMs(500);
+
+  await pageA.keyboard.down('Space');
+  await waitState(pageA, 'live', 5000);
+
+  const box = await pageB.locator('#talk').boundingBox();
+  await pageB.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await pageB.mouse.down();
+  await waitState(pageB, 'queued', 3000);
+  assert.equal(await pageB.locator('#status').textContent(), 'A is speaking. You are number 1 in line.');
+  assert.equal(await pageB.locator('#floor').textContent(), 'A is speaking');
+  await sleepMs(1500);  // B speaks in line: the pre-roll keeps the newest second of it
+
+  await pageA.keyboard.up('Space');
+  // The floor passes to B, still holding, with no second press.
+  await waitState(pageB, 'live', 3000);
+  const liveAt = performance.now();
+  assert.equal(await pageB.locator('#status').textContent(), "You're live");
+  await waitState(pageA, 'ready', 2000);
+  assert.equal(await pageA.locator('#floor').textContent(), 'B is speaking');
+  await sleepMs(3000);
+  await pageB.mouse.up();
+  const heldS = (performance.now() - liveAt) / 1000;
+  await waitState(pageB, 'ready', 2000);
+  for (const end = performance.now() + 15000; !h.logs().includes('talk 2 played') && performance.now() < end;) await sleepMs(100);
+  await sleepMs(1000);
+  const out = await h.stopSinkRecording();
+
+  const outEnv = envelope(out);
+  const [o1, o2] = firstTalk(outEnv, 150, 0);
+  assert.ok(o1 >= 0, 'something was played');
+  const talk = outEnv.slice(o1, o2 + 1);
+  const { best, mean, heardS, describe, windows } = matchTalk(talk, speechB.samples);
+  const playedS = talk.length / 100;
+  console.log(`queue: B held ${heldS.toFixed(2)} s live (after 1.5 s in line); played ${playedS.toFixed(2)} s; ` +
+              `envelope correlation ${best.toFixed(3)} (median of ${windows} windows), mean ${mean.toFixed(3)}; heard ${heardS.toFixed(2)} s`);
+  console.log(`queue: ${describe}`);
+  assert.ok(best > 0.9, `output envelope correlates ${best.toFixed(3)} with B's speech`);
+  assert.ok(mean > 0.8, `output envelope correlates ${mean.toFixed(3)} on average with B's speech`);
+  // What played is what B said, not noise or a fragment: as long as the speech it matches.
+  assert.ok(Math.abs(playedS - heardS) <= 0.05 * heardS, `played for ${playedS} s, heard for ${heardS} s`);
+  assert.ok(playedS >= 1.5, `B was heard for ${playedS} s of ${heldS.toFixed(2)} s live`);
+
+  const file = path.join(h.recordings, 'B-1.opus');  // serials count each name's talks
+  assert.ok(existsSync(file), `${file} exists`);
+  execFileSync('opusinfo', [file], { stdio: 'pipe' });
+});
