@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "ptt/audio_format.hpp"
 #include "ptt/capture_pipeline.hpp"
 #include "ptt/codec.hpp"
 
@@ -17,7 +18,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using ptt::bench::quantile;
-constexpr std::size_t kQuantum = 128, kFrame = 960, kBatchFrames = 50;
+namespace af = ptt::audio_format;
+constexpr std::size_t kQuantum = 128, kFrame = af::kFrameSamples, kBatchFrames = 50;
 constexpr int kRuns = 5, kSeconds = 30;
 
 // Bytes a message of `payload` bytes costs from the browser: WebSocket client frame header (with
@@ -42,7 +44,7 @@ std::vector<double> capture_batches(const std::vector<float>& pcm, Wire& wire) {
     std::size_t pos = 0, in_batch = 0;
     std::uint64_t t_us = 1'000'000;
     auto start = Clock::now();
-    for (std::size_t q = 0; q < kSeconds * 48000 / kQuantum; ++q) {
+    for (std::size_t q = 0; q < kSeconds * af::kSampleRate / kQuantum; ++q) {
       for (auto& s : quantum) {
         s = pcm[pos];
         pos = (pos + 1) % pcm.size();
@@ -55,7 +57,7 @@ std::vector<double> capture_batches(const std::vector<float>& pcm, Wire& wire) {
           wire.ws_tls += ws_tls_bytes(p.ready_size(i));
         }
       p.clear_ready();
-      t_us += kQuantum * 1'000'000 / 48000;
+      t_us += af::samples_to_us(kQuantum);
       if ((in_batch += kQuantum) >= kBatchFrames * kFrame) {
         const auto end = Clock::now();
         batches.push_back(std::chrono::duration<double, std::micro>(end - start).count() / kBatchFrames);
@@ -71,7 +73,7 @@ std::vector<double> capture_batches(const std::vector<float>& pcm, Wire& wire) {
 std::vector<double> encode_batches(const std::vector<float>& pcm) {
   std::vector<double> batches;
   std::vector<float> frame(kFrame);
-  std::vector<std::uint8_t> out(1275);
+  std::vector<std::uint8_t> out(af::kMaxOpusPacket);
   for (int run = 0; run < kRuns; ++run) {
     ptt::codec::Encoder enc;
     std::size_t pos = 0;
@@ -107,7 +109,7 @@ int main() {
               "denoise + gain + VAD + meter + encode + frame", cap_med, quantile(capture, 0.99), cap_med / enc_med,
               cap_med / 200.0);
   // On the wire, against a naive stream of raw 48 kHz float PCM, one message per 128-sample quantum.
-  const double pcm_payload = 48000.0 * 4, pcm_messages = 48000.0 / kQuantum;
+  const double pcm_payload = af::kSampleRate * 4.0, pcm_messages = af::kSampleRate / static_cast<double>(kQuantum);
   const double pcm_ws_tls = pcm_messages * static_cast<double>(ws_tls_bytes(kQuantum * 4));
   auto kbps = [](double bytes_per_s) { return bytes_per_s * 8 / 1000; };
   const double opus_ws_tls = static_cast<double>(wire.ws_tls) / wire.seconds;

@@ -21,6 +21,7 @@
 #include "bench_common.hpp"
 #include "jitter_stage.hpp"
 #include "playout_ring.hpp"
+#include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
 #include "recorder.hpp"
 
@@ -72,7 +73,7 @@ void simulate(const std::vector<JitterPacket>& packets, double jitter_ms, double
   const JitterStats before = stage.stats();
   stage.start_talk(seed);
   const std::size_t buffer = ring_playout ? 240 : kStep;  // 5 ms, as ptt-server's PortAudio stream
-  const double buffer_ms = static_cast<double>(buffer) / 48.0;
+  const double buffer_ms = static_cast<double>(buffer) / ptt::audio_format::kSamplesPerMs;
   std::vector<float> out(buffer);
   PlayoutRing ring;
   std::size_t next = 0;
@@ -95,7 +96,7 @@ void simulate(const std::vector<JitterPacket>& packets, double jitter_ms, double
     }
     ring.fill(stage, out.data(), buffer, [&](const JitterStage::Step& step, std::size_t queued) {
       if (step.kind == JitterStage::Step::played)
-        r.delays_ms.push_back(now + static_cast<double>(queued) / 48.0 - step.arrival_us / 1000.0);
+        r.delays_ms.push_back(now + static_cast<double>(queued) / ptt::audio_format::kSamplesPerMs - step.arrival_us / 1000.0);
     });
   }
   const auto& st = stage.stats();
@@ -146,7 +147,7 @@ int main() {
 
   // CPU per live talker: a minute of speech through the jitter stage (decode included) and the
   // recorder, against plain decoding of the same packets.
-  const auto minute = encode(pcm, static_cast<std::size_t>(60.0 / (pcm.size() / 48000.0)) + 1);
+  const auto minute = encode(pcm, static_cast<std::size_t>(60.0 / (static_cast<double>(pcm.size()) / ptt::audio_format::kSampleRate)) + 1);
   const double audio_s = minute.size() * 0.02;
   std::vector<float> out(kStep);
   double baseline = 1e9, pipeline = 1e9, recording = 1e9;

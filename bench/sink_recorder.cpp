@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "ptt/audio_format.hpp"
+
 namespace {
 std::atomic<bool> stop{false};
 void on_signal(int) { stop = true; }
@@ -25,7 +27,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s <source> <channels> <out.raw>\n", argv[0]);
     return 2;
   }
-  constexpr std::uint32_t kRate = 48000;
+  constexpr std::uint32_t kRate = ptt::audio_format::kSampleRate;
   constexpr std::uint32_t kChunk = kRate / 200;  // 5 ms per read
   const auto channels = static_cast<std::uint8_t>(std::atoi(argv[2]));
   std::FILE* out = std::fopen(argv[3], "wb");

@@ -24,7 +24,7 @@ JitterStage::JitterStage(const JitterConfig& config) : config_(config) {
   // Delay changes in whole packets: pull() plays whole packets, and with a smaller step speexdsp
   // moves its play position into the middle of one, loses count of what is buffered ("negative
   // buffering" on stderr) and drops or inserts audio it did not decide on.
-  spx_int32_t margin = config.margin_ms * 48, late = std::max(1, config.max_late_rate), step = kStep;
+  spx_int32_t margin = config.margin_ms * audio_format::kSamplesPerMs, late = std::max(1, config.max_late_rate), step = kStep;
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_MARGIN, &margin);
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_MAX_LATE_RATE, &late);
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_DELAY_STEP, &step);
@@ -116,7 +116,7 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   }
   if (p.arrival_us > 0) {
     // Transit = arrival - send time (timestamp), up to a constant: its spread is the jitter.
-    const std::int64_t transit = p.arrival_us - static_cast<std::int64_t>(p.timestamp) * 1000 / 48;
+    const std::int64_t transit = p.arrival_us - static_cast<std::int64_t>(p.timestamp) * 1000 / audio_format::kSamplesPerMs;
     if (transit_count_ == 0) transit_origin_us_ = transit - kTransitBins * 2000 / 2;  // first packet mid-range
     const std::int64_t bin = (transit - transit_origin_us_) / 2000;
     ++transit_[static_cast<std::size_t>(std::clamp<std::int64_t>(bin, 0, kTransitBins - 1))];
@@ -135,7 +135,7 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   // (Before the first packet plays, speexdsp records no timings, and packets may pile up while
   // the device starts.)
   if (pointer_known_) {
-    const std::int64_t lead = static_cast<std::int32_t>(p.timestamp - pointer_) - std::int64_t{config_.margin_ms} * 48;
+    const std::int64_t lead = static_cast<std::int32_t>(p.timestamp - pointer_) - std::int64_t{config_.margin_ms} * audio_format::kSamplesPerMs;
     if (lead < -kMaxLead) {
       ++stats_.late;
       return false;
@@ -205,7 +205,7 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   // speexdsp plays a talk's first packet at once and only then grows its delay to cover the margin
   // and the jitter it measures, by inserting concealment mid-word. Holding the first packet back
   // for the margin plus the jitter of earlier talks starts the talk with that delay instead.
-  if (!started_playing_ && free_count_ < kPoolSize && held_samples_ < start_delay_ms_ * 48 && !draining_) {
+  if (!started_playing_ && free_count_ < kPoolSize && held_samples_ < start_delay_ms_ * audio_format::kSamplesPerMs && !draining_) {
     held_samples_ += kStep;
     std::fill_n(out, kStep, 0.0f);
     step.kind = Step::silence;

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 
+#include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
 
 struct JitterBuffer_;
@@ -25,7 +26,7 @@ struct JitterPacket {
   std::uint16_t size = 0;
   std::int64_t capture_us = 0;  // capture time on the server's wall clock (0: unknown)
   std::int64_t arrival_us = 0;  // arrival at the server, wall clock
-  std::array<std::uint8_t, 1275> data{};
+  std::array<std::uint8_t, audio_format::kMaxOpusPacket> data{};
 };
 
 struct JitterConfig {
@@ -50,11 +51,11 @@ struct JitterStats {
 
 class JitterStage {
  public:
-  static constexpr int kStep = 960;  // 20 ms: one pull, one packet
+  static constexpr int kStep = audio_format::kFrameSamples;  // 20 ms: one pull, one packet
   static constexpr int kPoolSize = 64;
   // The most a packet may lead or trail the play position, less the margin, before speexdsp's
   // 16-bit timings could overflow: 300 ms each way (see put).
-  static constexpr std::int64_t kMaxLead = 14400;
+  static constexpr std::int64_t kMaxLead = 300 * audio_format::kSamplesPerMs;
 
   struct Step {
     enum Kind { idle, silence, played, fec, plc } kind = idle;
@@ -85,7 +86,7 @@ class JitterStage {
   // device buffer of when it is due rather than at the next 20 ms step (see PlayoutRing).
   bool waiting() const noexcept {
     return talk_id_ == 0 ||
-           (!started_playing_ && !draining_ && (free_count_ == kPoolSize || held_samples_ < start_delay_ms_ * 48));
+           (!started_playing_ && !draining_ && (free_count_ == kPoolSize || held_samples_ < start_delay_ms_ * audio_format::kSamplesPerMs));
   }
   // `samples` of silence were played while waiting(): they count towards the first packet's hold.
   void wait(int samples) noexcept {

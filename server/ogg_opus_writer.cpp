@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ptt/audio_format.hpp"
+
 namespace ptt::server {
 namespace {
 
@@ -21,7 +23,7 @@ void put_string(std::vector<std::uint8_t>& v, const std::string& s) {
 }
 
 // Samples per forced page: with the recorder's 200 ms reorder window a crash loses under a second.
-constexpr std::uint32_t kFlushEvery = 24000;
+constexpr std::uint32_t kFlushEvery = 500 * audio_format::kSamplesPerMs;
 
 }  // namespace
 
@@ -30,7 +32,7 @@ OggOpusWriter::OggOpusWriter(int fd, const OggOpusInfo& info, std::uint32_t seri
   // RFC 7845 section 5.1: identification header, alone on the first page.
   std::vector<std::uint8_t> head = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 1};
   put_le16(head, info.pre_skip);
-  put_le32(head, 48000);
+  put_le32(head, audio_format::kSampleRate);  // the input rate: ours, never resampled
   put_le16(head, 0);  // output gain
   head.push_back(0);  // channel mapping family 0: mono/stereo
   ogg_packet p{};
@@ -88,7 +90,7 @@ bool OggOpusWriter::finish() {
     ogg_packet p{};
     p.packet = const_cast<std::uint8_t*>(data);
     p.bytes = has_pending_ ? static_cast<long>(pending_.size()) : 1;
-    p.granulepos = static_cast<ogg_int64_t>(granule_ += has_pending_ ? pending_samples_ : 960);
+    p.granulepos = static_cast<ogg_int64_t>(granule_ += has_pending_ ? pending_samples_ : audio_format::kFrameSamples);
     p.packetno = packet_no_++;
     p.e_o_s = 1;
     ogg_stream_packetin(&stream_, &p);

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "ptt/audio_format.hpp"
+
 namespace ptt::server {
 
 namespace {
@@ -140,7 +142,7 @@ bool Playback::open_stream(std::string& error) {
     out.channelCount = channels;
     out.sampleFormat = paFloat32;
     out.suggestedLatency = info->defaultLowOutputLatency;
-    err = Pa_OpenStream(&stream, nullptr, &out, 48000, static_cast<unsigned long>(config_.frames_per_buffer),
+    err = Pa_OpenStream(&stream, nullptr, &out, audio_format::kSampleRate, static_cast<unsigned long>(config_.frames_per_buffer),
                         paNoFlag, &PlaybackCallback::run, this);
     if (err == paNoError) {
       channels_ = channels;
@@ -256,7 +258,7 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s) 
       if (step.kind != JitterStage::Step::played) return;
       // The step's first sample leaves the speaker after what is already queued plus the device's latency.
       const std::int64_t playout =
-          now + static_cast<std::int64_t>((device_latency_s + static_cast<double>(done + queued) / 48000.0) * 1e6);
+          now + static_cast<std::int64_t>((device_latency_s + static_cast<double>(done + queued) / audio_format::kSampleRate) * 1e6);
       if (step.capture_us > 0) capture_hist_.add(playout - step.capture_us);
       device_latency_sum_s_ += device_latency_s;
       ++device_latency_n_;

@@ -6,11 +6,12 @@
 #include <stdexcept>
 
 #include "ogg_opus_writer.hpp"
+#include "ptt/audio_format.hpp"
 #include "recording_names.hpp"
 
 namespace ptt::server {
 namespace {
-constexpr std::int64_t kReorderWindow = 9600;  // 200 ms of 48 kHz samples
+constexpr std::int64_t kReorderWindow = 200 * audio_format::kSamplesPerMs;
 
 std::string iso8601(std::chrono::system_clock::time_point t) {
   const std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -173,7 +174,7 @@ void Recorder::catalog_finished(const Talk& t) {
   const auto bytes = std::filesystem::file_size(t.path, ec);
   std::lock_guard lock(catalog_mutex_);
   auto& entry = catalog_[t.catalog_id - 1];
-  entry.duration_ms = t.writer->samples_written() / 48;
+  entry.duration_ms = t.writer->samples_written() / audio_format::kSamplesPerMs;
   entry.bytes = ec ? 0 : bytes;
   entry.finished = true;
 }
@@ -237,7 +238,7 @@ void Recorder::handle(Event& e) {
         catalog_finished(t);
         if (!t.failed)
           log_(false, "recorded " + t.path.filename().string() + ": " + std::to_string(t.packets) + " packets, " +
-                          std::to_string(t.writer->samples_written() / 48) + " ms, " + std::to_string(t.fillers) +
+                          std::to_string(t.writer->samples_written() / audio_format::kSamplesPerMs) + " ms, " + std::to_string(t.fillers) +
                           " gaps filled, " + std::to_string(t.late) + " late, repeated or overlapping" + refused + dropped);
       } else if (!t.failed) {
         log_(false, "talk " + std::to_string(e.talk_id) + ": no audio recorded, no file" + refused + dropped);

@@ -57,10 +57,7 @@ std::string safe_file_stem(std::string_view name) {
   if (windows_device_name(out)) {
     out.insert(out.begin(), '_');  // the stem now starts with '_', whatever the cut below does
     // The prefix may push a full-length stem over: drop whole characters from the end.
-    while (out.size() > kMaxFileStemBytes || trim(out.back())) {
-      while ((static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-      out.pop_back();
-    }
+    while (out.size() > kMaxFileStemBytes || trim(out.back())) out.resize(text::last_code_point_start(out));
   }
   return out;
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ptt/audio_format.hpp"
+
 namespace ptt::server {
 
 void TalkTimeline::start(std::uint32_t talk_id, TimePoint now) noexcept {
@@ -23,9 +25,9 @@ std::uint64_t TalkTimeline::limit(std::chrono::steady_clock::duration elapsed) c
                       std::clamp<std::chrono::steady_clock::duration>(elapsed, std::chrono::steady_clock::duration::zero(),
                                                                        config_.max_talk))
                       .count();
-  const auto elapsed_samples = static_cast<std::uint64_t>(us) * 48 / 1000;
+  const auto elapsed_samples = static_cast<std::uint64_t>(us) * audio_format::kSamplesPerMs / 1000;
   return elapsed_samples + elapsed_samples * config_.drift_ppm / 1'000'000 +
-         static_cast<std::uint64_t>(config_.slack.count()) * 48;
+         static_cast<std::uint64_t>(config_.slack.count()) * audio_format::kSamplesPerMs;
 }
 
 TalkTimeline::Verdict TalkTimeline::admit(std::uint32_t talk_id, std::uint32_t timestamp, std::uint32_t samples,

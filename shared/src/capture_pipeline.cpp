@@ -4,47 +4,66 @@
 
 namespace ptt {
 namespace {
+
+namespace af = audio_format;
+
 PreprocessorConfig preprocessor_config(const CaptureConfig& c) {
   PreprocessorConfig p;
-  p.frame_samples = 480;  // 10 ms: speexdsp delays by one frame, so short frames keep latency down
+  p.frame_samples = af::kSubframeSamples;  // speexdsp delays by one frame: short frames keep latency down
   p.denoise = c.denoise;
   p.agc_max_gain_db = c.agc_max_gain_db;
   return p;
 }
+
+// Samples per packet for frame_ms, or 0 unless whole sub-frames fill it and frame_ holds it.
+int packet_samples(int frame_ms) noexcept {
+  const long samples = static_cast<long>(frame_ms) * af::kSamplesPerMs;
+  if (samples <= 0 || samples > af::kFrameSamples || samples % af::kSubframeSamples != 0) return 0;
+  return static_cast<int>(samples);
+}
+
 }  // namespace
 
 CapturePipeline::CapturePipeline(const CaptureConfig& config) noexcept
     : config_(config),
+      frame_samples_(packet_samples(config.encoder.frame_ms)),
       encoder_(config.encoder),
       preprocessor_(preprocessor_config(config)),
-      preroll_limit_(std::min<std::size_t>(kMaxPreroll, static_cast<std::size_t>(std::max(config.preroll_ms, 20) / 20))) {}
+      preroll_limit_(frame_samples_ == 0 ? 0
+                                         : std::min<std::size_t>(kMaxPreroll, static_cast<std::size_t>(
+                                               std::max(config.preroll_ms, config.encoder.frame_ms) /
+                                               config.encoder.frame_ms))) {
+  // The packets' timestamps advance by frame_samples_: the encoder must code exactly that many.
+  if (encoder_.ok() && encoder_.frame_samples() != frame_samples_) frame_samples_ = 0;
+}
 
 void CapturePipeline::push(const float* samples, std::size_t n, std::uint64_t capture_us) noexcept {
+  if (!ok()) return;  // a refused configuration runs nothing, rather than mis-framing the audio
   // Capture time of the first sample still waiting in the assembler.
-  next_capture_us_ = capture_us - static_cast<std::uint64_t>(subframes_.buffered()) * 1000000 / 48000;
+  next_capture_us_ = capture_us - af::samples_to_us(subframes_.buffered());
   subframes_.push(samples, n, [&](const float* x) {
     const std::uint64_t t = next_capture_us_;
-    next_capture_us_ += 10000;
+    next_capture_us_ += af::samples_to_us(af::kSubframeSamples);
     subframe(x, t);
   });
 }
 
 void CapturePipeline::subframe(const float* x, std::uint64_t capture_us) noexcept {
-  std::copy_n(x, 480, scratch_.begin());
+  std::copy_n(x, af::kSubframeSamples, scratch_.begin());
   preprocessor_.process(scratch_.data());
-  // The preprocessor's output lags its input by one 10 ms frame.
-  capture_us -= 10000;
-  const bool speech = vad_.process(scratch_.data(), 480);
-  meter_.process(scratch_.data(), 480);
+  // The preprocessor's output lags its input by one sub-frame.
+  capture_us -= af::samples_to_us(af::kSubframeSamples);
+  const bool speech = vad_.process(scratch_.data(), af::kSubframeSamples);
+  meter_.process(scratch_.data(), af::kSubframeSamples);
   silent_subframes_ = speech ? 0 : silent_subframes_ + 1;
   if (frame_fill_ == 0) {
     frame_capture_us_ = capture_us;
     frame_speech_ = false;
   }
-  std::copy_n(scratch_.begin(), 480, frame_.begin() + frame_fill_);
-  frame_fill_ += 480;
+  std::copy_n(scratch_.begin(), af::kSubframeSamples, frame_.begin() + frame_fill_);
+  frame_fill_ += af::kSubframeSamples;
   frame_speech_ |= speech;
-  if (frame_fill_ == 960) {
+  if (frame_fill_ == frame_samples_) {
     frame_fill_ = 0;
     frame(frame_.data(), frame_speech_, frame_capture_us_);
   }
@@ -72,15 +91,15 @@ void CapturePipeline::frame(const float* x, bool speech, std::uint64_t capture_u
     if (has_held_) ++skipped_;
     held_ = e;
     has_held_ = true;
-    timestamp_ += 960;
+    timestamp_ += static_cast<std::uint32_t>(frame_samples_);
     return;
   }
   if (has_held_) {  // the packet just before speech resumed carries its onset
-    emit(held_, timestamp_ - 960);
+    emit(held_, timestamp_ - static_cast<std::uint32_t>(frame_samples_));
     has_held_ = false;
   }
   emit(e, timestamp_);
-  timestamp_ += 960;
+  timestamp_ += static_cast<std::uint32_t>(frame_samples_);
 }
 
 void CapturePipeline::emit(const Encoded& e, std::uint32_t timestamp) noexcept {
@@ -104,7 +123,7 @@ void CapturePipeline::emit(const Encoded& e, std::uint32_t timestamp) noexcept {
 }
 
 void CapturePipeline::press() noexcept {
-  if (state_ != State::idle) return;
+  if (state_ != State::idle || !ok()) return;
   state_ = State::requesting;
   // Each talk is its own Opus stream: the server starts every talk with a reset decoder.
   encoder_.reset();
@@ -128,7 +147,7 @@ void CapturePipeline::grant(std::uint32_t talk_id) noexcept {
     } else {
       emit(e, timestamp_);
     }
-    timestamp_ += 960;
+    timestamp_ += static_cast<std::uint32_t>(frame_samples_);
   }
   preroll_count_ = 0;
 }

@@ -2,6 +2,8 @@
 
 #include <opus.h>
 
+#include <algorithm>
+
 namespace ptt::codec {
 
 void Encoder::Deleter::operator()(OpusEncoder* e) const noexcept { opus_encoder_destroy(e); }
@@ -45,7 +47,7 @@ int Encoder::lookahead() const noexcept {
 
 int Encoder::encode(const float* pcm, std::uint8_t* packet, std::size_t capacity) noexcept {
   if (!state_) return OPUS_INVALID_STATE;
-  const auto cap = static_cast<opus_int32>(capacity > 1275 ? 1275 : capacity);
+  const auto cap = static_cast<opus_int32>(std::min(capacity, audio_format::kMaxOpusPacket));
   return opus_encode_float(state_.get(), pcm, frame_samples_, packet, cap);
 }
 

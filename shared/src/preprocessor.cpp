@@ -10,7 +10,7 @@ namespace ptt {
 Preprocessor::Preprocessor(const PreprocessorConfig& c) noexcept {
   if (c.frame_samples <= 0 || static_cast<std::size_t>(c.frame_samples) > kMaxFrame) return;
   frame_ = c.frame_samples;
-  state_ = speex_preprocess_state_init(frame_, 48000);
+  state_ = speex_preprocess_state_init(frame_, audio_format::kSampleRate);
   if (!state_) return;
   int denoise = c.denoise ? 1 : 0, suppress = c.noise_suppress_db, agc = c.agc ? 1 : 0, off = 0;
   int max_gain = c.agc_max_gain_db;

@@ -106,6 +106,14 @@ std::string_view first_code_points(std::string_view s, std::size_t count) noexce
   return s.substr(0, i);
 }
 
+std::size_t last_code_point_start(std::string_view s) noexcept {
+  // Forwards, not backwards over continuation bytes: the same walk as everything else, so a stray
+  // continuation byte is one character here as it is there.
+  std::size_t last = 0;
+  for (std::size_t i = 0; i < s.size(); i += std::max<std::size_t>(decode_utf8(s, i).size, 1)) last = i;
+  return last;
+}
+
 bool is_control(char32_t cp) noexcept { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
 bool is_line_break(char32_t cp) noexcept {

@@ -7,7 +7,7 @@ namespace ptt {
 namespace {
 
 constexpr float kPi = 3.14159265358979f;
-constexpr float kRate = 48000.0f;
+constexpr float kRate = static_cast<float>(audio_format::kSampleRate);
 
 // RBJ cookbook second-order Butterworth sections.
 template <typename B>

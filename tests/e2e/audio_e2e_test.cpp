@@ -27,6 +27,7 @@
 #include "../server/ws_test_client.hpp"
 #include "../shared/signals.hpp"
 #include "child_process.hpp"
+#include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
 
 namespace fs = std::filesystem;
@@ -35,6 +36,10 @@ using namespace std::chrono_literals;
 using ptt::test::ChildProcess;
 
 namespace {
+
+// The wire format's packet (every packet here is 20 ms) and rate, for lengths in seconds.
+constexpr std::uint32_t kPacketSamples = ptt::audio_format::kFrameSamples;
+constexpr double kRate = ptt::audio_format::kSampleRate;
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -174,16 +179,16 @@ class AudioEndToEnd : public ::testing::Test {
             std::size_t first = 0) {
     if (first == 0) enc_ = std::make_unique<ptt::codec::Encoder>();
     ptt::codec::Encoder& enc = *enc_;
-    std::vector<std::uint8_t> packet(1275), frame(proto::kMaxAudioFrame);
+    std::vector<std::uint8_t> packet(ptt::audio_format::kMaxOpusPacket), frame(proto::kMaxAudioFrame);
     const auto start = std::chrono::steady_clock::now();
-    for (std::size_t i = first; (i + 1) * 960 <= speech.size() && i < end; ++i) {
+    for (std::size_t i = first; (i + 1) * kPacketSamples <= speech.size() && i < end; ++i) {
       std::this_thread::sleep_until(start + (i - first) * 20ms);
-      const int n = enc.encode(speech.data() + i * 960, packet.data(), packet.size());
+      const int n = enc.encode(speech.data() + i * kPacketSamples, packet.data(), packet.size());
       proto::AudioHeader h;
       h.flags = static_cast<std::uint8_t>((i == 0 ? proto::audio_flags::kTalkStart : 0) | proto::audio_flags::kSpeech);
       h.sequence = static_cast<std::uint16_t>(i);
       h.talk_id = talk;
-      h.timestamp = static_cast<std::uint32_t>(i * 960);
+      h.timestamp = static_cast<std::uint32_t>(i * kPacketSamples);
       h.capture_time_us = static_cast<std::uint64_t>(wall_us()) - 20000;  // the frame was complete just now
       const auto size = proto::encode_audio_frame(h, packet.data(), static_cast<std::size_t>(n), frame.data(), frame.size());
       c.send_binary(std::vector<std::uint8_t>(frame.begin(), frame.begin() + size));
@@ -209,9 +214,9 @@ class AudioEndToEnd : public ::testing::Test {
     const auto speech = ptt::test::speech();
     ptt::codec::Encoder enc;
     std::vector<std::vector<std::uint8_t>> out;
-    std::vector<std::uint8_t> packet(1275);
-    for (std::size_t i = 0; i < n && (i + 1) * 960 <= speech.size(); ++i) {
-      const int size = enc.encode(speech.data() + i * 960, packet.data(), packet.size());
+    std::vector<std::uint8_t> packet(ptt::audio_format::kMaxOpusPacket);
+    for (std::size_t i = 0; i < n && (i + 1) * kPacketSamples <= speech.size(); ++i) {
+      const int size = enc.encode(speech.data() + i * kPacketSamples, packet.data(), packet.size());
       out.emplace_back(packet.begin(), packet.begin() + size);
     }
     return out;
@@ -235,7 +240,7 @@ class AudioEndToEnd : public ::testing::Test {
     if (f == nullptr) return -1;
     const ogg_int64_t total = op_pcm_total(f, -1);
     op_free(f);
-    return total < 0 ? -1 : static_cast<double>(total) / 48000;
+    return total < 0 ? -1 : static_cast<double>(total) / kRate;
   }
 
   // Kernel figures of a process from /proc/<pid>/status, in KiB (VmRSS: now; VmHWM: peak).
@@ -296,7 +301,7 @@ TEST_F(AudioEndToEnd, SpeechPlaysThroughPortAudioAndIsRecorded) {
   std::vector<float> out(raw.size() / sizeof(float));
   std::memcpy(out.data(), raw.data(), out.size() * sizeof(float));
   ASSERT_GT(out.size(), 48000u) << "parec captured too little";
-  speech.resize(speech.size() / 960 * 960);
+  speech.resize(speech.size() / kPacketSamples * kPacketSamples);
   const auto in_env = envelope(speech), out_env = envelope(out);
   int lag = 0;
   const double c_env = best_envelope_correlation(in_env, out_env, static_cast<int>(out_env.size()) - 50, &lag);
@@ -345,7 +350,7 @@ TEST_F(AudioEndToEnd, SigkillMidTalkLeavesAValidRecordingMissingAtMostTheLastSec
   while ((n = op_read_float(f, pcm.data(), static_cast<int>(pcm.size()), nullptr)) > 0) total += static_cast<std::size_t>(n);
   EXPECT_EQ(n, 0) << "decode error";
   op_free(f);
-  const double seconds = static_cast<double>(total) / 48000;
+  const double seconds = static_cast<double>(total) / kRate;
   std::printf("after SIGKILL: %.2f s of the %.2f s sent are on disk\n", seconds, sent * 0.02);
   EXPECT_GE(seconds, sent * 0.02 - 1.0);
 }
@@ -368,7 +373,7 @@ TEST_F(AudioEndToEnd, ATimestampJumpIsRefusedAndTheRecordingIsNoLongerThanTheTal
   const auto start = std::chrono::steady_clock::now();
   for (std::uint16_t i = 0; i < 6; ++i) {  // three genuine packets, then three past the jump
     std::this_thread::sleep_until(start + i * 20ms);
-    const std::uint32_t timestamp = i < 3 ? i * 960u : 0x7FFFFC40u + (i - 3u) * 960u;
+    const std::uint32_t timestamp = i < 3 ? i * kPacketSamples : 0x7FFFFC40u + (i - 3u) * kPacketSamples;
     c.send_binary(audio_frame(granted->talk_id, i, timestamp, packets[i]));
   }
   std::this_thread::sleep_until(start + 110ms);
@@ -383,7 +388,7 @@ TEST_F(AudioEndToEnd, ATimestampJumpIsRefusedAndTheRecordingIsNoLongerThanTheTal
   std::printf("talk of %.3f s with a jump to 0x7FFFFC40: recorded %.3f s, %ju bytes\n%s\n", talk_seconds, seconds,
               static_cast<std::uintmax_t>(fs::file_size(file)), line.c_str());
   EXPECT_LE(seconds, talk_seconds);
-  EXPECT_NEAR(seconds, 3 * 0.02 - 312.0 / 48000, 0.001) << "the three genuine packets are recorded, nothing else";
+  EXPECT_NEAR(seconds, 3 * 0.02 - 312.0 / kRate, 0.001) << "the three genuine packets are recorded, nothing else";
   EXPECT_NE(line.find(", 3 refused"), std::string::npos) << line;
   EXPECT_TRUE(server_->running());
 }
@@ -418,7 +423,7 @@ TEST_F(AudioEndToEnd, AGrantWithoutAudioLeavesNoFile) {
   for (const auto& entry : fs::directory_iterator(dir_ / "recordings")) files.push_back(entry.path().filename().string());
   std::printf("after an empty talk and a spoken one: %zu file(s); %s\n", files.size(), line.c_str());
   EXPECT_EQ(files, std::vector<std::string>{"Ana-1.opus"});
-  EXPECT_NEAR(recorded_length(dir_ / "recordings" / "Ana-1.opus"), 25 * 0.02 - 312.0 / 48000, 0.001);
+  EXPECT_NEAR(recorded_length(dir_ / "recordings" / "Ana-1.opus"), 25 * 0.02 - 312.0 / kRate, 0.001);
 }
 
 namespace {
@@ -434,7 +439,7 @@ double recording_seconds(const fs::path& file) {
   int n;
   while ((n = op_read_float(f, pcm.data(), static_cast<int>(pcm.size()), nullptr)) > 0) total += static_cast<std::size_t>(n);
   op_free(f);
-  return n == 0 ? static_cast<double>(total) / 48000 : -1;
+  return n == 0 ? static_cast<double>(total) / kRate : -1;
 }
 
 void raise_open_file_limit() {
@@ -756,7 +761,7 @@ TEST_F(Faults, AFloodOfFiftyThousandFramesLeavesARecordingNoLongerThanTheTalk) {
   auto granted = c.expect<proto::FloorGranted>();
   ASSERT_TRUE(granted);
   for (std::size_t i = 0; i < kFrames; ++i)
-    frames.push_back(audio_frame(granted->talk_id, static_cast<std::uint16_t>(i), static_cast<std::uint32_t>(i * 960),
+    frames.push_back(audio_frame(granted->talk_id, static_cast<std::uint16_t>(i), static_cast<std::uint32_t>(i * kPacketSamples),
                                  packets[i % packets.size()]));
   const auto flood_start = std::chrono::steady_clock::now();
   for (const auto& f : frames) c.send_binary(f);
@@ -797,6 +802,6 @@ TEST_F(Faults, AFloodOfFiftyThousandFramesLeavesARecordingNoLongerThanTheTalk) {
   talk(c, again->talk_id, ptt::test::speech(), 25);
   c.send(proto::FloorRelease{again->talk_id});
   ASSERT_FALSE(wait_for_log("recorded Mallory-2.opus").empty()) << read_file(dir_ / "server.log");
-  EXPECT_NEAR(recorded_length(dir_ / "recordings" / "Mallory-2.opus"), 25 * 0.02 - 312.0 / 48000, 0.001);
+  EXPECT_NEAR(recorded_length(dir_ / "recordings" / "Mallory-2.opus"), 25 * 0.02 - 312.0 / kRate, 0.001);
   EXPECT_TRUE(server_->running());
 }

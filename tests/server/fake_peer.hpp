@@ -71,7 +71,7 @@ inline std::vector<std::uint8_t> audio_frame(std::uint32_t talk_id, std::uint16_
   protocol::AudioHeader h;
   h.talk_id = talk_id;
   h.sequence = sequence;
-  h.timestamp = 960u * sequence;
+  h.timestamp = std::uint32_t{audio_format::kFrameSamples} * sequence;
   h.flags = flags;
   std::vector<std::uint8_t> out(protocol::kMaxAudioFrame);
   out.resize(protocol::encode_audio_frame(h, opus, sizeof opus, out.data(), out.size()));

@@ -16,6 +16,7 @@
 #include "../shared/signals.hpp"
 #include "audio_pipeline.hpp"
 #include "ogg_opus_writer.hpp"
+#include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
 #include "recorder.hpp"
 #include "recording_names.hpp"
@@ -25,6 +26,9 @@ namespace fs = std::filesystem;
 namespace t = ptt::test;
 
 namespace {
+
+// Samples in one packet: every packet here is a 20 ms one, as the client sends.
+constexpr std::uint32_t kFrame = ptt::audio_format::kFrameSamples;
 
 struct TempDir {
   fs::path path;
@@ -68,12 +72,12 @@ Packets encode_speech(std::size_t max_packets = 100000) {
   p.input = t::speech();
   ptt::codec::Encoder enc;
   p.lookahead = enc.lookahead();
-  std::vector<std::uint8_t> buf(1275);
-  for (std::size_t off = 0; off + 960 <= p.input.size() && p.data.size() < max_packets; off += 960) {
+  std::vector<std::uint8_t> buf(ptt::audio_format::kMaxOpusPacket);
+  for (std::size_t off = 0; off + kFrame <= p.input.size() && p.data.size() < max_packets; off += kFrame) {
     const int n = enc.encode(p.input.data() + off, buf.data(), buf.size());
     p.data.emplace_back(buf.begin(), buf.begin() + n);
   }
-  p.input.resize(p.data.size() * 960);
+  p.input.resize(p.data.size() * kFrame);
   return p;
 }
 
@@ -222,14 +226,14 @@ TEST(OggOpusWriter, FileOpensAndDecodesWithLibopusfile) {
   {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0640);
     OggOpusWriter w(fd, OggOpusInfo{static_cast<std::uint16_t>(p.lookahead), {"TITLE=Ana"}}, 1);
-    for (const auto& pkt : p.data) ASSERT_TRUE(w.write(pkt.data(), pkt.size(), 960));
+    for (const auto& pkt : p.data) ASSERT_TRUE(w.write(pkt.data(), pkt.size(), kFrame));
     ASSERT_TRUE(w.finish());
   }
   const auto d = decode_file(path);
   ASSERT_TRUE(d.ok);
   EXPECT_EQ(d.title, "Ana");
   // Pre-skip removes the encoder delay: the file lines up with the input sample for sample.
-  EXPECT_EQ(d.pcm.size(), p.data.size() * 960 - p.lookahead);
+  EXPECT_EQ(d.pcm.size(), p.data.size() * kFrame - p.lookahead);
   EXPECT_GT(t::correlation(p.input, d.pcm, 0), 0.85);
 }
 
@@ -240,7 +244,7 @@ TEST(OggOpusWriter, AFullDiskIsAClearError) {
   EXPECT_FALSE(w.ok());
   EXPECT_NE(w.error().find("No space left on device"), std::string::npos) << w.error();
   const std::uint8_t packet[] = {0xF8};
-  EXPECT_FALSE(w.write(packet, 1, 960));
+  EXPECT_FALSE(w.write(packet, 1, kFrame));
   EXPECT_FALSE(w.finish());
 }
 
@@ -255,7 +259,7 @@ TEST(Recorder, ReorderedPacketsWithAGapMakeAFileWithTheTalksTimeline) {
     for (std::size_t i = 0; i < p.data.size(); ++i)
       if (i < 50 || i >= 60) order.push_back(i);  // 200 ms never sent (silence) or lost
     for (std::size_t i = 0; i + 1 < order.size(); i += 4) std::swap(order[i], order[i + 1]);  // reordered
-    for (auto i : order) rec.packet(5, static_cast<std::uint32_t>(i * 960), p.data[i].data(), p.data[i].size(), 960);
+    for (auto i : order) rec.packet(5, static_cast<std::uint32_t>(i * kFrame), p.data[i].data(), p.data[i].size(), kFrame);
     rec.talk_ended(5);
     rec.flush();
   }
@@ -265,9 +269,9 @@ TEST(Recorder, ReorderedPacketsWithAGapMakeAFileWithTheTalksTimeline) {
   const auto d = decode_file(path);
   ASSERT_TRUE(d.ok);
   EXPECT_EQ(d.title, "Zoë Ünal");
-  EXPECT_EQ(d.pcm.size(), p.data.size() * 960 - 312);  // the gap is kept as time, not dropped
+  EXPECT_EQ(d.pcm.size(), p.data.size() * kFrame - 312);  // the gap is kept as time, not dropped
   // Outside the gap the recording is the speech.
-  std::vector<float> a(p.input.begin(), p.input.begin() + 45 * 960), b(d.pcm.begin(), d.pcm.begin() + 45 * 960);
+  std::vector<float> a(p.input.begin(), p.input.begin() + 45 * kFrame), b(d.pcm.begin(), d.pcm.begin() + 45 * kFrame);
   EXPECT_GT(t::correlation(a, b, 0), 0.85);
 }
 
@@ -277,14 +281,14 @@ TEST(Recorder, AnUnfinishedFileIsReadableUpToItsLastFlushedSecond) {
   const auto p = encode_speech(150);  // 3 s
   Recorder rec(dir.path, log_to(errs));
   rec.talk_started(1, "Ana", std::chrono::system_clock::now());
-  for (std::size_t i = 0; i < p.data.size(); ++i) rec.packet(1, static_cast<std::uint32_t>(i * 960), p.data[i].data(), p.data[i].size(), 960);
+  for (std::size_t i = 0; i < p.data.size(); ++i) rec.packet(1, static_cast<std::uint32_t>(i * kFrame), p.data[i].data(), p.data[i].size(), kFrame);
   rec.flush();
   // The talk is still open (no end-of-stream page): copy the file as a crash would leave it.
   const auto copy = dir.path / "copy.opus";
   fs::copy_file(dir.path / "Ana-1.opus", copy);
   const auto d = decode_file(copy);
   ASSERT_TRUE(d.ok);
-  EXPECT_GE(d.pcm.size(), (p.data.size() - 50) * 960 - 312);  // all but at most the last second
+  EXPECT_GE(d.pcm.size(), (p.data.size() - 50) * kFrame - 312);  // all but at most the last second
   rec.talk_ended(1);
 }
 
@@ -295,7 +299,7 @@ TEST(Recorder, SerialContinuesAfterARestart) {
   for (int run = 0; run < 2; ++run) {
     Recorder rec(dir.path, log_to(errs));
     rec.talk_started(1, "Ana", std::chrono::system_clock::now());
-    rec.packet(1, 0, pkt, sizeof pkt, 960);
+    rec.packet(1, 0, pkt, sizeof pkt, kFrame);
     rec.talk_ended(1);
     rec.flush();
   }
@@ -331,7 +335,7 @@ TEST(Recorder, AGrantWithoutAudioLeavesNoFile) {
     rec.flush();
     EXPECT_TRUE(fs::is_empty(dir.path));
     rec.talk_started(2, "Ana", std::chrono::system_clock::now());
-    rec.packet(2, 0, pkt, sizeof pkt, 960);
+    rec.packet(2, 0, pkt, sizeof pkt, kFrame);
     rec.talk_ended(2);
     rec.flush();
   }
@@ -339,7 +343,7 @@ TEST(Recorder, AGrantWithoutAudioLeavesNoFile) {
   for (const auto& e : fs::directory_iterator(dir.path)) files.push_back(e.path().filename().string());
   EXPECT_EQ(files, std::vector<std::string>{"Ana-1.opus"});
   EXPECT_EQ(lines.starting("talk 1:"), "talk 1: no audio recorded, no file");
-  EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), 960 - 312);
+  EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), kFrame - 312);
 }
 
 // The professor reaches a recording only through an id from the listing: ids follow the files the
@@ -353,7 +357,7 @@ TEST(Recorder, ListsItsRecordingsByIdOnceFinished) {
   rec.talk_started(1, "Ana", std::chrono::system_clock::now());
   rec.talk_ended(1);
   rec.talk_started(2, "Ben", std::chrono::system_clock::now());
-  for (std::uint32_t i = 0; i < 50; ++i) rec.packet(2, i * 960, pkt, sizeof pkt, 960);
+  for (std::uint32_t i = 0; i < 50; ++i) rec.packet(2, i * kFrame, pkt, sizeof pkt, kFrame);
   rec.flush();
   auto list = rec.recordings();
   ASSERT_EQ(list.size(), 1u);
@@ -385,12 +389,12 @@ TEST(Recorder, OverlappingPacketsNeverLengthenTheFile) {
   {
     Recorder rec(dir.path, lines.log(), 100000);  // no queue cap in the way
     rec.talk_started(1, "Ana", std::chrono::system_clock::now());
-    for (std::uint32_t ts = 0; ts < 9600; ++ts) rec.packet(1, ts, p.data[0].data(), p.data[0].size(), 960);
+    for (std::uint32_t ts = 0; ts < 10 * kFrame; ++ts) rec.packet(1, ts, p.data[0].data(), p.data[0].size(), kFrame);
     rec.talk_ended(1);
     rec.flush();
   }
   const std::string line = lines.starting("recorded Ana-1.opus");
-  EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), 10 * 960 - 312) << line;
+  EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), 10 * kFrame - 312) << line;
   EXPECT_NE(line.find("10 packets, 200 ms, 0 gaps filled, 9590 late, repeated or overlapping"), std::string::npos) << line;
 }
 
@@ -401,19 +405,19 @@ TEST(Recorder, ATalkAcrossThe32BitWrapIsRecordedInOrderFromItsFirstPacket) {
   TempDir dir("wrap");
   std::vector<std::string> errs;
   const auto p = encode_speech(100);
-  const std::uint32_t first = 0u - 960u * 40;  // 40 packets before the wrap, 60 after
+  const std::uint32_t first = 0u - kFrame * 40;  // 40 packets before the wrap, 60 after
   {
     Recorder rec(dir.path, log_to(errs));
     rec.talk_started(1, "Ana", std::chrono::system_clock::now());
     for (std::size_t i = 0; i < p.data.size(); ++i)
-      rec.packet(1, first + static_cast<std::uint32_t>(i) * 960, p.data[i].data(), p.data[i].size(), 960);
+      rec.packet(1, first + static_cast<std::uint32_t>(i) * kFrame, p.data[i].data(), p.data[i].size(), kFrame);
     rec.talk_ended(1);
     rec.flush();
   }
   EXPECT_TRUE(errs.empty());
   const auto d = decode_file(dir.path / "Ana-1.opus");
   ASSERT_TRUE(d.ok);
-  ASSERT_EQ(d.pcm.size(), p.data.size() * 960 - 312);
+  ASSERT_EQ(d.pcm.size(), p.data.size() * kFrame - 312);
   EXPECT_GT(t::correlation(p.input, d.pcm, 0), 0.85);
 }
 
@@ -441,14 +445,14 @@ TEST(Recorder, AtMostMaxQueuedPacketsWaitWhenItsThreadFallsBehind) {
         },
         100);
     rec.talk_started(1, "Ana", std::chrono::system_clock::now());
-    rec.packet(1, 0, pkt, sizeof pkt, 960);
+    rec.packet(1, 0, pkt, sizeof pkt, kFrame);
     rec.talk_ended(1);
     {
       std::unique_lock lock(m);
       cv.wait(lock, [&] { return held; });
     }
     rec.talk_started(2, "Ana", std::chrono::system_clock::now());
-    for (std::uint32_t i = 0; i < 10000; ++i) rec.packet(2, i * 960, pkt, sizeof pkt, 960);
+    for (std::uint32_t i = 0; i < 10000; ++i) rec.packet(2, i * kFrame, pkt, sizeof pkt, kFrame);
     {
       std::lock_guard lock(m);
       go = true;
@@ -466,7 +470,7 @@ TEST(Recorder, AtMostMaxQueuedPacketsWaitWhenItsThreadFallsBehind) {
   EXPECT_GE(written, 99);  // the first talk's packet may still count against the cap
   EXPECT_LE(written, 100);
   EXPECT_EQ(written + dropped, 10000);
-  EXPECT_EQ(pcm_total(dir.path / "Ana-2.opus"), written * 960 - 312);
+  EXPECT_EQ(pcm_total(dir.path / "Ana-2.opus"), written * kFrame - 312);
 }
 
 // The outside client's talk through the pipeline on a scripted clock: 0.11 s, three packets, then
@@ -481,11 +485,11 @@ TEST(Recorder, AJumpFarAheadOfTheTalkNeverReachesTheFile) {
     AudioPipeline pipe(nullptr, std::make_unique<Recorder>(dir.path, lines.log()), {}, lines.log());
     pipe.talk_started(7, "Eve", t0);
     for (std::uint16_t i = 0; i < 6; ++i)
-      feed(pipe, 7, i, i < 3 ? i * 960u : 0x7FFFFC40u + (i - 3u) * 960u, p.data[i], t0 + std::chrono::milliseconds(5 + 20 * i));
+      feed(pipe, 7, i, i < 3 ? i * kFrame : 0x7FFFFC40u + (i - 3u) * kFrame, p.data[i], t0 + std::chrono::milliseconds(5 + 20 * i));
     pipe.talk_ended(7, t0 + std::chrono::milliseconds(110));
     pipe.recorder()->flush();
   }
-  EXPECT_EQ(pcm_total(dir.path / "Eve-1.opus"), 3 * 960 - 312);
+  EXPECT_EQ(pcm_total(dir.path / "Eve-1.opus"), 3 * kFrame - 312);
   EXPECT_LT(fs::file_size(dir.path / "Eve-1.opus"), 4096u);
   const std::string line = lines.starting("recorded Eve-1.opus");
   EXPECT_NE(line.find(": 3 packets, 60 ms, 0 gaps filled, 0 late, repeated or overlapping, 3 refused (outside the talk's time)"),
@@ -507,14 +511,14 @@ TEST(Recorder, AFloodThroughThePipelineLeavesAFileNoLongerThanTheTalkPlusTheSlac
     AudioPipeline pipe(nullptr, std::make_unique<Recorder>(dir.path, lines.log()), {}, lines.log());
     pipe.talk_started(1, "Mallory", t0);
     for (std::uint32_t i = 0; i < 50000; ++i)
-      feed(pipe, 1, static_cast<std::uint16_t>(i), i * 960, p.data[i % p.data.size()], t0 + std::chrono::microseconds(20 * i));
+      feed(pipe, 1, static_cast<std::uint16_t>(i), i * kFrame, p.data[i % p.data.size()], t0 + std::chrono::microseconds(20 * i));
     EXPECT_EQ(pipe.timeline().counts().accepted, 50u);
     pipe.talk_ended(1, t0 + std::chrono::seconds(1));
     pipe.recorder()->flush();
   }
   const long long total = pcm_total(dir.path / "Mallory-1.opus");
   EXPECT_LE(total + 312, static_cast<long long>(TalkTimeline{}.limit(std::chrono::seconds(1))));
-  EXPECT_EQ(total, 50 * 960 - 312);
+  EXPECT_EQ(total, 50 * kFrame - 312);
   EXPECT_NE(lines.starting("recorded Mallory-1.opus").find("49950 refused"), std::string::npos)
       << lines.starting("recorded Mallory-1.opus");
 }
@@ -532,9 +536,9 @@ TEST(Recorder, NoRecordingRunsPastMaxTalkPlusTheSlack) {
     AudioPipeline pipe(nullptr, std::make_unique<Recorder>(dir.path, lines.log()), config, lines.log());
     pipe.talk_started(1, "Ana", t0);
     for (std::uint32_t i = 0; i < 500; ++i)  // 10 s
-      feed(pipe, 1, static_cast<std::uint16_t>(i), i * 960, p.data[i % p.data.size()], t0 + std::chrono::milliseconds(20 * i));
+      feed(pipe, 1, static_cast<std::uint16_t>(i), i * kFrame, p.data[i % p.data.size()], t0 + std::chrono::milliseconds(20 * i));
     pipe.talk_ended(1, t0 + std::chrono::seconds(10));
     pipe.recorder()->flush();
   }
-  EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), 150 * 960 - 312);  // 3.00 s
+  EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), 150 * kFrame - 312);  // 3.00 s
 }

@@ -10,13 +10,13 @@ using ptt::CaptureConfig;
 using ptt::CapturePipeline;
 namespace proto = ptt::protocol;
 namespace t = ptt::test;
+namespace af = ptt::audio_format;
 
 namespace {
 
 // Feeds x in 128-sample quanta as the AudioWorklet does, with capture times from start_us.
 void feed(CapturePipeline& p, const std::vector<float>& x, std::uint64_t start_us = 1'000'000'000) {
-  for (std::size_t off = 0; off + 128 <= x.size(); off += 128)
-    p.push(x.data() + off, 128, start_us + std::uint64_t{off} * 1000000 / 48000);  // 64-bit: size_t is 32 in wasm
+  for (std::size_t off = 0; off + 128 <= x.size(); off += 128) p.push(x.data() + off, 128, start_us + af::samples_to_us(off));
 }
 
 std::vector<proto::AudioFrameView> frames(const CapturePipeline& p, std::vector<std::vector<std::uint8_t>>& storage) {
@@ -50,7 +50,7 @@ TEST(CapturePipeline, PrerollFromPressIsSentOnGrantFirst) {
   CapturePipeline p;
   const auto speech = loud_speech();
   p.press();
-  std::vector<float> first(speech.begin(), speech.begin() + 48000 / 2);  // 0.5 s before the grant
+  std::vector<float> first(speech.begin(), speech.begin() + af::kSampleRate / 2);  // 0.5 s before the grant
   feed(p, first);
   EXPECT_EQ(p.ready_count(), 0u);
   p.grant(7);
@@ -61,14 +61,14 @@ TEST(CapturePipeline, PrerollFromPressIsSentOnGrantFirst) {
   for (std::size_t i = 0; i < f.size(); ++i) {
     EXPECT_EQ(f[i].header.talk_id, 7u);
     EXPECT_EQ(f[i].header.sequence, i);
-    EXPECT_EQ(f[i].samples, 960u);
+    EXPECT_EQ(f[i].samples, std::uint32_t{af::kFrameSamples});
     if (i) { EXPECT_GT(f[i].header.timestamp, f[i - 1].header.timestamp); }
     if (i) { EXPECT_FALSE(f[i].header.flags & proto::audio_flags::kTalkStart); }
   }
   EXPECT_EQ(f[0].header.timestamp, 0u);
   p.clear_ready();
   // After the grant, packets flow directly and continue the timeline.
-  std::vector<float> rest(speech.begin() + 48000 / 2, speech.begin() + 48000);
+  std::vector<float> rest(speech.begin() + af::kSampleRate / 2, speech.begin() + af::kSampleRate);
   feed(p, rest, 1'000'000'000 + 500'000);
   std::vector<std::vector<std::uint8_t>> storage2;
   auto g = frames(p, storage2);
@@ -92,19 +92,69 @@ TEST(CapturePipeline, PrerollIsBoundedToTheNewestSecond) {
   c.send_silence = true;
   CapturePipeline p(c);
   p.press();
-  auto x = t::vowel(140, 0.3f, 48000 * 3);
+  auto x = t::vowel(140, 0.3f, af::kSampleRate * 3);
   feed(p, x);
   p.grant(1);
   EXPECT_EQ(p.ready_count(), 50u);
   EXPECT_GE(p.packets_dropped(), 98u);
 }
 
+// 10 ms packets: half the samples each, timestamps and capture times a sub-frame apart, and the
+// whole 1 s pre-roll (100 packets) handed over at the grant.
+TEST(CapturePipeline, TenMillisecondFramesAreFramedAsConfigured) {
+  CaptureConfig c;
+  c.encoder.frame_ms = 10;
+  c.send_silence = true;
+  CapturePipeline p(c);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p.frame_samples(), af::kSubframeSamples);
+  const std::uint64_t start = 5'000'000'000ull;
+  p.press();
+  feed(p, t::vowel(140, 0.3f, af::kSampleRate * 2), start);
+  p.grant(4);
+  std::vector<std::vector<std::uint8_t>> storage;
+  auto f = frames(p, storage);
+  ASSERT_EQ(f.size(), 100u);
+  EXPECT_EQ(p.packets_dropped(), 100u);  // the older second of the two
+  for (std::size_t k = 0; k < f.size(); ++k) {
+    EXPECT_EQ(f[k].samples, std::uint32_t{af::kSubframeSamples}) << k;
+    EXPECT_EQ(f[k].header.sequence, k);
+    EXPECT_EQ(f[k].header.timestamp, k * af::kSubframeSamples) << k;
+    if (k > 0) { EXPECT_EQ(f[k].header.capture_time_us - f[k - 1].header.capture_time_us, 10'000u) << k; }
+  }
+  // The newest second: it began 1 s into the vowel, less the preprocessor's 10 ms lag.
+  EXPECT_EQ(f[0].header.capture_time_us, start + 1'000'000 - 10'000);
+  ptt::codec::Decoder dec;
+  std::vector<float> pcm(af::kMaxPacketSamples);
+  for (const auto& v : f) ASSERT_EQ(dec.decode(v.opus, v.opus_size, pcm.data(), af::kMaxPacketSamples), af::kSubframeSamples);
+}
+
+// A frame the 10 ms sub-frame path cannot fill exactly is refused at construction, and nothing runs:
+// no packet, no level, no state change.
+TEST(CapturePipeline, RefusesAFrameSizeItCannotHonour) {
+  for (int frame_ms : {0, 5, 15, 40, 60}) {
+    CaptureConfig c;
+    c.encoder.frame_ms = frame_ms;
+    c.send_silence = true;
+    CapturePipeline p(c);
+    EXPECT_FALSE(p.ok()) << frame_ms;
+    EXPECT_EQ(p.frame_samples(), 0) << frame_ms;
+    p.press();
+    feed(p, loud_speech());
+    p.grant(1);
+    EXPECT_EQ(p.state(), CapturePipeline::State::idle) << frame_ms;
+    EXPECT_EQ(p.ready_count(), 0u) << frame_ms;
+    EXPECT_EQ(p.packets_sent() + p.packets_dropped(), 0u) << frame_ms;
+    EXPECT_EQ(p.level(), 0.0f) << frame_ms;
+  }
+}
+
 TEST(CapturePipeline, SilenceIsNotSentAndSpeechOnsetIsKept) {
   CapturePipeline p;
   const auto speech = t::speech();
-  std::vector<float> x(speech.begin(), speech.begin() + 48000);
-  x.insert(x.end(), 48000, 0.0f);  // 1 s of silence in the middle
-  x.insert(x.end(), speech.begin() + 48000, speech.begin() + 96000);
+  std::vector<float> x(speech.begin(), speech.begin() + af::kSampleRate);
+  x.insert(x.end(), af::kSampleRate, 0.0f);  // 1 s of silence in the middle
+  x.insert(x.end(), speech.begin() + af::kSampleRate, speech.begin() + 2 * af::kSampleRate);
   p.press();
   p.grant(2);
   feed(p, x);
@@ -116,11 +166,11 @@ TEST(CapturePipeline, SilenceIsNotSentAndSpeechOnsetIsKept) {
   bool gap = false;
   for (std::size_t i = 1; i < f.size(); ++i) {
     EXPECT_EQ(f[i].header.sequence, f[i - 1].header.sequence + 1);
-    if (f[i].header.timestamp - f[i - 1].header.timestamp > 960) gap = true;
+    if (f[i].header.timestamp - f[i - 1].header.timestamp > af::kFrameSamples) gap = true;
   }
   EXPECT_TRUE(gap);
-  EXPECT_GT(f.back().header.timestamp, 2u * 48000);  // speech after the silence was sent
-  feed(p, std::vector<float>(48000, 0.0f));  // the VAD's 300 ms hangover, then silence counts
+  EXPECT_GT(f.back().header.timestamp, 2u * af::kSampleRate);  // speech after the silence was sent
+  feed(p, std::vector<float>(af::kSampleRate, 0.0f));  // the VAD's 300 ms hangover, then silence counts
   EXPECT_GE(p.silence_ms(), 600u);
 }
 
@@ -131,7 +181,7 @@ TEST(CapturePipeline, CaptureTimeIsTheFirstSamplesTime) {
   p.press();
   p.grant(1);
   const std::uint64_t start = 5'000'000'000ull;
-  feed(p, t::vowel(140, 0.3f, 48000), start);
+  feed(p, t::vowel(140, 0.3f, af::kSampleRate), start);
   std::vector<std::vector<std::uint8_t>> storage;
   auto f = frames(p, storage);
   ASSERT_GE(f.size(), 10u);
@@ -153,9 +203,9 @@ TEST(CapturePipeline, PacketsDecodeToTheSpeech) {
   std::vector<std::vector<std::uint8_t>> storage;
   auto f = frames(p, storage);
   ptt::codec::Decoder dec;
-  std::vector<float> out, pcm(960);
+  std::vector<float> out, pcm(af::kFrameSamples);
   for (const auto& v : f) {
-    ASSERT_EQ(dec.decode(v.opus, v.opus_size, pcm.data(), 960), 960);
+    ASSERT_EQ(dec.decode(v.opus, v.opus_size, pcm.data(), af::kFrameSamples), af::kFrameSamples);
     out.insert(out.end(), pcm.begin(), pcm.end());
   }
   // Delays: 10 ms preprocessor + Opus look-ahead.
@@ -185,19 +235,19 @@ TEST(CapturePipeline, EachTalkDecodesCleanlyFromAFreshDecoder) {
   feed(p, std::vector<float>(speech.begin(), speech.begin() + static_cast<std::ptrdiff_t>(cut)));
   p.release();
   p.clear_ready();
-  feed(p, std::vector<float>(48000, 0.0f));  // idle for a second
+  feed(p, std::vector<float>(af::kSampleRate, 0.0f));  // idle for a second
   p.press();
   p.grant(2);
-  feed(p, std::vector<float>(48000 / 2, 0.0f));  // the second talk is silence
+  feed(p, std::vector<float>(af::kSampleRate / 2, 0.0f));  // the second talk is silence
   std::vector<std::vector<std::uint8_t>> storage;
   auto f = frames(p, storage);
   ASSERT_GE(f.size(), 20u);
   ptt::codec::Decoder dec;
-  std::vector<float> pcm(960);
+  std::vector<float> pcm(af::kFrameSamples);
   float peak = 0;
   for (const auto& v : f) {
     ASSERT_EQ(v.header.talk_id, 2u);
-    ASSERT_EQ(dec.decode(v.opus, v.opus_size, pcm.data(), 960), 960);
+    ASSERT_EQ(dec.decode(v.opus, v.opus_size, pcm.data(), af::kFrameSamples), af::kFrameSamples);
     for (float x : pcm) peak = std::max(peak, std::abs(x));
   }
   EXPECT_LT(peak, 0.001f) << "a silent talk decodes to a burst as loud as " << peak;

@@ -13,6 +13,7 @@ using ptt::codec::Decoder;
 using ptt::codec::Encoder;
 using ptt::codec::EncoderConfig;
 namespace t = ptt::test;
+namespace af = ptt::audio_format;
 
 namespace {
 
@@ -29,7 +30,7 @@ RoundTrip encode_decode(const std::vector<float>& input, const EncoderConfig& co
   RoundTrip r;
   r.lookahead = enc.lookahead();
   const auto frame = static_cast<std::size_t>(enc.frame_samples());
-  std::array<std::uint8_t, 1275> packet{};
+  std::array<std::uint8_t, af::kMaxOpusPacket> packet{};
   std::vector<float> pcm(ptt::codec::kMaxFrameSamples);
   for (std::size_t off = 0; off + frame <= input.size(); off += frame) {
     const int n = enc.encode(input.data() + off, packet.data(), packet.size());
@@ -115,8 +116,9 @@ TEST(Codec, FecRecoversALostPacketBetterThanConcealment) {
   Encoder enc;
   ASSERT_TRUE(enc.ok());
   std::vector<std::vector<std::uint8_t>> packets;
-  std::array<std::uint8_t, 1275> buf{};
-  for (std::size_t off = 0; off + 960 <= input.size(); off += 960) {
+  std::array<std::uint8_t, af::kMaxOpusPacket> buf{};
+  constexpr int kFrame = af::kFrameSamples;
+  for (std::size_t off = 0; off + kFrame <= input.size(); off += kFrame) {
     const int n = enc.encode(input.data() + off, buf.data(), buf.size());
     ASSERT_GT(n, 0);
     packets.emplace_back(buf.begin(), buf.begin() + n);
@@ -124,17 +126,17 @@ TEST(Codec, FecRecoversALostPacketBetterThanConcealment) {
   // Lose every 10th packet; rebuild once with FEC from the next packet and once with plain PLC.
   auto rebuild = [&](bool use_fec) {
     Decoder dec;
-    std::vector<float> out, pcm(2880);
+    std::vector<float> out, pcm(af::kMaxPacketSamples);
     for (std::size_t i = 0; i < packets.size(); ++i) {
       int got;
       if (i % 10 == 5 && i + 1 < packets.size()) {
-        got = use_fec ? dec.decode_fec(packets[i + 1].data(), packets[i + 1].size(), pcm.data(), 960)
-                      : dec.conceal(pcm.data(), 960);
+        got = use_fec ? dec.decode_fec(packets[i + 1].data(), packets[i + 1].size(), pcm.data(), kFrame)
+                      : dec.conceal(pcm.data(), kFrame);
       } else {
-        got = dec.decode(packets[i].data(), packets[i].size(), pcm.data(), 2880);
+        got = dec.decode(packets[i].data(), packets[i].size(), pcm.data(), af::kMaxPacketSamples);
       }
-      EXPECT_EQ(got, 960);
-      out.insert(out.end(), pcm.begin(), pcm.begin() + 960);
+      EXPECT_EQ(got, kFrame);
+      out.insert(out.end(), pcm.begin(), pcm.begin() + kFrame);
     }
     return out;
   };
@@ -150,11 +152,11 @@ TEST(Codec, FecRecoversALostPacketBetterThanConcealment) {
 TEST(Codec, ConcealmentProducesAFrameAndResetWorks) {
   Decoder dec;
   ASSERT_TRUE(dec.ok());
-  std::vector<float> pcm(2880);
+  std::vector<float> pcm(af::kMaxPacketSamples);
   EXPECT_EQ(dec.conceal(pcm.data(), 960), 960);
   dec.reset();
   EXPECT_EQ(dec.conceal(pcm.data(), 480), 480);
   const std::uint8_t garbage[] = {0x4B, 0x00};
-  EXPECT_LT(dec.decode(garbage, sizeof garbage, pcm.data(), 2880), 0);
-  EXPECT_LT(dec.decode(nullptr, 0, pcm.data(), 2880), 0);
+  EXPECT_LT(dec.decode(garbage, sizeof garbage, pcm.data(), af::kMaxPacketSamples), 0);
+  EXPECT_LT(dec.decode(nullptr, 0, pcm.data(), af::kMaxPacketSamples), 0);
 }

@@ -31,7 +31,7 @@ TEST(LevelMeter, SilenceSitsAtTheFloor) {
 }
 
 TEST(LevelMeter, PeakFallsAtTheReleaseRate) {
-  ptt::LevelMeter m(48000, 30.0f);
+  ptt::LevelMeter m(ptt::audio_format::kSampleRate, 30.0f);
   const auto loud = ptt::test::sine(1000, 1.0f, 960);
   m.process(loud.data(), loud.size());
   std::vector<float> zeros(4800, 0.0f);  // 100 ms of silence: the peak falls 3 dB

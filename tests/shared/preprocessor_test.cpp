@@ -14,6 +14,8 @@ using ptt::PreprocessorConfig;
 
 namespace {
 
+constexpr std::size_t kFrame = ptt::audio_format::kFrameSamples;  // the default frame
+
 std::vector<float> run(Preprocessor& p, std::vector<float> x) {
   const auto n = static_cast<std::size_t>(p.frame_samples());
   x.resize(x.size() / n * n);
@@ -80,7 +82,7 @@ TEST(Preprocessor, AgcRaisesQuietSpeechWithinItsBound) {
   std::vector<float> in;
   for (int i = 0; i < 3; ++i) in.insert(in.end(), s.begin(), s.end());
   const auto out = run(p, in);
-  const std::size_t last = out.size() - s.size() / 960 * 960;
+  const std::size_t last = out.size() - s.size() / kFrame * kFrame;
   const double gain = db(t::rms(out.data() + last, out.size() - last) / t::rms(in.data() + last, out.size() - last));
   RecordProperty("gain_db", std::to_string(gain));
   EXPECT_GT(gain, 6.0);
@@ -98,7 +100,7 @@ TEST(Preprocessor, AgcRespectsASmallerBound) {
   std::vector<float> in;
   for (int i = 0; i < 3; ++i) in.insert(in.end(), s.begin(), s.end());
   const auto out = run(p, in);
-  const std::size_t last = out.size() - s.size() / 960 * 960;
+  const std::size_t last = out.size() - s.size() / kFrame * kFrame;
   const double gain = db(t::rms(out.data() + last, out.size() - last) / t::rms(in.data() + last, out.size() - last));
   EXPECT_LT(gain, 6.0 + 1.0);
 }

@@ -61,15 +61,16 @@ TEST(AudioFrame, HeaderIsBigEndianAtDocumentedOffsets) {
 TEST(AudioFrame, RealEncodedPacketsRoundTrip) {
   ptt::codec::Encoder enc;
   ASSERT_TRUE(enc.ok());
-  const auto pcm = ptt::test::vowel(140, 0.5f, 960 * 10);
+  constexpr int kFrame = ptt::audio_format::kFrameSamples;
+  const auto pcm = ptt::test::vowel(140, 0.5f, kFrame * 10);
   std::array<std::uint8_t, kMaxOpusPacket> packet{};
   for (int i = 0; i < 10; ++i) {
-    const int n = enc.encode(pcm.data() + 960 * i, packet.data(), packet.size());
+    const int n = enc.encode(pcm.data() + kFrame * i, packet.data(), packet.size());
     ASSERT_GT(n, 0);
     AudioHeader h;
     h.talk_id = 7;
     h.sequence = static_cast<std::uint16_t>(i);
-    h.timestamp = static_cast<std::uint32_t>(960 * i);
+    h.timestamp = static_cast<std::uint32_t>(kFrame * i);
     const auto bytes = frame(h, std::vector<std::uint8_t>(packet.begin(), packet.begin() + n));
     AudioFrameView v;
     ASSERT_EQ(decode_audio_frame(bytes.data(), bytes.size(), v), ErrorCode::ok) << "packet " << i;

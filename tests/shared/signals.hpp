@@ -4,9 +4,11 @@
 #include <cstddef>
 #include <vector>
 
+#include "ptt/audio_format.hpp"
+
 namespace ptt::test {
 
-constexpr int kRate = 48000;
+constexpr int kRate = ptt::audio_format::kSampleRate;
 
 std::vector<float> sine(float freq_hz, float amplitude, std::size_t samples);
 // A sustained synthetic vowel /a/: glottal pulse train at f0 through three formant resonators.

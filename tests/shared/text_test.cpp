@@ -45,6 +45,10 @@ TEST(Utf8, DecoderReadsEachLengthAndRefusesBadForms) {
   EXPECT_EQ(first_code_points("\xc3\xb6\xc3\xb6\xc3\xb6", 2), "\xc3\xb6\xc3\xb6");
   EXPECT_EQ(first_code_points("\xf0\x9f\x8e\xa4x", 1), "\xf0\x9f\x8e\xa4");
   EXPECT_EQ(first_code_points("ab", 5), "ab");
+  EXPECT_EQ(last_code_point_start(""), 0u);
+  EXPECT_EQ(last_code_point_start("ab"), 1u);
+  EXPECT_EQ(last_code_point_start("a\xf0\x9f\x8e\xa4"), 1u);  // a whole four-byte character
+  EXPECT_EQ(last_code_point_start("\xc3\xb6\x80"), 2u);        // a stray continuation byte alone
 }
 
 TEST(Utf8, ProtocolNamesTheSameFunctions) {

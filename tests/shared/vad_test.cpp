@@ -12,7 +12,7 @@ using ptt::VoiceActivityDetector;
 
 namespace {
 
-constexpr std::size_t kFrame = 960;  // 20 ms, as the client runs it
+constexpr std::size_t kFrame = ptt::audio_format::kFrameSamples;  // as the client runs it
 
 std::vector<bool> classify(VoiceActivityDetector& vad, const std::vector<float>& x) {
   std::vector<bool> out;

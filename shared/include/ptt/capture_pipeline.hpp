@@ -1,6 +1,8 @@
 // The student's side of a talk, as the AudioWorklet runs it (compiled to wasm) and the tests run
 // it natively: 10 ms frames through speexdsp's preprocessor (noise suppression, bounded gain), the
-// voice-activity detector and the level meter; 20 ms Opus packets framed with the shared protocol.
+// voice-activity detector and the level meter; 20 ms (or 10 ms) Opus packets framed with the shared
+// protocol. A packet is a whole number of 10 ms sub-frames: a configuration whose frame is not (any
+// frame_ms but 10 or 20) leaves the pipeline not ok(), and it then produces nothing.
 //
 // A press starts a pre-roll: packets are encoded and held (up to `preroll_ms`) until the grant
 // arrives, then sent first, so the first syllable is not lost; a denial drops them. While live,
@@ -13,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
 #include "ptt/frame_assembler.hpp"
 #include "ptt/level_meter.hpp"
@@ -23,7 +26,7 @@
 namespace ptt {
 
 struct CaptureConfig {
-  codec::EncoderConfig encoder;  // 20 ms frames
+  codec::EncoderConfig encoder;  // frame_ms: 20 (the default) or 10
   int agc_max_gain_db = 18;
   bool denoise = true;
   int preroll_ms = 1000;
@@ -32,13 +35,18 @@ struct CaptureConfig {
 
 class CapturePipeline {
  public:
-  static constexpr std::size_t kMaxReady = 64;
-  static constexpr std::size_t kMaxPreroll = 100;  // 2 s of 20 ms packets
+  static constexpr std::size_t kMaxPreroll = 100;  // packets: 2 s of 20 ms ones, 1 s of 10 ms ones
+  // A grant hands over the whole pre-roll at once, with room left for what the same push adds.
+  static constexpr std::size_t kMaxReady = kMaxPreroll + 28;
 
   enum class State : std::uint8_t { idle, requesting, live };
 
   explicit CapturePipeline(const CaptureConfig& config = {}) noexcept;
-  bool ok() const noexcept { return encoder_.ok() && preprocessor_.ok(); }
+  // False when the encoder or preprocessor failed, or the configured frame is one the sub-frame
+  // path cannot fill exactly; push() then does nothing.
+  bool ok() const noexcept { return frame_samples_ != 0 && encoder_.ok() && preprocessor_.ok(); }
+  // Samples per packet: 960 or 480 (0 when the configured frame cannot be honoured).
+  int frame_samples() const noexcept { return frame_samples_; }
 
   // Feeds n samples (48 kHz mono, any count) whose first sample was captured at capture_us on the
   // sender's clock (the clock its pings use).
@@ -59,7 +67,7 @@ class CapturePipeline {
   float level() const noexcept { return meter_.display_level(); }  // 0..1 for the meter
   bool speech() const noexcept { return vad_.active(); }
   // How long the VAD has heard no speech, in ms (for the "we can't hear you" hint).
-  std::uint32_t silence_ms() const noexcept { return silent_subframes_ * 10; }
+  std::uint32_t silence_ms() const noexcept { return silent_subframes_ * audio_format::kSubframeMs; }
   std::uint64_t packets_sent() const noexcept { return sent_; }
   std::uint64_t packets_skipped() const noexcept { return skipped_; }
   std::uint64_t packets_dropped() const noexcept { return dropped_; }
@@ -81,14 +89,15 @@ class CapturePipeline {
   void emit(const Encoded& e, std::uint32_t timestamp) noexcept;
 
   CaptureConfig config_;
+  int frame_samples_;  // per packet; 0: the configured frame is refused
   codec::Encoder encoder_;
   Preprocessor preprocessor_;
   VoiceActivityDetector vad_;
   LevelMeter meter_;
-  FrameAssembler subframes_{480};
+  FrameAssembler subframes_{audio_format::kSubframeSamples};
   std::uint64_t next_capture_us_ = 0;  // capture time of the assembler's first buffered sample
-  std::array<float, 480> scratch_{};
-  std::array<float, 960> frame_{};
+  std::array<float, audio_format::kSubframeSamples> scratch_{};
+  std::array<float, audio_format::kFrameSamples> frame_{};  // the first frame_samples_ are used
   int frame_fill_ = 0;
   bool frame_speech_ = false;
   std::uint64_t frame_capture_us_ = 0;

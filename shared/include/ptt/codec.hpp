@@ -7,17 +7,19 @@
 #include <cstdint>
 #include <memory>
 
+#include "ptt/audio_format.hpp"
+
 struct OpusEncoder;
 struct OpusDecoder;
 
 namespace ptt::codec {
 
-inline constexpr int kSampleRate = 48000;
-inline constexpr int kChannels = 1;
-inline constexpr int kMaxFrameSamples = 2880;  // 60 ms: the most one decode call can produce
+inline constexpr int kSampleRate = audio_format::kSampleRate;
+inline constexpr int kChannels = audio_format::kChannels;
+inline constexpr int kMaxFrameSamples = audio_format::kMaxPacketSamples;  // the most one decode call produces
 
 struct EncoderConfig {
-  int frame_ms = 20;              // 10 or 20
+  int frame_ms = audio_format::kFrameMs;  // 10 or 20
   int bitrate = 24000;            // bits per second
   int complexity = 5;             // 0..10; 5 keeps the worklet well inside real time
   bool inband_fec = true;
@@ -44,7 +46,7 @@ class Encoder {
   struct Deleter { void operator()(OpusEncoder* e) const noexcept; };
   std::unique_ptr<OpusEncoder, Deleter> state_;
   int error_ = 0;
-  int frame_samples_ = 960;
+  int frame_samples_ = audio_format::kFrameSamples;
 };
 
 // Every sample a Decoder writes is within [-1, 1]: libopus's float decoder may overshoot (a hostile

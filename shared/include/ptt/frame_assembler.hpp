@@ -6,11 +6,13 @@
 #include <array>
 #include <cstddef>
 
+#include "ptt/audio_format.hpp"
+
 namespace ptt {
 
 class FrameAssembler {
  public:
-  static constexpr std::size_t kMaxFrame = 2880;
+  static constexpr std::size_t kMaxFrame = audio_format::kMaxPacketSamples;
 
   explicit FrameAssembler(std::size_t frame_samples) noexcept
       : frame_(std::min(std::max<std::size_t>(frame_samples, 1), kMaxFrame)) {}

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include "ptt/audio_format.hpp"
+
 namespace ptt {
 
 class LevelMeter {
@@ -11,7 +13,7 @@ class LevelMeter {
   static constexpr float kFloorDb = -96.0f;
 
   // release_db_per_s: how fast the held peak falls when the signal gets quieter.
-  explicit LevelMeter(int sample_rate = 48000, float release_db_per_s = 30.0f) noexcept
+  explicit LevelMeter(int sample_rate = audio_format::kSampleRate, float release_db_per_s = 30.0f) noexcept
       : sample_rate_(sample_rate), release_db_per_s_(release_db_per_s) {}
 
   void process(const float* samples, std::size_t n) noexcept;

@@ -6,12 +6,14 @@
 #include <array>
 #include <cstddef>
 
+#include "ptt/audio_format.hpp"
+
 struct SpeexPreprocessState_;
 
 namespace ptt {
 
 struct PreprocessorConfig {
-  int frame_samples = 960;
+  int frame_samples = audio_format::kFrameSamples;
   bool denoise = true;
   int noise_suppress_db = -25;  // attenuation of noise (negative dB)
   bool agc = true;
@@ -21,7 +23,7 @@ struct PreprocessorConfig {
 
 class Preprocessor {
  public:
-  static constexpr std::size_t kMaxFrame = 960;
+  static constexpr std::size_t kMaxFrame = audio_format::kFrameSamples;
 
   explicit Preprocessor(const PreprocessorConfig& config = {}) noexcept;
   ~Preprocessor();

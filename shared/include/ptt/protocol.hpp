@@ -3,6 +3,8 @@
 // Control messages travel as JSON in WebSocket text frames; audio travels as a fixed 20-byte header
 // followed by one Opus packet in WebSocket binary frames. This is the only implementation of the
 // format: the server links it natively and the browser client links it compiled to WebAssembly.
+// The code is split by job: src/protocol_audio.cpp (audio frames), src/protocol_control.cpp
+// (control messages, error names), src/protocol_clock.cpp (clock sync).
 // Nothing here throws: every decoder returns an ErrorCode and leaves its output untouched on error.
 #pragma once
 
@@ -13,6 +15,7 @@
 #include <string_view>
 #include <variant>
 
+#include "ptt/audio_format.hpp"
 #include "ptt/text.hpp"
 
 namespace ptt::protocol {
@@ -21,15 +24,15 @@ inline constexpr std::uint8_t kVersion = 1;
 
 // Limits (bytes unless stated).
 inline constexpr std::size_t kAudioHeaderSize = 20;
-inline constexpr std::size_t kMaxOpusPacket = 1275;  // RFC 6716 section 3.4, R2
+inline constexpr std::size_t kMaxOpusPacket = audio_format::kMaxOpusPacket;
 inline constexpr std::size_t kMaxAudioFrame = kAudioHeaderSize + kMaxOpusPacket;
 inline constexpr std::size_t kMaxControlMessage = 1024;
 using text::kMaxNameCodePoints;  // 32, after normalisation (text.hpp)
 inline constexpr std::size_t kMaxNameBytes = 4 * kMaxNameCodePoints;  // a join's `name` on the wire
 inline constexpr std::size_t kMaxRoomCodeBytes = 32;
 inline constexpr std::size_t kMaxErrorMessageBytes = 256;
-inline constexpr std::uint32_t kSampleRate = 48000;
-inline constexpr std::uint32_t kMaxPacketSamples = 2880;  // 60 ms, the longest Opus packet we accept
+inline constexpr std::uint32_t kSampleRate = audio_format::kSampleRate;
+inline constexpr std::uint32_t kMaxPacketSamples = audio_format::kMaxPacketSamples;  // 60 ms
 // Largest integer a JavaScript number holds exactly; every integer field is bounded by it.
 inline constexpr std::uint64_t kMaxJsonInteger = (std::uint64_t{1} << 53) - 1;
 

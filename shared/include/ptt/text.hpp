@@ -36,6 +36,10 @@ std::size_t code_point_count(std::string_view s) noexcept;
 // never cuts a valid sequence.
 std::string_view first_code_points(std::string_view s, std::size_t count) noexcept;
 
+// Where the last code point of s starts (counted as code_point_count does: an invalid byte is one
+// on its own); 0 for an empty s. s.substr(0, result) drops one whole character from the end.
+std::size_t last_code_point_start(std::string_view s) noexcept;
+
 // ---- character classes of the name rules ------------------------------------------------------
 
 // C0 controls, DEL and C1 controls: U+0000-U+001F, U+007F-U+009F.

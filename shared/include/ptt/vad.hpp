@@ -15,6 +15,8 @@
 #include <array>
 #include <cstddef>
 
+#include "ptt/audio_format.hpp"
+
 namespace ptt {
 
 struct VadConfig {
@@ -28,7 +30,7 @@ struct VadConfig {
 
 class VoiceActivityDetector {
  public:
-  static constexpr int kSubframe = 480;  // 10 ms at 48 kHz
+  static constexpr int kSubframe = audio_format::kSubframeSamples;  // 10 ms
 
   explicit VoiceActivityDetector(const VadConfig& config = {}) noexcept;
 
