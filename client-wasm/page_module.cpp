@@ -62,9 +62,12 @@ EMSCRIPTEN_KEEPALIVE void ptt_session_release(double now_ms) { session.release(n
 EMSCRIPTEN_KEEPALIVE int ptt_session_receive(int len, double now_ms, double now_us) {
   return session.receive(text(0, len), now_ms, static_cast<std::uint64_t>(now_us)) ? 1 : 0;
 }
-EMSCRIPTEN_KEEPALIVE void ptt_session_meter(float level, int silence_ms) {
-  session.meter(level, static_cast<std::uint32_t>(std::max(silence_ms, 0)));
+EMSCRIPTEN_KEEPALIVE void ptt_session_meter(float level, int silence_ms, double now_ms) {
+  session.meter(level, static_cast<std::uint32_t>(std::max(silence_ms, 0)), now_ms);
 }
+EMSCRIPTEN_KEEPALIVE void ptt_session_tick(double now_ms) { session.tick(now_ms); }
+// When the session wants ptt_session_tick called (performance.now() ms), or 0.
+EMSCRIPTEN_KEEPALIVE double ptt_session_wake_at() { return session.wake_at_ms(); }
 
 // ---- the session: outputs -----------------------------------------------------------------------
 

@@ -21,12 +21,16 @@ const LABELS = {
   connecting: 'Connecting…', ready: 'Hold to talk', requesting: 'Asking…', live: 'Live: release to stop',
   busy: 'Busy', queued: 'Waiting…', revoked: 'Stopped', unreachable: 'Offline',
 };
+const HINTS = {
+  queued: 'Keep holding: letting go gives up your place in line.',
+  busy: 'Keep holding to get the floor as soon as it is free.',
+};
 const REVOKED = {
   max_time: 'Time is up for this talk.', unresponsive: 'Your connection stalled.',
   silence: 'Released after a long silence.', admin: 'The professor took the floor back.',
 };
 const REJECTED = {
-  bad_name: 'Names are 1 to 32 characters, without control characters.',
+  bad_name: 'Type a name of 1 to 32 visible characters (letters, digits, signs), on one line.',
   guess_limit: 'Too many wrong room codes from this network: wait a minute, then try again.',
 };
 const HINT = 'Hold the button (or the Space key) while you speak.';
@@ -44,6 +48,8 @@ let reconnectDelay = 1000;
 let reconnectAt = 0;
 let reconnectTimer;
 let tickTimer;
+let wakeTimer;
+let countdownTimer;
 
 // ---- applying the session's outputs ------------------------------------------------------------
 
@@ -52,6 +58,8 @@ function apply(fx) {
   for (const c of fx.capture) audio?.node.port.postMessage(c);
   if (fx.tone) tone();
   if (fx.view) render(fx.view);
+  clearTimeout(wakeTimer);
+  if (fx.wakeAt) wakeTimer = setTimeout(() => apply(session.tick()), Math.max(0, fx.wakeAt - performance.now()));
 }
 
 function render(v) {
@@ -65,7 +73,7 @@ function render(v) {
   }
   if (!joined) return;
   ui.app.dataset.state = v.state;
-  ui.label.textContent = LABELS[v.state] ?? '';
+  ui.label.textContent = v.reason === 'rate_limited' ? 'Wait…' : LABELS[v.state] ?? '';
   ui.status.textContent = statusText(v);
   ui.talk.disabled = v.state === 'connecting' || v.state === 'unreachable';
   ui.talk.setAttribute('aria-pressed', String(v.onAir));
@@ -74,7 +82,7 @@ function render(v) {
     : !v.floor.taken ? 'The floor is free'
     : v.floor.mine ? 'You are speaking' : `${v.floor.holder} is speaking`;
   ui.meter.style.width = `${Math.round(v.level * 100)}%`;
-  ui.hint.textContent = v.silenceHint ? "We can't hear you: speak up, or let go to give the floor back." : HINT;
+  ui.hint.textContent = v.silenceHint ? "We can't hear you: speak up, or let go to give the floor back." : HINTS[v.state] ?? HINT;
   ui.hint.classList.toggle('warn', v.silenceHint);
   if (v.onAir && !tickTimer) tickTimer = setInterval(tick, 200);
   if (!v.onAir) {
@@ -82,13 +90,16 @@ function render(v) {
     tickTimer = undefined;
     ui.elapsed.textContent = '';
   }
+  // While unreachable the retry countdown runs.
+  clearInterval(countdownTimer);
+  if (v.state === 'unreachable') countdownTimer = setInterval(() => { ui.status.textContent = statusText(view); }, 1000);
 }
 
 function statusText(v) {
   switch (v.state) {
     case 'requesting': return 'Asking for the floor…';
     case 'live': return "You're live";
-    case 'busy': return v.reason === 'rate_limited' ? 'Too many presses: wait a moment.' : `${v.holder} is speaking`;
+    case 'busy': return v.reason === 'rate_limited' ? 'Too many presses: keep holding, asking again in a moment.' : `${v.holder} is speaking`;
     case 'queued': return `${v.holder} is speaking. You are number ${v.position} in line.`;
     case 'revoked': case 'ready': return REVOKED[v.reason] ?? '';
     case 'unreachable': {
@@ -218,7 +229,7 @@ function connect() {
     apply(session.closed());
     if (view?.state === 'rejected') return;  // the form explains; no retry
     reconnectTimer = setTimeout(connect, reconnectDelay);
-    reconnectDelay = Math.min(reconnectDelay * 2, 15000);
+    reconnectDelay = Math.min(reconnectDelay * 2, 5000);  // a lecture's Wi-Fi comes back: retry often
   };
 }
 

@@ -46,7 +46,8 @@ export class Session {
   closed() { this.w.ptt_session_closed(); return this.#take(); }
   press() { this.w.ptt_session_press(performance.now()); return this.#take(); }
   release() { this.w.ptt_session_release(performance.now()); return this.#take(); }
-  meter(level, silenceMs) { this.w.ptt_session_meter(level, silenceMs); return this.#take(); }
+  meter(level, silenceMs) { this.w.ptt_session_meter(level, silenceMs, performance.now()); return this.#take(); }
+  tick() { this.w.ptt_session_tick(performance.now()); return this.#take(); }
   /** One server text message; `invalid` is true (and nothing changed) if the C++ decoder refused it. */
   receive(text) {
     const lengths = this.#put(text);
@@ -61,7 +62,7 @@ export class Session {
     const capture = [];
     for (let i = 0; bits & 2 && i < this.w.ptt_capture_count(); i++)
       capture.push({ command: CAPTURE[this.w.ptt_capture_command(i)], talk: this.w.ptt_capture_talk(i) });
-    return { send, capture, view: bits & 4 ? this.#view() : null, tone: (bits & 8) !== 0 };
+    return { send, capture, view: bits & 4 ? this.#view() : null, tone: (bits & 8) !== 0, wakeAt: this.w.ptt_session_wake_at() };
   }
 
   #view() {

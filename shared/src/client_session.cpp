@@ -1,5 +1,6 @@
 #include "ptt/client_session.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 #include <variant>
@@ -135,7 +136,7 @@ void ClientSession::on(const proto::FloorGranted& m, double now_ms) {
   set(State::live);
 }
 
-void ClientSession::on(const proto::FloorDenied& m, double) {
+void ClientSession::on(const proto::FloorDenied& m, double now_ms) {
   if (!pressed_ || (state_ != State::requesting && state_ != State::queued)) return;  // let go already
   switch (m.reason) {
     case proto::DenyReason::queued:
@@ -155,6 +156,7 @@ void ClientSession::on(const proto::FloorDenied& m, double) {
       stop_capture();
       holder_.clear();
       position_ = 0;
+      retry_at_ms_ = now_ms + kRateRetryMs;  // still held then: ask again
       set(State::busy, Reason::rate_limited);
       break;
   }
@@ -196,7 +198,7 @@ void ClientSession::on(const proto::Error& m, double) {
   }
 }
 
-void ClientSession::meter(float level, std::uint32_t silence_ms) {
+void ClientSession::meter(float level, std::uint32_t silence_ms, double now_ms) {
   if (state_ != State::live) {
     silence_ms_ = 0;
     return;
@@ -204,8 +206,16 @@ void ClientSession::meter(float level, std::uint32_t silence_ms) {
   const bool was_hint = silence_hint();
   const bool moved = std::lround(level * 100) != std::lround(level_ * 100);
   level_ = level;
-  silence_ms_ = silence_ms;
+  // The capture counts silence from before the press too: a talk's silence starts at its grant.
+  const double live_ms = std::max(0.0, now_ms - live_since_ms_);
+  silence_ms_ = static_cast<std::uint32_t>(std::min<double>(silence_ms, live_ms));
   if (moved || was_hint != silence_hint()) view_changed_ = true;
+}
+
+void ClientSession::tick(double now_ms) {
+  if (retry_at_ms_ == 0 || now_ms < retry_at_ms_) return;
+  retry_at_ms_ = 0;
+  if (pressed_ && state_ == State::busy && reason_ == Reason::rate_limited) request();
 }
 
 void ClientSession::request() {
@@ -227,6 +237,7 @@ void ClientSession::stop_capture() {
 
 void ClientSession::set(State s, Reason r) {
   if (s != State::live) level_ = 0;
+  if (s != State::busy) retry_at_ms_ = 0;
   state_ = s;
   reason_ = r;
   view_changed_ = true;

@@ -251,7 +251,7 @@ TEST_F(Session, RevokedForEachReasonStopsTheCaptureAndSaysWhy) {
   }
 }
 
-TEST_F(Session, RateLimitedPressIsBusyWithItsReason) {
+TEST_F(Session, ARateLimitedPressStillHeldAsksAgainASecondLater) {
   join();
   s.press(now_ms);
   drain();
@@ -259,6 +259,23 @@ TEST_F(Session, RateLimitedPressIsBusyWithItsReason) {
   EXPECT_EQ(s.state(), State::busy);
   EXPECT_EQ(s.reason(), Reason::rate_limited);
   EXPECT_EQ(capture().size(), 1u);
+  EXPECT_EQ(s.wake_at_ms(), now_ms + ClientSession::kRateRetryMs);
+  s.tick(now_ms + ClientSession::kRateRetryMs - 1);
+  EXPECT_TRUE(sent().empty());
+  s.tick(now_ms + ClientSession::kRateRetryMs);
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(is_request(out[0]));
+  EXPECT_EQ(s.state(), State::requesting);
+  EXPECT_EQ(s.wake_at_ms(), 0);
+
+  // Let go before the retry: nothing is asked.
+  server(proto::FloorDenied{proto::DenyReason::rate_limited, "", 0});
+  s.release(now_ms);
+  drain();
+  s.tick(now_ms + 10 * ClientSession::kRateRetryMs);
+  EXPECT_TRUE(sent().empty());
+  EXPECT_EQ(s.state(), State::ready);
 }
 
 TEST_F(Session, ReconnectStopsTheTalkAndAsksAgainIfStillHeld) {
@@ -340,18 +357,21 @@ TEST_F(Session, AnswersPingsOnThePageClockAndRefusesGarbage) {
 
 TEST_F(Session, TheMeterAndTheHintShowOnlyWhileLive) {
   join();
-  s.meter(0.5f, 0);
+  s.meter(0.5f, 0, now_ms);
   EXPECT_EQ(s.level(), 0.0f);
   EXPECT_FALSE(s.take_view_changed());
   s.press(now_ms);
   server(proto::FloorGranted{7, 120000});
   drain();
-  s.meter(0.5f, 0);
+  s.meter(0.5f, 0, now_ms);
   EXPECT_TRUE(s.take_view_changed());
   EXPECT_FLOAT_EQ(s.level(), 0.5f);
-  s.meter(0.501f, 100);
+  s.meter(0.501f, 100, now_ms + 100);
   EXPECT_FALSE(s.take_view_changed());  // the bar would not move
-  s.meter(0.0f, ClientSession::kSilenceHintMs);
+  // Silent since long before the press: the hint waits for 4 s of the talk itself.
+  s.meter(0.0f, 60000, now_ms + 200);
+  EXPECT_FALSE(s.silence_hint());
+  s.meter(0.0f, 60000, now_ms + ClientSession::kSilenceHintMs);
   EXPECT_TRUE(s.silence_hint());
   EXPECT_TRUE(s.take_view_changed());
   s.release(now_ms);

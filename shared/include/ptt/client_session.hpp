@@ -64,6 +64,8 @@ class ClientSession {
   };
   // After this long without speech while live the UI asks the student to speak up.
   static constexpr std::uint32_t kSilenceHintMs = 4000;
+  // A press refused for the press rate (2 a second at the server) is retried this much later.
+  static constexpr double kRateRetryMs = 1000;
 
   // The socket opened: returns the `join` to send (the name is normalised by the shared rules), or
   // an empty string if the name breaks them (state rejected, reason bad_name).
@@ -77,7 +79,11 @@ class ClientSession {
   // (and changes nothing) if it is not a valid server message.
   bool receive(std::string_view text, double now_ms, std::uint64_t now_us);
   // The capture's meter while the page runs: level 0..1 and how long no speech was heard.
-  void meter(float level, std::uint32_t silence_ms);
+  void meter(float level, std::uint32_t silence_ms, double now_ms);
+  // Time passing: a press refused as rate-limited, still held, asks again once wake_at_ms() is due.
+  void tick(double now_ms);
+  // When the session wants a tick (0: no need).
+  double wake_at_ms() const noexcept { return retry_at_ms_; }
 
   // ---- outputs, taken by the page after each input ----
   std::vector<std::string> take_outgoing();
@@ -135,7 +141,8 @@ class ClientSession {
   std::uint32_t position_ = 0;
   protocol::FloorState floor_;
   float level_ = 0;
-  std::uint32_t silence_ms_ = 0;
+  std::uint32_t silence_ms_ = 0;  // live: without speech since the later of the grant and the last speech
+  double retry_at_ms_ = 0;
 
   std::vector<std::string> outgoing_;
   std::vector<Capture> capture_;
