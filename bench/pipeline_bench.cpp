@@ -2,7 +2,7 @@
 // arrival and its playout, and the CPU it costs per live talker. Run: build/native/bench/pipeline_bench
 //
 // Delay: packets of espeak-ng speech (20 ms Opus) arrive with uniform random jitter of 0, 20 and 60 ms
-// (and 2 % loss); the playout ring (server/playout_ring.hpp) is filled in 5 ms device buffers of
+// (and 2 % loss); the playout ring (server/audio/playout_ring.hpp) is filled in 5 ms device buffers of
 // simulated time, as the PortAudio callback fills it. Added delay = playout time - arrival time of
 // each played packet (the device's own output
 // latency, 10 ms through PulseAudio here, comes on top). Several seeds; median and p99 over all packets.
@@ -22,6 +22,7 @@
 #include "jitter_stage.hpp"
 #include "playout_ring.hpp"
 #include "ptt/codec.hpp"
+#include "ptt/server/vocabulary.hpp"
 #include "recorder.hpp"
 
 namespace {
@@ -172,7 +173,7 @@ int main() {
       Recorder rec(dir, [](bool, const std::string&) {}, minute.size());  // the minute is handed over at once: no cap
       const auto w0 = std::chrono::steady_clock::now();
       const double t0 = cpu_seconds();  // the process's CPU: the recorder thread's writing included
-      rec.talk_started(1, "bench", std::chrono::system_clock::now());
+      rec.talk_started(1, "bench", wall_clock_us());
       for (const auto& p : minute) rec.packet(1, p.timestamp, p.data.data(), p.size, p.samples);
       rec.talk_ended(1);
       rec.flush();

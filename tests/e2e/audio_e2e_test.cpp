@@ -28,6 +28,7 @@
 #include "../shared/signals.hpp"
 #include "child_process.hpp"
 #include "ptt/codec.hpp"
+#include "ptt/server/vocabulary.hpp"
 
 namespace fs = std::filesystem;
 namespace proto = ptt::protocol;
@@ -41,10 +42,6 @@ std::string read_file(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::int64_t wall_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // RMS per 10 ms frame.
@@ -184,7 +181,7 @@ class AudioEndToEnd : public ::testing::Test {
       h.sequence = static_cast<std::uint16_t>(i);
       h.talk_id = talk;
       h.timestamp = static_cast<std::uint32_t>(i * 960);
-      h.capture_time_us = static_cast<std::uint64_t>(wall_us()) - 20000;  // the frame was complete just now
+      h.capture_time_us = ptt::server::wall_clock_us() - 20000;  // the frame was complete just now
       const auto size = proto::encode_audio_frame(h, packet.data(), static_cast<std::size_t>(n), frame.data(), frame.size());
       c.send_binary(std::vector<std::uint8_t>(frame.begin(), frame.begin() + size));
     }
@@ -198,7 +195,7 @@ class AudioEndToEnd : public ::testing::Test {
     h.sequence = sequence;
     h.talk_id = talk;
     h.timestamp = timestamp;
-    h.capture_time_us = static_cast<std::uint64_t>(wall_us()) - 20000;
+    h.capture_time_us = ptt::server::wall_clock_us() - 20000;
     std::vector<std::uint8_t> frame(proto::kMaxAudioFrame);
     frame.resize(proto::encode_audio_frame(h, opus.data(), opus.size(), frame.data(), frame.size()));
     return frame;

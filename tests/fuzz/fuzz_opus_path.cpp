@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   ptt::server::OggOpusWriter writer(fd, {}, talk);
   TalkTimeline guard;
-  const TalkTimeline::TimePoint start{};
+  const ptt::server::TimePoint start{};
   std::int64_t elapsed_us = 0, admitted = 0;
   bool anchored = false;
   std::uint32_t anchor = 0;

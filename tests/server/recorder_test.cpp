@@ -250,7 +250,7 @@ TEST(Recorder, ReorderedPacketsWithAGapMakeAFileWithTheTalksTimeline) {
   const auto p = encode_speech();
   {
     Recorder rec(dir.path, log_to(errs));
-    rec.talk_started(5, "Zoë Ünal", std::chrono::system_clock::now());
+    rec.talk_started(5, "Zoë Ünal", wall_clock_us());
     std::vector<std::size_t> order;
     for (std::size_t i = 0; i < p.data.size(); ++i)
       if (i < 50 || i >= 60) order.push_back(i);  // 200 ms never sent (silence) or lost
@@ -276,7 +276,7 @@ TEST(Recorder, AnUnfinishedFileIsReadableUpToItsLastFlushedSecond) {
   std::vector<std::string> errs;
   const auto p = encode_speech(150);  // 3 s
   Recorder rec(dir.path, log_to(errs));
-  rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+  rec.talk_started(1, "Ana", wall_clock_us());
   for (std::size_t i = 0; i < p.data.size(); ++i) rec.packet(1, static_cast<std::uint32_t>(i * 960), p.data[i].data(), p.data[i].size(), 960);
   rec.flush();
   // The talk is still open (no end-of-stream page): copy the file as a crash would leave it.
@@ -294,7 +294,7 @@ TEST(Recorder, SerialContinuesAfterARestart) {
   const std::uint8_t pkt[] = {0x48, 1, 2, 3};
   for (int run = 0; run < 2; ++run) {
     Recorder rec(dir.path, log_to(errs));
-    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    rec.talk_started(1, "Ana", wall_clock_us());
     rec.packet(1, 0, pkt, sizeof pkt, 960);
     rec.talk_ended(1);
     rec.flush();
@@ -326,11 +326,11 @@ TEST(Recorder, AGrantWithoutAudioLeavesNoFile) {
   const std::uint8_t pkt[] = {0x48, 1, 2, 3};
   {
     Recorder rec(dir.path, lines.log());
-    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    rec.talk_started(1, "Ana", wall_clock_us());
     rec.talk_ended(1);
     rec.flush();
     EXPECT_TRUE(fs::is_empty(dir.path));
-    rec.talk_started(2, "Ana", std::chrono::system_clock::now());
+    rec.talk_started(2, "Ana", wall_clock_us());
     rec.packet(2, 0, pkt, sizeof pkt, 960);
     rec.talk_ended(2);
     rec.flush();
@@ -350,9 +350,9 @@ TEST(Recorder, ListsItsRecordingsByIdOnceFinished) {
   const std::uint8_t pkt[] = {0x48, 1, 2, 3};
   Recorder rec(dir.path, lines.log());
   EXPECT_TRUE(rec.recordings().empty());
-  rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+  rec.talk_started(1, "Ana", wall_clock_us());
   rec.talk_ended(1);
-  rec.talk_started(2, "Ben", std::chrono::system_clock::now());
+  rec.talk_started(2, "Ben", wall_clock_us());
   for (std::uint32_t i = 0; i < 50; ++i) rec.packet(2, i * 960, pkt, sizeof pkt, 960);
   rec.flush();
   auto list = rec.recordings();
@@ -384,7 +384,7 @@ TEST(Recorder, OverlappingPacketsNeverLengthenTheFile) {
   const auto p = encode_speech(1);
   {
     Recorder rec(dir.path, lines.log(), 100000);  // no queue cap in the way
-    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    rec.talk_started(1, "Ana", wall_clock_us());
     for (std::uint32_t ts = 0; ts < 9600; ++ts) rec.packet(1, ts, p.data[0].data(), p.data[0].size(), 960);
     rec.talk_ended(1);
     rec.flush();
@@ -404,7 +404,7 @@ TEST(Recorder, ATalkAcrossThe32BitWrapIsRecordedInOrderFromItsFirstPacket) {
   const std::uint32_t first = 0u - 960u * 40;  // 40 packets before the wrap, 60 after
   {
     Recorder rec(dir.path, log_to(errs));
-    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    rec.talk_started(1, "Ana", wall_clock_us());
     for (std::size_t i = 0; i < p.data.size(); ++i)
       rec.packet(1, first + static_cast<std::uint32_t>(i) * 960, p.data[i].data(), p.data[i].size(), 960);
     rec.talk_ended(1);
@@ -440,14 +440,14 @@ TEST(Recorder, AtMostMaxQueuedPacketsWaitWhenItsThreadFallsBehind) {
           }
         },
         100);
-    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    rec.talk_started(1, "Ana", wall_clock_us());
     rec.packet(1, 0, pkt, sizeof pkt, 960);
     rec.talk_ended(1);
     {
       std::unique_lock lock(m);
       cv.wait(lock, [&] { return held; });
     }
-    rec.talk_started(2, "Ana", std::chrono::system_clock::now());
+    rec.talk_started(2, "Ana", wall_clock_us());
     for (std::uint32_t i = 0; i < 10000; ++i) rec.packet(2, i * 960, pkt, sizeof pkt, 960);
     {
       std::lock_guard lock(m);

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "floor_control.hpp"
 #include "ptt/protocol.hpp"
+#include "ptt/server/vocabulary.hpp"
 
 namespace ptt::server {
 

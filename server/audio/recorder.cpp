@@ -12,8 +12,8 @@ namespace ptt::server {
 namespace {
 constexpr std::int64_t kReorderWindow = 9600;  // 200 ms of 48 kHz samples
 
-std::string iso8601(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+std::string iso8601(std::uint64_t wall_us) {
+  const auto tt = static_cast<std::time_t>(wall_us / 1'000'000);
   std::tm tm{};
   ::gmtime_r(&tt, &tm);
   char buf[32];
@@ -24,7 +24,7 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
 
 struct Recorder::Talk {
   std::string speaker;
-  std::chrono::system_clock::time_point start{};
+  std::uint64_t start_us = 0;  // wall clock
   std::unique_ptr<OggOpusWriter> writer;
   std::filesystem::path path;
   // Positions are samples from the talk's first packet (timestamp minus its, modulo 2^32, signed):
@@ -60,8 +60,8 @@ Recorder::~Recorder() {
   thread_.join();
 }
 
-void Recorder::talk_started(std::uint32_t talk_id, const std::string& speaker, std::chrono::system_clock::time_point start) {
-  push(Event{Event::start, talk_id, 0, 0, {}, speaker, start, 0, 0});
+void Recorder::talk_started(std::uint32_t talk_id, const std::string& speaker, std::uint64_t start_us) {
+  push(Event{Event::start, talk_id, 0, 0, {}, speaker, start_us, 0, 0});
 }
 
 void Recorder::packet(std::uint32_t talk_id, std::uint32_t timestamp, const std::uint8_t* data, std::size_t size,
@@ -142,7 +142,7 @@ bool Recorder::open_file(std::uint32_t talk_id, Talk& t) {
     return false;
   }
   OggOpusInfo info;
-  info.comments = {"TITLE=" + t.speaker, "ARTIST=" + t.speaker, "DATE=" + iso8601(t.start),
+  info.comments = {"TITLE=" + t.speaker, "ARTIST=" + t.speaker, "DATE=" + iso8601(t.start_us),
                    "COMMENT=talk " + std::to_string(talk_id)};
   t.writer = std::make_unique<OggOpusWriter>(fd, info, talk_id);
   if (!t.writer->ok()) {
@@ -160,8 +160,7 @@ bool Recorder::open_file(std::uint32_t talk_id, Talk& t) {
   entry.id = static_cast<std::uint32_t>(catalog_.size() + 1);
   entry.file = t.path.filename().string();
   entry.speaker = t.speaker;
-  entry.start_us = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(t.start.time_since_epoch()).count());
+  entry.start_us = t.start_us;
   catalog_.push_back(std::move(entry));
   t.catalog_id = catalog_.back().id;
   return true;
@@ -197,7 +196,7 @@ void Recorder::handle(Event& e) {
       // The file waits for the talk's first packet: a grant without audio leaves none.
       auto talk = std::make_unique<Talk>();
       talk->speaker = e.speaker;
-      talk->start = e.when;
+      talk->start_us = e.start_us;
       talks_[e.talk_id] = std::move(talk);
       return;
     }

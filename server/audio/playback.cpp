@@ -2,22 +2,17 @@
 
 #include <fcntl.h>
 #include <portaudio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
+#include "ptt/server/vocabulary.hpp"
+
 namespace ptt::server {
 
 namespace {
-
-std::int64_t wall_us_now() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);  // vDSO: no lock, no allocation
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
 
 // PortAudio's default host API set-up prints probing noise for absent ALSA/JACK devices on stderr.
 // Keep it out of the professor's terminal while initialising.
@@ -249,7 +244,7 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s) 
     commands_.pop();
   }
 
-  const std::int64_t now = wall_us_now();
+  const auto now = static_cast<std::int64_t>(wall_clock_us());
   for (unsigned long done = 0; done < frames;) {
     const std::size_t n = std::min<std::size_t>(frames - done, mono_.size());
     ring_.fill(stage_, mono_.data(), n, [&](const JitterStage::Step& step, std::size_t queued) {

@@ -42,7 +42,8 @@ class Recorder : public RecordingCatalog {
   Recorder(std::filesystem::path folder, Log log, std::size_t max_queued_packets = kMaxQueuedPackets);
   ~Recorder();  // finishes every open file
 
-  void talk_started(std::uint32_t talk_id, const std::string& speaker, std::chrono::system_clock::time_point start);
+  // start_us: the grant, on the wall clock (wall_clock_us()): the recording's date.
+  void talk_started(std::uint32_t talk_id, const std::string& speaker, std::uint64_t start_us);
   void packet(std::uint32_t talk_id, std::uint32_t timestamp, const std::uint8_t* data, std::size_t size,
               std::uint32_t samples);
   // refused: the talk's packets the timeline guard kept from the recorder, for its log line.
@@ -61,7 +62,7 @@ class Recorder : public RecordingCatalog {
     std::uint32_t timestamp = 0, samples = 0;
     std::vector<std::uint8_t> data;
     std::string speaker;
-    std::chrono::system_clock::time_point when{};
+    std::uint64_t start_us = 0;
     std::uint64_t refused = 0, dropped = 0;  // end: refused by the guard, dropped at the queue cap
   };
   struct Talk;

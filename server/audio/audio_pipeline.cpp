@@ -12,7 +12,7 @@ AudioPipeline::AudioPipeline(std::unique_ptr<Playback> playback, std::unique_ptr
 void AudioPipeline::talk_started(std::uint32_t talk_id, const std::string& speaker, TimePoint now) {
   timeline_.start(talk_id, now);
   if (playback_) playback_->talk_started(talk_id);
-  if (recorder_) recorder_->talk_started(talk_id, speaker, std::chrono::system_clock::now());
+  if (recorder_) recorder_->talk_started(talk_id, speaker, wall_clock_us());
 }
 
 void AudioPipeline::audio(const protocol::AudioFrameView& frame, TimePoint arrival, std::int64_t clock_offset_us) {
@@ -24,8 +24,7 @@ void AudioPipeline::audio(const protocol::AudioFrameView& frame, TimePoint arriv
   if (!playback_) return;
   // Both times on the server's wall clock: the capture time moved by the client's clock offset,
   // the arrival (a steady-clock reading) by how long ago it was.
-  const auto wall_now = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto wall_now = static_cast<std::int64_t>(wall_clock_us());
   const auto ago = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - arrival).count();
   JitterPacket p;
   p.talk_id = frame.header.talk_id;
