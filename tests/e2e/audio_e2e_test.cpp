@@ -797,3 +797,25 @@ TEST_F(Faults, AFloodOfFiftyThousandFramesLeavesARecordingNoLongerThanTheTalk) {
   EXPECT_NEAR(recorded_length(dir_ / "recordings" / "Mallory-2.opus"), 25 * 0.02 - 312.0 / 48000, 0.001);
   EXPECT_TRUE(server_->running());
 }
+
+// A client that fails the TLS handshake is named in the log at the default level (info), with the
+// likely reason: in class it is a phone refusing the self-signed certificate, and the professor
+// needs to see that happen. Here the client sends garbage where its ClientHello should be.
+TEST_F(Faults, AFailedTlsHandshakeIsLoggedWithTheClientsAddress) {
+  namespace net = boost::asio;
+  const auto port = start_server({}, true);
+  ASSERT_NE(port, 0);
+  net::io_context io;
+  net::ip::tcp::socket s(io);
+  s.connect({net::ip::address_v4::loopback(), port});
+  // A TLS record header and the start of a ClientHello, enough for the server to take it for TLS,
+  // then 60 bytes that are no ClientHello.
+  std::vector<std::uint8_t> hello = {0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c};
+  hello.resize(hello.size() + 0x3c, 0xff);
+  net::write(s, net::buffer(hello));
+  // (The server runs at its default --log-level, info: the debug-level failures stay out of sight.)
+  const std::string line = wait_for_log("TLS handshake with 127.0.0.1 failed", 10s);
+  ASSERT_FALSE(line.empty()) << read_file(dir_ / "server.log");
+  EXPECT_NE(line.find("the browser may have refused the certificate"), std::string::npos) << line;
+  EXPECT_TRUE(server_->running());
+}
