@@ -26,6 +26,18 @@ namespace t = ptt::test;
 
 namespace {
 
+// A packet as the room hands it on, with the fields the recorder reads.
+AudioPacket opus_packet(std::uint32_t talk, std::uint32_t timestamp, const std::uint8_t* data, std::size_t size,
+                        std::uint32_t samples) {
+  AudioPacket p;
+  p.header.talk_id = talk;
+  p.header.timestamp = timestamp;
+  p.samples = samples;
+  p.size = static_cast<std::uint16_t>(size);
+  std::copy_n(data, size, p.opus.begin());
+  return p;
+}
+
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& tag) : path(fs::temp_directory_path() / ("ptt-rec-" + tag + std::to_string(::getpid()))) {
@@ -123,7 +135,7 @@ void feed(AudioPipeline& pipe, std::uint32_t talk, std::uint16_t sequence, std::
   bytes.resize(ptt::protocol::encode_audio_frame(h, opus.data(), opus.size(), bytes.data(), bytes.size()));
   ptt::protocol::AudioFrameView frame;
   ASSERT_EQ(ptt::protocol::decode_audio_frame(bytes.data(), bytes.size(), frame), ptt::protocol::ErrorCode::ok);
-  pipe.audio(frame, arrival, 0);
+  pipe.audio(audio_packet(frame, 1, arrival));
 }
 
 }  // namespace
@@ -255,7 +267,7 @@ TEST(Recorder, ReorderedPacketsWithAGapMakeAFileWithTheTalksTimeline) {
     for (std::size_t i = 0; i < p.data.size(); ++i)
       if (i < 50 || i >= 60) order.push_back(i);  // 200 ms never sent (silence) or lost
     for (std::size_t i = 0; i + 1 < order.size(); i += 4) std::swap(order[i], order[i + 1]);  // reordered
-    for (auto i : order) rec.packet(5, static_cast<std::uint32_t>(i * 960), p.data[i].data(), p.data[i].size(), 960);
+    for (auto i : order) rec.packet(opus_packet(5, static_cast<std::uint32_t>(i * 960), p.data[i].data(), p.data[i].size(), 960));
     rec.talk_ended(5);
     rec.flush();
   }
@@ -277,7 +289,7 @@ TEST(Recorder, AnUnfinishedFileIsReadableUpToItsLastFlushedSecond) {
   const auto p = encode_speech(150);  // 3 s
   Recorder rec(dir.path, log_to(errs));
   rec.talk_started(1, "Ana", wall_clock_us());
-  for (std::size_t i = 0; i < p.data.size(); ++i) rec.packet(1, static_cast<std::uint32_t>(i * 960), p.data[i].data(), p.data[i].size(), 960);
+  for (std::size_t i = 0; i < p.data.size(); ++i) rec.packet(opus_packet(1, static_cast<std::uint32_t>(i * 960), p.data[i].data(), p.data[i].size(), 960));
   rec.flush();
   // The talk is still open (no end-of-stream page): copy the file as a crash would leave it.
   const auto copy = dir.path / "copy.opus";
@@ -295,7 +307,7 @@ TEST(Recorder, SerialContinuesAfterARestart) {
   for (int run = 0; run < 2; ++run) {
     Recorder rec(dir.path, log_to(errs));
     rec.talk_started(1, "Ana", wall_clock_us());
-    rec.packet(1, 0, pkt, sizeof pkt, 960);
+    rec.packet(opus_packet(1, 0, pkt, sizeof pkt, 960));
     rec.talk_ended(1);
     rec.flush();
   }
@@ -331,7 +343,7 @@ TEST(Recorder, AGrantWithoutAudioLeavesNoFile) {
     rec.flush();
     EXPECT_TRUE(fs::is_empty(dir.path));
     rec.talk_started(2, "Ana", wall_clock_us());
-    rec.packet(2, 0, pkt, sizeof pkt, 960);
+    rec.packet(opus_packet(2, 0, pkt, sizeof pkt, 960));
     rec.talk_ended(2);
     rec.flush();
   }
@@ -353,7 +365,7 @@ TEST(Recorder, ListsItsRecordingsByIdOnceFinished) {
   rec.talk_started(1, "Ana", wall_clock_us());
   rec.talk_ended(1);
   rec.talk_started(2, "Ben", wall_clock_us());
-  for (std::uint32_t i = 0; i < 50; ++i) rec.packet(2, i * 960, pkt, sizeof pkt, 960);
+  for (std::uint32_t i = 0; i < 50; ++i) rec.packet(opus_packet(2, i * 960, pkt, sizeof pkt, 960));
   rec.flush();
   auto list = rec.recordings();
   ASSERT_EQ(list.size(), 1u);
@@ -385,7 +397,7 @@ TEST(Recorder, OverlappingPacketsNeverLengthenTheFile) {
   {
     Recorder rec(dir.path, lines.log(), 100000);  // no queue cap in the way
     rec.talk_started(1, "Ana", wall_clock_us());
-    for (std::uint32_t ts = 0; ts < 9600; ++ts) rec.packet(1, ts, p.data[0].data(), p.data[0].size(), 960);
+    for (std::uint32_t ts = 0; ts < 9600; ++ts) rec.packet(opus_packet(1, ts, p.data[0].data(), p.data[0].size(), 960));
     rec.talk_ended(1);
     rec.flush();
   }
@@ -406,7 +418,7 @@ TEST(Recorder, ATalkAcrossThe32BitWrapIsRecordedInOrderFromItsFirstPacket) {
     Recorder rec(dir.path, log_to(errs));
     rec.talk_started(1, "Ana", wall_clock_us());
     for (std::size_t i = 0; i < p.data.size(); ++i)
-      rec.packet(1, first + static_cast<std::uint32_t>(i) * 960, p.data[i].data(), p.data[i].size(), 960);
+      rec.packet(opus_packet(1, first + static_cast<std::uint32_t>(i) * 960, p.data[i].data(), p.data[i].size(), 960));
     rec.talk_ended(1);
     rec.flush();
   }
@@ -441,14 +453,14 @@ TEST(Recorder, AtMostMaxQueuedPacketsWaitWhenItsThreadFallsBehind) {
         },
         100);
     rec.talk_started(1, "Ana", wall_clock_us());
-    rec.packet(1, 0, pkt, sizeof pkt, 960);
+    rec.packet(opus_packet(1, 0, pkt, sizeof pkt, 960));
     rec.talk_ended(1);
     {
       std::unique_lock lock(m);
       cv.wait(lock, [&] { return held; });
     }
     rec.talk_started(2, "Ana", wall_clock_us());
-    for (std::uint32_t i = 0; i < 10000; ++i) rec.packet(2, i * 960, pkt, sizeof pkt, 960);
+    for (std::uint32_t i = 0; i < 10000; ++i) rec.packet(opus_packet(2, i * 960, pkt, sizeof pkt, 960));
     {
       std::lock_guard lock(m);
       go = true;
