@@ -2,7 +2,7 @@
 // arrival and its playout, and the CPU it costs per live talker. Run: build/native/bench/pipeline_bench
 //
 // Delay: packets of espeak-ng speech (20 ms Opus) arrive with uniform random jitter of 0, 20 and 60 ms
-// (and 2 % loss); the playout ring (server/playout_ring.hpp) is filled in 5 ms device buffers of
+// (and 2 % loss); the playout ring (server/audio/playout_ring.hpp) is filled in 5 ms device buffers of
 // simulated time, as the PortAudio callback fills it. Added delay = playout time - arrival time of
 // each played packet (the device's own output
 // latency, 10 ms through PulseAudio here, comes on top). Several seeds; median and p99 over all packets.
@@ -23,6 +23,7 @@
 #include "playout_ring.hpp"
 #include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
+#include "ptt/server/vocabulary.hpp"
 #include "recorder.hpp"
 
 namespace {
@@ -32,21 +33,23 @@ using ptt::bench::load_speech;
 using ptt::bench::quantile;
 constexpr int kStep = JitterStage::kStep;
 
-std::vector<JitterPacket> encode(const std::vector<float>& pcm, std::size_t repeat) {
+std::vector<AudioPacket> encode(const std::vector<float>& pcm, std::size_t repeat) {
   ptt::codec::Encoder enc;
-  std::vector<JitterPacket> out;
+  std::vector<AudioPacket> out;
   for (std::size_t r = 0; r < repeat; ++r)
     for (std::size_t off = 0; off + kStep <= pcm.size(); off += kStep) {
-      JitterPacket p;
-      p.talk_id = 1;
-      p.timestamp = static_cast<std::uint32_t>(out.size() * kStep);
+      AudioPacket p;
+      p.header.talk_id = 1;
+      p.header.timestamp = static_cast<std::uint32_t>(out.size() * kStep);
       p.samples = kStep;
-      p.sequence = static_cast<std::uint16_t>(out.size());
-      p.size = static_cast<std::uint16_t>(enc.encode(pcm.data() + off, p.data.data(), p.data.size()));
+      p.header.sequence = static_cast<std::uint16_t>(out.size());
+      p.size = static_cast<std::uint16_t>(enc.encode(pcm.data() + off, p.opus.data(), p.opus.size()));
       out.push_back(p);
     }
   return out;
 }
+
+double ms_since_epoch(TimePoint t) { return std::chrono::duration<double, std::milli>(t.time_since_epoch()).count(); }
 
 struct DelayResult {
   std::vector<double> delays_ms;
@@ -56,7 +59,7 @@ struct DelayResult {
 // One talk through `stage` (the same stage for a row's talks, as for one student's talks in a lesson).
 // ring: the real playout (PlayoutRing, 5 ms buffers); otherwise the stage is pulled whole steps on a
 // 20 ms grid, as ptt-server did before PlayoutRing (the baseline for its start alignment).
-void simulate(const std::vector<JitterPacket>& packets, double jitter_ms, double loss, unsigned seed,
+void simulate(const std::vector<AudioPacket>& packets, double jitter_ms, double loss, unsigned seed,
               JitterStage& stage, DelayResult& r, bool ring_playout = true) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> jitter(0.0, jitter_ms);
@@ -83,20 +86,21 @@ void simulate(const std::vector<JitterPacket>& packets, double jitter_ms, double
     const double now = phase + s * buffer_ms;
     while (next < arrivals.size() && arrivals[next].first <= now) {
       auto p = packets[arrivals[next].second];
-      p.talk_id = seed;
-      p.arrival_us = static_cast<std::int64_t>(arrivals[next].first * 1000);
+      p.header.talk_id = seed;
+      // On a clock that starts at the epoch of simulated time (TimePoint{} itself reads as unknown).
+      p.arrival = TimePoint{} + std::chrono::microseconds(static_cast<std::int64_t>(arrivals[next].first * 1000));
       stage.put(p);
       ++next;
     }
     if (next == arrivals.size()) stage.end_talk(seed);
     if (!ring_playout) {
       const auto step = stage.pull(out.data());
-      if (step.kind == JitterStage::Step::played) r.delays_ms.push_back(now - step.arrival_us / 1000.0);
+      if (step.kind == JitterStage::Step::played) r.delays_ms.push_back(now - ms_since_epoch(step.arrival));
       continue;
     }
     ring.fill(stage, out.data(), buffer, [&](const JitterStage::Step& step, std::size_t queued) {
       if (step.kind == JitterStage::Step::played)
-        r.delays_ms.push_back(now + static_cast<double>(queued) / ptt::audio_format::kSamplesPerMs - step.arrival_us / 1000.0);
+        r.delays_ms.push_back(now + static_cast<double>(queued) / static_cast<double>(ptt::audio_format::kSamplesPerMs) - ms_since_epoch(step.arrival));
     });
   }
   const auto& st = stage.stats();
@@ -155,7 +159,7 @@ int main() {
     {
       ptt::codec::Decoder dec;
       const double t0 = cpu_seconds();
-      for (const auto& p : minute) dec.decode(p.data.data(), p.size, out.data(), kStep);
+      for (const auto& p : minute) dec.decode(p.opus.data(), p.size, out.data(), kStep);
       baseline = std::min(baseline, cpu_seconds() - t0);
     }
     {
@@ -173,8 +177,8 @@ int main() {
       Recorder rec(dir, [](bool, const std::string&) {}, minute.size());  // the minute is handed over at once: no cap
       const auto w0 = std::chrono::steady_clock::now();
       const double t0 = cpu_seconds();  // the process's CPU: the recorder thread's writing included
-      rec.talk_started(1, "bench", std::chrono::system_clock::now());
-      for (const auto& p : minute) rec.packet(1, p.timestamp, p.data.data(), p.size, p.samples);
+      rec.talk_started(1, "bench", wall_clock_us());
+      for (const auto& p : minute) rec.packet(p);
       rec.talk_ended(1);
       rec.flush();
       recording = std::min(recording, cpu_seconds() - t0);

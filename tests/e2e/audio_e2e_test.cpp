@@ -29,6 +29,7 @@
 #include "child_process.hpp"
 #include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
+#include "ptt/server/vocabulary.hpp"
 
 namespace fs = std::filesystem;
 namespace proto = ptt::protocol;
@@ -46,10 +47,6 @@ std::string read_file(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::int64_t wall_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // RMS per 10 ms frame.
@@ -189,7 +186,7 @@ class AudioEndToEnd : public ::testing::Test {
       h.sequence = static_cast<std::uint16_t>(i);
       h.talk_id = talk;
       h.timestamp = static_cast<std::uint32_t>(i * kPacketSamples);
-      h.capture_time_us = static_cast<std::uint64_t>(wall_us()) - 20000;  // the frame was complete just now
+      h.capture_time_us = ptt::server::wall_clock_us() - 20000;  // the frame was complete just now
       const auto size = proto::encode_audio_frame(h, packet.data(), static_cast<std::size_t>(n), frame.data(), frame.size());
       c.send_binary(std::vector<std::uint8_t>(frame.begin(), frame.begin() + size));
     }
@@ -203,7 +200,7 @@ class AudioEndToEnd : public ::testing::Test {
     h.sequence = sequence;
     h.talk_id = talk;
     h.timestamp = timestamp;
-    h.capture_time_us = static_cast<std::uint64_t>(wall_us()) - 20000;
+    h.capture_time_us = ptt::server::wall_clock_us() - 20000;
     std::vector<std::uint8_t> frame(proto::kMaxAudioFrame);
     frame.resize(proto::encode_audio_frame(h, opus.data(), opus.size(), frame.data(), frame.size()));
     return frame;
@@ -803,5 +800,27 @@ TEST_F(Faults, AFloodOfFiftyThousandFramesLeavesARecordingNoLongerThanTheTalk) {
   c.send(proto::FloorRelease{again->talk_id});
   ASSERT_FALSE(wait_for_log("recorded Mallory-2.opus").empty()) << read_file(dir_ / "server.log");
   EXPECT_NEAR(recorded_length(dir_ / "recordings" / "Mallory-2.opus"), 25 * 0.02 - 312.0 / kRate, 0.001);
+  EXPECT_TRUE(server_->running());
+}
+
+// A client that fails the TLS handshake is named in the log at the default level (info), with the
+// likely reason: in class it is a phone refusing the self-signed certificate, and the professor
+// needs to see that happen. Here the client sends garbage where its ClientHello should be.
+TEST_F(Faults, AFailedTlsHandshakeIsLoggedWithTheClientsAddress) {
+  namespace net = boost::asio;
+  const auto port = start_server({}, true);
+  ASSERT_NE(port, 0);
+  net::io_context io;
+  net::ip::tcp::socket s(io);
+  s.connect({net::ip::address_v4::loopback(), port});
+  // A TLS record header and the start of a ClientHello, enough for the server to take it for TLS,
+  // then 60 bytes that are no ClientHello.
+  std::vector<std::uint8_t> hello = {0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c};
+  hello.resize(hello.size() + 0x3c, 0xff);
+  net::write(s, net::buffer(hello));
+  // (The server runs at its default --log-level, info: the debug-level failures stay out of sight.)
+  const std::string line = wait_for_log("TLS handshake with 127.0.0.1 failed", 10s);
+  ASSERT_FALSE(line.empty()) << read_file(dir_ / "server.log");
+  EXPECT_NE(line.find("the browser may have refused the certificate"), std::string::npos) << line;
   EXPECT_TRUE(server_->running());
 }

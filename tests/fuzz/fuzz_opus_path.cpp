@@ -24,7 +24,7 @@
 #include "talk_timeline.hpp"
 
 namespace proto = ptt::protocol;
-using ptt::server::JitterPacket;
+using ptt::server::AudioPacket;
 using ptt::server::JitterStage;
 using ptt::server::TalkTimeline;
 
@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   ptt::server::OggOpusWriter writer(fd, {}, talk);
   TalkTimeline guard;
-  const TalkTimeline::TimePoint start{};
+  const ptt::server::TimePoint start{};
   std::int64_t elapsed_us = 0, admitted = 0;
   bool anchored = false;
   std::uint32_t anchor = 0;
@@ -65,17 +65,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (n > size - at) break;
     proto::AudioFrameView frame;
     if (proto::decode_audio_frame(data + at, n, frame) == proto::ErrorCode::ok) {
-      JitterPacket p;
-      p.talk_id = talk;  // the room drops frames of other talks before they get here
-      p.timestamp = frame.header.timestamp;
-      p.samples = frame.samples;
-      p.sequence = frame.header.sequence;
-      p.size = static_cast<std::uint16_t>(frame.opus_size);
-      std::memcpy(p.data.data(), frame.opus, frame.opus_size);
-      stage.put(p);
       elapsed_us += static_cast<std::int64_t>(frame.header.capture_time_us % 100'000);
-      if (guard.admit(talk, frame.header.timestamp, frame.samples, start + std::chrono::microseconds(elapsed_us)) ==
-          TalkTimeline::Verdict::accepted) {
+      // The packet as the room builds it on arrival.
+      AudioPacket p = ptt::server::audio_packet(frame, 1, start + std::chrono::microseconds(elapsed_us));
+      p.header.talk_id = talk;  // the room drops frames of other talks before they get here
+      stage.put(p);
+      if (guard.admit(talk, p.header.timestamp, p.samples, p.arrival) == TalkTimeline::Verdict::accepted) {
         if (!anchored) {
           anchored = true;
           anchor = frame.header.timestamp;
@@ -87,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                        static_cast<long long>(end), static_cast<long long>(admitted), static_cast<long long>(elapsed_us));
           __builtin_trap();
         }
-        writer.write(frame.opus, frame.opus_size, frame.samples);
+        writer.write(p.opus.data(), p.size, p.samples);
       }
     }
     at += n;

@@ -47,32 +47,36 @@ struct FakePeer : Peer {
 
 struct CountingSink : AudioSink {
   struct Frame {
-    std::uint32_t talk_id;
+    TalkId talk_id;
     std::uint16_t sequence;
-    std::int64_t clock_offset_us;
+    ClientId talker;
+    TimePoint arrival, capture;
   };
   std::vector<std::uint32_t> started, ended;
   std::vector<std::string> speakers;
   std::vector<Frame> frames;
 
-  void talk_started(std::uint32_t talk_id, const std::string& speaker, TimePoint) override {
+  void talk_started(TalkId talk_id, const std::string& speaker, TimePoint) override {
     started.push_back(talk_id);
     speakers.push_back(speaker);
   }
-  void audio(const protocol::AudioFrameView& f, TimePoint, std::int64_t offset) override {
-    frames.push_back({f.header.talk_id, f.header.sequence, offset});
+  void audio(const AudioPacket& p) override {
+    frames.push_back({p.header.talk_id, p.header.sequence, p.talker, p.arrival, p.capture});
   }
-  void talk_ended(std::uint32_t talk_id, TimePoint) override { ended.push_back(talk_id); }
+  void talk_ended(TalkId talk_id, TimePoint) override { ended.push_back(talk_id); }
 };
 
 // A well-formed audio frame (a 20 ms SILK packet) for the given talk.
-inline std::vector<std::uint8_t> audio_frame(std::uint32_t talk_id, std::uint16_t sequence = 0, std::uint8_t flags = 0) {
+// capture_time_us: on the sender's clock (0: not given).
+inline std::vector<std::uint8_t> audio_frame(std::uint32_t talk_id, std::uint16_t sequence = 0, std::uint8_t flags = 0,
+                                             std::uint64_t capture_time_us = 0) {
   const std::uint8_t opus[] = {0x48, 0x01, 0x02, 0x03};
   protocol::AudioHeader h;
   h.talk_id = talk_id;
   h.sequence = sequence;
   h.timestamp = std::uint32_t{audio_format::kFrameSamples} * sequence;
   h.flags = flags;
+  h.capture_time_us = capture_time_us;
   std::vector<std::uint8_t> out(protocol::kMaxAudioFrame);
   out.resize(protocol::encode_audio_frame(h, opus, sizeof opus, out.data(), out.size()));
   return out;

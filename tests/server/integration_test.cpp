@@ -30,13 +30,13 @@ struct LockedSink : AudioSink {
   std::mutex m;
   std::vector<std::uint16_t> sequences;
   std::vector<std::uint32_t> talks;
-  void talk_started(std::uint32_t, const std::string&, TimePoint) override {}
-  void audio(const proto::AudioFrameView& f, TimePoint, std::int64_t) override {
+  void talk_started(TalkId, const std::string&, TimePoint) override {}
+  void audio(const AudioPacket& p) override {
     std::lock_guard lock(m);
-    sequences.push_back(f.header.sequence);
-    talks.push_back(f.header.talk_id);
+    sequences.push_back(p.header.sequence);
+    talks.push_back(p.header.talk_id);
   }
-  void talk_ended(std::uint32_t, TimePoint) override {}
+  void talk_ended(TalkId, TimePoint) override {}
   std::vector<std::uint16_t> seen() {
     std::lock_guard lock(m);
     return sequences;

@@ -1,6 +1,7 @@
 // The jitter stage fed scripted packet streams: reordering, loss, jitter; checked against the
 // clean decode of the same packets.
 #include <gtest/gtest.h>
+#include <opus.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -20,7 +21,7 @@ namespace {
 constexpr int kStep = JitterStage::kStep;
 
 struct Stream {
-  std::vector<JitterPacket> packets;
+  std::vector<AudioPacket> packets;
   std::vector<float> clean;  // every packet decoded in order
 };
 
@@ -31,16 +32,16 @@ Stream encode_speech() {
   ptt::codec::Decoder dec;
   std::vector<float> pcm(kStep);
   for (std::size_t off = 0, i = 0; off + kStep <= speech.size(); off += kStep, ++i) {
-    JitterPacket p;
-    p.talk_id = 1;
-    p.timestamp = static_cast<std::uint32_t>(i * kStep);
+    AudioPacket p;
+    p.header.talk_id = 1;
+    p.header.timestamp = static_cast<std::uint32_t>(i * kStep);
     p.samples = kStep;
-    p.sequence = static_cast<std::uint16_t>(i);
-    const int n = enc.encode(speech.data() + off, p.data.data(), p.data.size());
+    p.header.sequence = static_cast<std::uint16_t>(i);
+    const int n = enc.encode(speech.data() + off, p.opus.data(), p.opus.size());
     EXPECT_GT(n, 0);
     p.size = static_cast<std::uint16_t>(n);
     s.packets.push_back(p);
-    EXPECT_EQ(dec.decode(p.data.data(), p.size, pcm.data(), kStep), kStep);
+    EXPECT_EQ(dec.decode(p.opus.data(), p.size, pcm.data(), kStep), kStep);
     s.clean.insert(s.clean.end(), pcm.begin(), pcm.end());
   }
   return s;
@@ -54,7 +55,7 @@ struct Run {
 };
 
 // Delivers each packet at its arrival time (ms); pulls one step every 20 ms of simulated time.
-Run simulate(JitterStage& stage, const std::vector<JitterPacket>& packets, const std::vector<double>& arrival_ms,
+Run simulate(JitterStage& stage, const std::vector<AudioPacket>& packets, const std::vector<double>& arrival_ms,
              int extra_steps = 40) {
   std::vector<std::size_t> order(packets.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -108,15 +109,15 @@ TEST(JitterStage, SilenceWhenIdleAndBeforeTheFirstPacket) {
 
 TEST(JitterStage, PacketsOfAnotherTalkOrSpanAreRefused) {
   JitterStage stage;
-  JitterPacket p;
-  p.talk_id = 2;
+  AudioPacket p;
+  p.header.talk_id = 2;
   p.samples = kStep;
   p.size = 1;
-  p.data[0] = 0x48;
+  p.opus[0] = 0x48;
   EXPECT_FALSE(stage.put(p));  // no talk yet
   stage.start_talk(1);
   EXPECT_FALSE(stage.put(p));  // talk 2 is not the current one
-  p.talk_id = 1;
+  p.header.talk_id = 1;
   p.samples = 480;
   EXPECT_FALSE(stage.put(p));
   EXPECT_EQ(stage.stats().wrong_span, 1u);
@@ -129,13 +130,13 @@ TEST(JitterStage, PacketsOffTheTwentyMillisecondGridAreRefusedQuietly) {
   // would take those and print "jitter buffer sees negative buffering" for each; they are refused
   // before they reach it, and the genuine stream plays as if they were never sent.
   auto s = encode_speech();
-  std::vector<JitterPacket> packets;
+  std::vector<AudioPacket> packets;
   std::vector<double> arrival;
   for (std::size_t i = 0; i < s.packets.size(); ++i) {
     packets.push_back(s.packets[i]);
     arrival.push_back(i * 20.0 + 5.0);
-    JitterPacket odd = s.packets[i];
-    odd.timestamp += i % 2 ? 480 : 42;
+    AudioPacket odd = s.packets[i];
+    odd.header.timestamp += i % 2 ? 480 : 42;
     packets.push_back(odd);
     arrival.push_back(i * 20.0 + 6.0);
   }
@@ -217,17 +218,17 @@ TEST(JitterStage, TimestampsFarFromThePlayPositionCannotConfuseTheBuffer) {
   // start the stream over); nothing is printed, and the genuine packets play.
   auto s = encode_speech();
   constexpr std::uint32_t base = 1'000'000 * kStep;  // room below for far-behind copies on the grid
-  for (auto& p : s.packets) p.timestamp += base;
+  for (auto& p : s.packets) p.header.timestamp += base;
   std::mt19937 rng(7);
-  std::vector<JitterPacket> packets;
+  std::vector<AudioPacket> packets;
   std::vector<double> arrival;
   for (std::size_t i = 0; i < s.packets.size(); ++i) {
     packets.push_back(s.packets[i]);
     arrival.push_back(i * 20.0 + 5.0);
     if (i % 25 == 10) {
-      JitterPacket odd = s.packets[i];
+      AudioPacket odd = s.packets[i];
       const auto jump = std::uniform_int_distribution<std::uint32_t>(16, 900'000)(rng) * kStep;
-      odd.timestamp = i % 2 ? odd.timestamp + jump : odd.timestamp - jump;
+      odd.header.timestamp = i % 2 ? odd.header.timestamp + jump : odd.header.timestamp - jump;
       packets.push_back(odd);
       arrival.push_back(i * 20.0 + 6.0);
     }
@@ -250,15 +251,15 @@ TEST(JitterStage, PacketsAcrossTheTimestampWrapOrRepeatedAreRefusedQuietly) {
   stage.start_talk(1);
   std::vector<float> buf(kStep);
   testing::internal::CaptureStderr();
-  JitterPacket p = s.packets[0];
-  p.timestamp = 4'294'962'240u;  // 4,473,919 x 960: on the grid of 0, 5,056 samples below the wrap
+  AudioPacket p = s.packets[0];
+  p.header.timestamp = 4'294'962'240u;  // 4,473,919 x 960: on the grid of 0, 5,056 samples below the wrap
   EXPECT_TRUE(stage.put(p));
-  JitterPacket twice = p;
+  AudioPacket twice = p;
   EXPECT_FALSE(stage.put(twice));
   EXPECT_EQ(stage.stats().duplicate, 1u);
   for (std::uint32_t ts : {2880u, 0u, 960u}) {
-    JitterPacket after = s.packets[1];
-    after.timestamp = ts;
+    AudioPacket after = s.packets[1];
+    after.header.timestamp = ts;
     EXPECT_FALSE(stage.put(after)) << ts;
     for (int i = 0; i < 3; ++i) stage.pull(buf.data());
   }
@@ -313,6 +314,61 @@ TEST(JitterStage, LostPacketIsRecoveredFromTheNextPacketsFec) {
   EXPECT_EQ(count(r, JitterStage::Step::played), static_cast<long>(s.packets.size()) - 2);
 }
 
+namespace {
+// 100 packets of speech from libopus itself: the VOIP application (in-band FEC on) makes SILK or
+// hybrid packets, RESTRICTED_LOWDELAY makes CELT-only ones.
+std::vector<AudioPacket> encode_as(int application) {
+  const auto speech = t::speech();
+  int error = 0;
+  OpusEncoder* enc = opus_encoder_create(48000, 1, application, &error);
+  EXPECT_EQ(error, OPUS_OK);
+  opus_encoder_ctl(enc, OPUS_SET_BITRATE(24000));
+  opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(1));
+  opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(10));
+  std::vector<AudioPacket> out;
+  for (std::size_t off = 0, i = 0; off + kStep <= speech.size() && i < 100; off += kStep, ++i) {
+    AudioPacket p;
+    p.header.talk_id = 1;
+    p.header.timestamp = static_cast<std::uint32_t>(i * kStep);
+    p.header.sequence = static_cast<std::uint16_t>(i);
+    p.samples = kStep;
+    const int n = opus_encode_float(enc, speech.data() + off, kStep, p.opus.data(), static_cast<opus_int32>(p.opus.size()));
+    EXPECT_GT(n, 0);
+    p.size = static_cast<std::uint16_t>(n);
+    out.push_back(p);
+  }
+  opus_encoder_destroy(enc);
+  return out;
+}
+
+int toc_config(const AudioPacket& p) { return p.opus[0] >> 3; }
+}  // namespace
+
+// Opus carries in-band FEC in SILK frames only: SILK-only and hybrid packets (TOC configurations 0
+// to 15). A lost packet is counted as recovered by FEC only when the packet after it is one of
+// those; after a CELT-only packet (16 to 31) libopus can only conceal, and it is counted as PLC.
+TEST(JitterStage, ALostPacketCountsAsFecOnlyWhenTheNextPacketCanCarryFec) {
+  for (const bool celt : {false, true}) {
+    SCOPED_TRACE(celt ? "followed by a CELT-only packet" : "followed by a SILK or hybrid packet");
+    const auto packets = encode_as(celt ? OPUS_APPLICATION_RESTRICTED_LOWDELAY : OPUS_APPLICATION_VOIP);
+    ASSERT_EQ(packets.size(), 100u);
+    if (celt) EXPECT_GE(toc_config(packets[41]), 16);
+    else EXPECT_LT(toc_config(packets[41]), 16);
+    std::vector<double> arrival;
+    for (std::size_t i = 0; i < packets.size(); ++i) arrival.push_back(i * 20.0 + 5.0);
+    arrival[40] = -1;  // lost; with a margin of one packet, 41 is here when 40 is due
+    JitterConfig config;
+    config.margin_ms = 20;
+    JitterStage stage(config);
+    const auto r = simulate(stage, packets, arrival);
+    EXPECT_EQ(stage.stats().fec, celt ? 0u : 1u);
+    EXPECT_EQ(stage.stats().plc, celt ? 1u : 0u);
+    EXPECT_EQ(count(r, JitterStage::Step::fec), celt ? 0 : 1);
+    EXPECT_EQ(count(r, JitterStage::Step::plc), celt ? 1 : 0);
+    EXPECT_EQ(count(r, JitterStage::Step::played), 99);
+  }
+}
+
 // The acceptance scenario: reordering, 5 % loss and up to 60 ms of jitter.
 TEST(JitterStage, JitterLossAndReorderingArePlayedOrConcealed) {
   auto s = encode_speech();
@@ -357,9 +413,10 @@ TEST(JitterStage, APacketPastItsPlayTimeIsDroppedAsLate) {
 
 namespace {
 // Stamps each packet with its arrival time (on a clock that starts far from zero), as the network side does.
-std::vector<JitterPacket> arriving(std::vector<JitterPacket> packets, const std::vector<double>& arrival_ms) {
+std::vector<AudioPacket> arriving(std::vector<AudioPacket> packets, const std::vector<double>& arrival_ms) {
   for (std::size_t i = 0; i < packets.size(); ++i)
-    packets[i].arrival_us = arrival_ms[i] < 0 ? 0 : 7'000'000'000 + static_cast<std::int64_t>(arrival_ms[i] * 1000);
+    packets[i].arrival = arrival_ms[i] < 0 ? TimePoint{}
+                                           : TimePoint{} + std::chrono::seconds(7000) + std::chrono::microseconds(static_cast<std::int64_t>(arrival_ms[i] * 1000));
   return packets;
 }
 

@@ -30,6 +30,18 @@ namespace {
 // Samples in one packet: every packet here is a 20 ms one, as the client sends.
 constexpr std::uint32_t kFrame = ptt::audio_format::kFrameSamples;
 
+// A packet as the room hands it on, with the fields the recorder reads.
+AudioPacket opus_packet(std::uint32_t talk, std::uint32_t timestamp, const std::uint8_t* data, std::size_t size,
+                        std::uint32_t samples) {
+  AudioPacket p;
+  p.header.talk_id = talk;
+  p.header.timestamp = timestamp;
+  p.samples = samples;
+  p.size = static_cast<std::uint16_t>(size);
+  std::copy_n(data, size, p.opus.begin());
+  return p;
+}
+
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& tag) : path(fs::temp_directory_path() / ("ptt-rec-" + tag + std::to_string(::getpid()))) {
@@ -127,7 +139,7 @@ void feed(AudioPipeline& pipe, std::uint32_t talk, std::uint16_t sequence, std::
   bytes.resize(ptt::protocol::encode_audio_frame(h, opus.data(), opus.size(), bytes.data(), bytes.size()));
   ptt::protocol::AudioFrameView frame;
   ASSERT_EQ(ptt::protocol::decode_audio_frame(bytes.data(), bytes.size(), frame), ptt::protocol::ErrorCode::ok);
-  pipe.audio(frame, arrival, 0);
+  pipe.audio(audio_packet(frame, 1, arrival));
 }
 
 }  // namespace
@@ -254,12 +266,12 @@ TEST(Recorder, ReorderedPacketsWithAGapMakeAFileWithTheTalksTimeline) {
   const auto p = encode_speech();
   {
     Recorder rec(dir.path, log_to(errs));
-    rec.talk_started(5, "Zoë Ünal", std::chrono::system_clock::now());
+    rec.talk_started(5, "Zoë Ünal", wall_clock_us());
     std::vector<std::size_t> order;
     for (std::size_t i = 0; i < p.data.size(); ++i)
       if (i < 50 || i >= 60) order.push_back(i);  // 200 ms never sent (silence) or lost
     for (std::size_t i = 0; i + 1 < order.size(); i += 4) std::swap(order[i], order[i + 1]);  // reordered
-    for (auto i : order) rec.packet(5, static_cast<std::uint32_t>(i * kFrame), p.data[i].data(), p.data[i].size(), kFrame);
+    for (auto i : order) rec.packet(opus_packet(5, static_cast<std::uint32_t>(i * kFrame), p.data[i].data(), p.data[i].size(), kFrame));
     rec.talk_ended(5);
     rec.flush();
   }
@@ -280,8 +292,8 @@ TEST(Recorder, AnUnfinishedFileIsReadableUpToItsLastFlushedSecond) {
   std::vector<std::string> errs;
   const auto p = encode_speech(150);  // 3 s
   Recorder rec(dir.path, log_to(errs));
-  rec.talk_started(1, "Ana", std::chrono::system_clock::now());
-  for (std::size_t i = 0; i < p.data.size(); ++i) rec.packet(1, static_cast<std::uint32_t>(i * kFrame), p.data[i].data(), p.data[i].size(), kFrame);
+  rec.talk_started(1, "Ana", wall_clock_us());
+  for (std::size_t i = 0; i < p.data.size(); ++i) rec.packet(opus_packet(1, static_cast<std::uint32_t>(i * kFrame), p.data[i].data(), p.data[i].size(), kFrame));
   rec.flush();
   // The talk is still open (no end-of-stream page): copy the file as a crash would leave it.
   const auto copy = dir.path / "copy.opus";
@@ -298,8 +310,8 @@ TEST(Recorder, SerialContinuesAfterARestart) {
   const std::uint8_t pkt[] = {0x48, 1, 2, 3};
   for (int run = 0; run < 2; ++run) {
     Recorder rec(dir.path, log_to(errs));
-    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
-    rec.packet(1, 0, pkt, sizeof pkt, kFrame);
+    rec.talk_started(1, "Ana", wall_clock_us());
+    rec.packet(opus_packet(1, 0, pkt, sizeof pkt, kFrame));
     rec.talk_ended(1);
     rec.flush();
   }
@@ -330,12 +342,12 @@ TEST(Recorder, AGrantWithoutAudioLeavesNoFile) {
   const std::uint8_t pkt[] = {0x48, 1, 2, 3};
   {
     Recorder rec(dir.path, lines.log());
-    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    rec.talk_started(1, "Ana", wall_clock_us());
     rec.talk_ended(1);
     rec.flush();
     EXPECT_TRUE(fs::is_empty(dir.path));
-    rec.talk_started(2, "Ana", std::chrono::system_clock::now());
-    rec.packet(2, 0, pkt, sizeof pkt, kFrame);
+    rec.talk_started(2, "Ana", wall_clock_us());
+    rec.packet(opus_packet(2, 0, pkt, sizeof pkt, kFrame));
     rec.talk_ended(2);
     rec.flush();
   }
@@ -354,10 +366,10 @@ TEST(Recorder, ListsItsRecordingsByIdOnceFinished) {
   const std::uint8_t pkt[] = {0x48, 1, 2, 3};
   Recorder rec(dir.path, lines.log());
   EXPECT_TRUE(rec.recordings().empty());
-  rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+  rec.talk_started(1, "Ana", wall_clock_us());
   rec.talk_ended(1);
-  rec.talk_started(2, "Ben", std::chrono::system_clock::now());
-  for (std::uint32_t i = 0; i < 50; ++i) rec.packet(2, i * kFrame, pkt, sizeof pkt, kFrame);
+  rec.talk_started(2, "Ben", wall_clock_us());
+  for (std::uint32_t i = 0; i < 50; ++i) rec.packet(opus_packet(2, i * kFrame, pkt, sizeof pkt, kFrame));
   rec.flush();
   auto list = rec.recordings();
   ASSERT_EQ(list.size(), 1u);
@@ -388,8 +400,8 @@ TEST(Recorder, OverlappingPacketsNeverLengthenTheFile) {
   const auto p = encode_speech(1);
   {
     Recorder rec(dir.path, lines.log(), 100000);  // no queue cap in the way
-    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
-    for (std::uint32_t ts = 0; ts < 10 * kFrame; ++ts) rec.packet(1, ts, p.data[0].data(), p.data[0].size(), kFrame);
+    rec.talk_started(1, "Ana", wall_clock_us());
+    for (std::uint32_t ts = 0; ts < 10 * kFrame; ++ts) rec.packet(opus_packet(1, ts, p.data[0].data(), p.data[0].size(), kFrame));
     rec.talk_ended(1);
     rec.flush();
   }
@@ -408,9 +420,9 @@ TEST(Recorder, ATalkAcrossThe32BitWrapIsRecordedInOrderFromItsFirstPacket) {
   const std::uint32_t first = 0u - kFrame * 40;  // 40 packets before the wrap, 60 after
   {
     Recorder rec(dir.path, log_to(errs));
-    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
+    rec.talk_started(1, "Ana", wall_clock_us());
     for (std::size_t i = 0; i < p.data.size(); ++i)
-      rec.packet(1, first + static_cast<std::uint32_t>(i) * kFrame, p.data[i].data(), p.data[i].size(), kFrame);
+      rec.packet(opus_packet(1, first + static_cast<std::uint32_t>(i) * kFrame, p.data[i].data(), p.data[i].size(), kFrame));
     rec.talk_ended(1);
     rec.flush();
   }
@@ -444,15 +456,15 @@ TEST(Recorder, AtMostMaxQueuedPacketsWaitWhenItsThreadFallsBehind) {
           }
         },
         100);
-    rec.talk_started(1, "Ana", std::chrono::system_clock::now());
-    rec.packet(1, 0, pkt, sizeof pkt, kFrame);
+    rec.talk_started(1, "Ana", wall_clock_us());
+    rec.packet(opus_packet(1, 0, pkt, sizeof pkt, kFrame));
     rec.talk_ended(1);
     {
       std::unique_lock lock(m);
       cv.wait(lock, [&] { return held; });
     }
-    rec.talk_started(2, "Ana", std::chrono::system_clock::now());
-    for (std::uint32_t i = 0; i < 10000; ++i) rec.packet(2, i * kFrame, pkt, sizeof pkt, kFrame);
+    rec.talk_started(2, "Ana", wall_clock_us());
+    for (std::uint32_t i = 0; i < 10000; ++i) rec.packet(opus_packet(2, i * kFrame, pkt, sizeof pkt, kFrame));
     {
       std::lock_guard lock(m);
       go = true;

@@ -253,7 +253,7 @@ TEST_F(RoomFixture, ServerPingsEveryClientEverySecond) {
   EXPECT_EQ(peer(a).all<proto::Ping>().size() - before, 3u);
 }
 
-TEST_F(RoomFixture, PongGivesTheClientClockOffsetUsedForAudio) {
+TEST_F(RoomFixture, PongGivesTheClientClockOffsetThatPutsCaptureTimesOnTheRoomsClock) {
   const auto a = joined("Ana");
   advance(1000ms);
   const auto ping = peer(a).last<proto::Ping>();
@@ -263,9 +263,18 @@ TEST_F(RoomFixture, PongGivesTheClientClockOffsetUsedForAudio) {
   const std::uint64_t client = ping->t0 + 1000 + 250'000;
   send(a, proto::Pong{ping->t0, client, client});
   send(a, proto::FloorRequest{});
-  audio(a, audio_frame(granted_talk(a)));
-  ASSERT_EQ(sink.frames.size(), 1u);
-  EXPECT_EQ(sink.frames[0].clock_offset_us, 250'000);
+  const auto talk = granted_talk(a);
+  // A frame captured 30 ms ago by the client's clock, one without a capture time, and one from a
+  // clock a day off (not believed).
+  audio(a, audio_frame(talk, 0, 0, wall_us + 250'000 - 30'000));
+  audio(a, audio_frame(talk, 1));
+  audio(a, audio_frame(talk, 2, 0, wall_us + 250'000 - 86'400'000'000ull));
+  ASSERT_EQ(sink.frames.size(), 3u);
+  EXPECT_EQ(sink.frames[0].talker, a);
+  EXPECT_EQ(sink.frames[0].arrival, now);
+  EXPECT_EQ(sink.frames[0].capture, now - 30ms);
+  EXPECT_EQ(sink.frames[1].capture, TimePoint{});
+  EXPECT_EQ(sink.frames[2].capture, TimePoint{});
 }
 
 TEST_F(RoomFixture, OnlyTheHoldersAudioForTheCurrentTalkReachesTheSink) {

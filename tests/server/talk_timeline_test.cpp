@@ -13,10 +13,10 @@ using Verdict = TalkTimeline::Verdict;
 
 namespace {
 
-const TalkTimeline::TimePoint t0 = TalkTimeline::TimePoint{} + 1000s;  // the grant
+const TimePoint t0 = TimePoint{} + 1000s;  // the grant
 
 // Microseconds after the grant.
-TalkTimeline::TimePoint at(std::chrono::microseconds us) { return t0 + us; }
+TimePoint at(std::chrono::microseconds us) { return t0 + us; }
 
 }  // namespace
 

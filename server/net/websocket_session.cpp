@@ -10,6 +10,7 @@
 #include <deque>
 #include <vector>
 
+#include "fail.hpp"
 #include "peer.hpp"
 #include "ptt/protocol.hpp"
 
@@ -62,7 +63,7 @@ class WebSocketSession : public Peer {
   Derived& derived() { return static_cast<Derived&>(*this); }
 
   void on_accept(beast::error_code ec) {
-    if (ec) return;
+    if (ec) return fail(ec, "websocket accept");
     beast::error_code ignored;
     auto address = beast::get_lowest_layer(derived().ws()).socket().remote_endpoint(ignored).address().to_string();
     state_->with_room([self = derived().shared_from_this(), address = std::move(address)](Room& room) mutable {
@@ -102,7 +103,7 @@ class WebSocketSession : public Peer {
   void on_read(beast::error_code ec, std::size_t) {
     // Closed or failed, and invalid UTF-8 in a text message, which Beast fails at once with 1007
     // (RFC 6455 section 8.1) before this code sees it: the destructor tells the room.
-    if (ec) return;
+    if (ec) return fail(ec, "websocket read");
     auto& ws = derived().ws();
     const bool text = ws.got_text();
     if (buffer_.size() > limit_for(text)) {
@@ -163,7 +164,7 @@ class WebSocketSession : public Peer {
 
   void on_write(beast::error_code ec, std::size_t) {
     writing_ = false;
-    if (ec) return;
+    if (ec) return fail(ec, "websocket write");
     queued_bytes_ -= queue_.front()->size();
     queue_.pop_front();
     if (!queue_.empty()) do_write();
@@ -178,7 +179,9 @@ class WebSocketSession : public Peer {
   }
 
   void do_close() {
-    derived().ws().async_close(close_reason_, [self = derived().shared_from_this()](beast::error_code) {});
+    derived().ws().async_close(close_reason_, [self = derived().shared_from_this()](beast::error_code ec) {
+      if (ec) fail(ec, "websocket close");
+    });
   }
 
   std::shared_ptr<SharedState> state_;

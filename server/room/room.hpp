@@ -99,7 +99,9 @@ class Room {
     TimePoint connected{}, last_heard{}, last_ping{};
     RateLimiter floor_requests, messages, audio_frames;
     std::optional<TimePoint> audio_limit_told;  // when this client was last sent rate_limited for audio
-    std::int64_t clock_offset_us = 0;
+    // The sender's clock (what its pings and capture times read) minus the room's clock, in us:
+    // from the pong over the shortest round trip; until then, as if the sender kept the wall clock.
+    std::int64_t sender_minus_room_us = 0;
     std::int64_t best_round_trip_us = -1;
     std::string address;
     std::uint64_t floor_version = 0;  // the newest floor state this client has been sent

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "origin_policy.hpp"
+#include "recording_catalog.hpp"
 #include "static_files.hpp"
 
 namespace ptt::server {
@@ -37,5 +38,9 @@ Route route(const HttpRequest& req, const RouterContext& context);
 // A short text reply with the server's usual headers.
 HttpReply text_reply(const HttpRequest& req, http::status status, std::string body,
                      std::string_view type = "text/plain; charset=utf-8");
+
+// {"recordings":[{"id":1,"file":"Ana-1.opus","speaker":"Ana",...}]} for /admin/recordings
+// (recordings_json.cpp).
+std::string recordings_json(const std::vector<RecordingEntry>& entries);
 
 }  // namespace ptt::server

@@ -61,6 +61,4 @@ class SharedState : public std::enable_shared_from_this<SharedState> {
   bool broadcast_posted_ = false;
 };
 
-std::uint64_t wall_clock_us();
-
 }  // namespace ptt::server

@@ -24,6 +24,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "ptt/server/vocabulary.hpp"
+
 namespace ptt::server {
 
 struct TalkTimelineConfig {
@@ -34,7 +36,6 @@ struct TalkTimelineConfig {
 
 class TalkTimeline {
  public:
-  using TimePoint = std::chrono::steady_clock::time_point;
   enum class Verdict {
     accepted,
     other_talk,    // no talk, or another talk's packet (the room lets none through)
@@ -63,7 +64,7 @@ class TalkTimeline {
   std::uint32_t talk_id() const noexcept { return talk_id_; }
   // How much of a talk's timeline (48 kHz samples from its first packet) is admitted `elapsed`
   // after its start.
-  std::uint64_t limit(std::chrono::steady_clock::duration elapsed) const noexcept;
+  std::uint64_t limit(Clock::duration elapsed) const noexcept;
   const TalkTimelineConfig& config() const noexcept { return config_; }
 
  private:

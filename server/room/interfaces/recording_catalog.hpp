@@ -30,7 +30,4 @@ class RecordingCatalog {
   virtual std::optional<std::filesystem::path> recording_file(std::uint32_t id) const = 0;
 };
 
-// {"recordings":[{"id":1,"file":"Ana-1.opus","speaker":"Ana",...}]} for /admin/recordings.
-std::string recordings_json(const std::vector<RecordingEntry>& entries);
-
 }  // namespace ptt::server

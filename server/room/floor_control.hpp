@@ -9,12 +9,9 @@
 #include <optional>
 
 #include "ptt/protocol.hpp"
+#include "ptt/server/vocabulary.hpp"
 
 namespace ptt::server {
-
-using ClientId = std::uint32_t;
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
 
 struct FloorConfig {
   bool queue_mode = false;                         // denied students wait in line (MCPTT-style)

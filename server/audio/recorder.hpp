@@ -23,8 +23,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
+#include "audio_sink.hpp"
 #include "recording_catalog.hpp"
 
 namespace ptt::server {
@@ -42,9 +44,9 @@ class Recorder : public RecordingCatalog {
   Recorder(std::filesystem::path folder, Log log, std::size_t max_queued_packets = kMaxQueuedPackets);
   ~Recorder();  // finishes every open file
 
-  void talk_started(std::uint32_t talk_id, const std::string& speaker, std::chrono::system_clock::time_point start);
-  void packet(std::uint32_t talk_id, std::uint32_t timestamp, const std::uint8_t* data, std::size_t size,
-              std::uint32_t samples);
+  // start_us: the grant, on the wall clock (wall_clock_us()): the recording's date.
+  void talk_started(std::uint32_t talk_id, const std::string& speaker, std::uint64_t start_us);
+  void packet(const AudioPacket& packet);
   // refused: the talk's packets the timeline guard kept from the recorder, for its log line.
   void talk_ended(std::uint32_t talk_id, std::uint64_t refused = 0);
   // Blocks until everything queued so far is on disk (tests).
@@ -55,20 +57,25 @@ class Recorder : public RecordingCatalog {
   std::optional<std::filesystem::path> recording_file(std::uint32_t id) const override;
 
  private:
-  struct Event {
-    enum Kind { start, audio, end, barrier } kind;
-    std::uint32_t talk_id = 0;
-    std::uint32_t timestamp = 0, samples = 0;
-    std::vector<std::uint8_t> data;
+  // The recorder thread's queue, in order: a talk's start and end, its packets as they arrived.
+  struct Start {
+    TalkId talk_id = 0;
     std::string speaker;
-    std::chrono::system_clock::time_point when{};
-    std::uint64_t refused = 0, dropped = 0;  // end: refused by the guard, dropped at the queue cap
+    std::uint64_t start_us = 0;  // wall clock
   };
+  struct End {
+    TalkId talk_id = 0;
+    std::uint64_t refused = 0, dropped = 0;  // refused by the guard, dropped at the queue cap
+  };
+  struct Barrier {};
+  using Event = std::variant<Start, AudioPacket, End, Barrier>;
   struct Talk;
 
   void push(Event&& e);
   void run();
   void handle(Event& e);
+  void handle_audio(const AudioPacket& p);
+  void handle_end(const End& e);
   void write_ready(Talk& t, bool all);
   bool open_file(std::uint32_t talk_id, Talk& t);
   void catalog_finished(const Talk& t);

@@ -19,11 +19,10 @@ void TalkTimeline::end(std::uint32_t talk_id) noexcept {
   if (talk_id == talk_id_) talk_id_ = 0;
 }
 
-std::uint64_t TalkTimeline::limit(std::chrono::steady_clock::duration elapsed) const noexcept {
+std::uint64_t TalkTimeline::limit(Clock::duration elapsed) const noexcept {
   using std::chrono::microseconds;
   const auto us = std::chrono::duration_cast<microseconds>(
-                      std::clamp<std::chrono::steady_clock::duration>(elapsed, std::chrono::steady_clock::duration::zero(),
-                                                                       config_.max_talk))
+                      std::clamp<Clock::duration>(elapsed, Clock::duration::zero(), config_.max_talk))
                       .count();
   const auto elapsed_samples = static_cast<std::uint64_t>(us) * audio_format::kSamplesPerMs / 1000;
   return elapsed_samples + elapsed_samples * config_.drift_ppm / 1'000'000 +

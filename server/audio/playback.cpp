@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <portaudio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,12 +13,6 @@
 namespace ptt::server {
 
 namespace {
-
-std::int64_t wall_us_now() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);  // vDSO: no lock, no allocation
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
 
 // PortAudio's default host API set-up prints probing noise for absent ALSA/JACK devices on stderr.
 // Keep it out of the professor's terminal while initialising.
@@ -181,26 +174,17 @@ void Playback::close_stream() {
   }
 }
 
-void Playback::talk_started(std::uint32_t talk_id) {
-  Command c;
-  c.kind = Command::start;
-  c.packet.talk_id = talk_id;
-  if (!commands_.push(c)) ++dropped_;
+void Playback::talk_started(TalkId talk_id) {
+  if (!commands_.push(Command(TalkStart{talk_id}))) ++dropped_;
 }
 
-void Playback::packet(const JitterPacket& packet) {
+void Playback::packet(const AudioPacket& packet) {
   if (!running_) return;  // nobody would drain the queue
-  Command c;
-  c.kind = Command::audio;
-  c.packet = packet;
-  if (!commands_.push(c)) ++dropped_;
+  if (!commands_.push(Command(packet))) ++dropped_;
 }
 
-void Playback::talk_ended(std::uint32_t talk_id) {
-  Command c;
-  c.kind = Command::end;
-  c.packet.talk_id = talk_id;
-  if (!commands_.push(c)) ++dropped_;
+void Playback::talk_ended(TalkId talk_id) {
+  if (!commands_.push(Command(TalkEnd{talk_id}))) ++dropped_;
 }
 
 void Playback::finish_talk_report() noexcept {
@@ -226,44 +210,44 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s) 
   if (device_latency_s < 0) device_latency_s = output_latency_s_;
   callbacks_.fetch_add(1, std::memory_order_relaxed);
   while (commands_.read_available() > 0) {
-    Command* c = &commands_.front();  // in place: no copy of the packet
-    switch (c->kind) {
-      case Command::start:
-        if (stage_.active()) finish_talk_report();
-        stage_.start_talk(c->packet.talk_id);
-        stats_at_start_ = stage_.stats();
-        capture_hist_.reset();
-        arrival_hist_.reset();
-        transit_hist_.reset();
-        current_ = TalkReport{};
-        device_latency_sum_s_ = 0;
-        device_latency_n_ = 0;
-        current_.talk_id = c->packet.talk_id;
-        was_active_ = true;
-        break;
-      case Command::audio:
-        stage_.put(c->packet);
-        break;
-      case Command::end:
-        stage_.end_talk(c->packet.talk_id);
-        break;
+    Command& c = commands_.front();  // in place: no copy of the packet
+    if (const auto* packet = std::get_if<AudioPacket>(&c)) {
+      stage_.put(*packet);
+    } else if (const auto* start = std::get_if<TalkStart>(&c)) {
+      if (stage_.active()) finish_talk_report();
+      stage_.start_talk(start->talk_id);
+      stats_at_start_ = stage_.stats();
+      capture_hist_.reset();
+      arrival_hist_.reset();
+      transit_hist_.reset();
+      current_ = TalkReport{};
+      device_latency_sum_s_ = 0;
+      device_latency_n_ = 0;
+      current_.talk_id = start->talk_id;
+      was_active_ = true;
+    } else if (const auto* end = std::get_if<TalkEnd>(&c)) {
+      stage_.end_talk(end->talk_id);
     }
     commands_.pop();
   }
 
-  const std::int64_t now = wall_us_now();
+  // On the room's clock, as the packets' arrival and capture times are (clock_gettime through the
+  // vDSO: no lock, no allocation).
+  const TimePoint now = Clock::now();
+  const auto us = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
   for (unsigned long done = 0; done < frames;) {
     const std::size_t n = std::min<std::size_t>(frames - done, mono_.size());
     ring_.fill(stage_, mono_.data(), n, [&](const JitterStage::Step& step, std::size_t queued) {
       if (step.kind != JitterStage::Step::played) return;
       // The step's first sample leaves the speaker after what is already queued plus the device's latency.
-      const std::int64_t playout =
-          now + static_cast<std::int64_t>((device_latency_s + static_cast<double>(done + queued) / audio_format::kSampleRate) * 1e6);
-      if (step.capture_us > 0) capture_hist_.add(playout - step.capture_us);
+      const TimePoint playout = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                          device_latency_s + static_cast<double>(done + queued) / static_cast<double>(audio_format::kSampleRate)));
+      const bool captured = step.capture != TimePoint{}, arrived = step.arrival != TimePoint{};
+      if (captured) capture_hist_.add(us(playout - step.capture));
       device_latency_sum_s_ += device_latency_s;
       ++device_latency_n_;
-      if (step.arrival_us > 0) arrival_hist_.add(playout - step.arrival_us);
-      if (step.capture_us > 0 && step.arrival_us > 0) transit_hist_.add(step.arrival_us - step.capture_us);
+      if (arrived) arrival_hist_.add(us(playout - step.arrival));
+      if (captured && arrived) transit_hist_.add(us(step.arrival - step.capture));
     });
     for (std::size_t i = 0; i < n; ++i)
       for (int ch = 0; ch < channels_; ++ch) out[(done + i) * channels_ + ch] = mono_[i];

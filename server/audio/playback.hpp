@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "jitter_stage.hpp"
@@ -68,16 +69,21 @@ class Playback {
   std::string status() const;
 
   // From the room's strand (one producer). Never block; a full queue drops and counts.
-  void talk_started(std::uint32_t talk_id);
-  void packet(const JitterPacket& packet);
-  void talk_ended(std::uint32_t talk_id);
+  void talk_started(TalkId talk_id);
+  void packet(const AudioPacket& packet);
+  void talk_ended(TalkId talk_id);
   std::uint64_t dropped_commands() const noexcept { return dropped_.load(); }
 
  private:
-  struct Command {
-    enum Kind : std::uint8_t { start, audio, end } kind = audio;
-    JitterPacket packet;
+  // What the room's strand hands the audio thread, in the order it happened. A talk's start or end
+  // is a talk id; only audio holds a packet.
+  struct TalkStart {
+    TalkId talk_id = 0;
   };
+  struct TalkEnd {
+    TalkId talk_id = 0;
+  };
+  using Command = std::variant<TalkStart, AudioPacket, TalkEnd>;
   friend struct PlaybackCallback;
   int render(float* out, unsigned long frames, double device_latency_s) noexcept;
   void finish_talk_report() noexcept;

@@ -4,11 +4,6 @@
 
 namespace ptt::server {
 
-std::uint64_t wall_clock_us() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
 SharedState::SharedState(net::io_context& ioc, ServerConfig config, AudioSink* sink)
     : config_(std::move(config)), strand_(net::make_strand(ioc)), room_(config_.room, sink, wall_clock_us),
       timer_(strand_) {}

@@ -6,6 +6,14 @@
 #include <cstring>
 
 namespace ptt::server {
+namespace {
+
+// Opus in-band FEC (LBRR) lives in SILK frames only: TOC configurations 0 to 15 (SILK-only and
+// hybrid). A CELT-only packet (16 to 31) has none, and libopus asked to decode its FEC quietly
+// conceals instead: that is PLC, and is counted so.
+bool can_carry_fec(const AudioPacket& p) noexcept { return p.size > 0 && (p.opus[0] >> 3) < 16; }
+
+}  // namespace
 
 JitterStage::JitterStage(const JitterConfig& config) : config_(config) {
   for (int i = 0; i < kPoolSize; ++i) {
@@ -95,8 +103,9 @@ void JitterStage::end_talk(std::uint32_t talk_id) noexcept {
   if (talk_id == talk_id_) draining_ = true;
 }
 
-bool JitterStage::put(const JitterPacket& p) noexcept {
-  if (p.talk_id != talk_id_ || talk_id_ == 0) return false;
+bool JitterStage::put(const AudioPacket& p) noexcept {
+  const std::uint32_t timestamp = p.header.timestamp;
+  if (p.header.talk_id != talk_id_ || talk_id_ == 0) return false;
   if (p.samples != kStep) {
     ++stats_.wrong_span;
     return false;
@@ -106,17 +115,19 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   // flood the professor's terminal (found by fuzz_opus_path). Across the 32-bit wrap the grid of 0
   // shifts (2^32 is no multiple of 960), so the spacing from the talk's first packet is checked
   // too; no real talk lasts the 24.8 hours to the wrap.
-  if (p.timestamp % kStep != 0 || (talk_origin_known_ && static_cast<std::int32_t>(p.timestamp - talk_origin_) % kStep != 0)) {
+  if (timestamp % kStep != 0 || (talk_origin_known_ && static_cast<std::int32_t>(timestamp - talk_origin_) % kStep != 0)) {
     ++stats_.misaligned;
     return false;
   }
   if (!talk_origin_known_) {
     talk_origin_known_ = true;
-    talk_origin_ = p.timestamp;
+    talk_origin_ = timestamp;
   }
-  if (p.arrival_us > 0) {
+  if (p.arrival != TimePoint{}) {
     // Transit = arrival - send time (timestamp), up to a constant: its spread is the jitter.
-    const std::int64_t transit = p.arrival_us - static_cast<std::int64_t>(p.timestamp) * 1000 / audio_format::kSamplesPerMs;
+    const std::int64_t arrival_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(p.arrival.time_since_epoch()).count();
+    const std::int64_t transit = arrival_us - static_cast<std::int64_t>(timestamp) * 1000 / audio_format::kSamplesPerMs;
     if (transit_count_ == 0) transit_origin_us_ = transit - kTransitBins * 2000 / 2;  // first packet mid-range
     const std::int64_t bin = (transit - transit_origin_us_) / 2000;
     ++transit_[static_cast<std::size_t>(std::clamp<std::int64_t>(bin, 0, kTransitBins - 1))];
@@ -124,9 +135,9 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   }
   JitterBufferPacket jp{};
   jp.len = p.size;
-  jp.timestamp = p.timestamp;
+  jp.timestamp = timestamp;
   jp.span = p.samples;
-  jp.sequence = p.sequence;
+  jp.sequence = p.header.sequence;
   // speexdsp keeps each packet's lead (how early it came, less the margin) in 16 bits and shifts
   // them all by every delay change; leads spread over more than 680 ms overflow, and its play
   // position lands inside a packet (found by fuzz_opus_path's log). Our client never sends such a
@@ -135,17 +146,17 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   // (Before the first packet plays, speexdsp records no timings, and packets may pile up while
   // the device starts.)
   if (pointer_known_) {
-    const std::int64_t lead = static_cast<std::int32_t>(p.timestamp - pointer_) - std::int64_t{config_.margin_ms} * audio_format::kSamplesPerMs;
+    const std::int64_t lead = static_cast<std::int32_t>(timestamp - pointer_) - std::int64_t{config_.margin_ms} * audio_format::kSamplesPerMs;
     if (lead < -kMaxLead) {
       ++stats_.late;
       return false;
     }
     if (lead > kMaxLead) {
       // One packet that far ahead may be a corrupt timestamp; the next one after it confirms a jump.
-      const bool confirmed = jump_pending_ && static_cast<std::uint32_t>(p.timestamp - jump_timestamp_) - 1 < 3u * kStep;
+      const bool confirmed = jump_pending_ && static_cast<std::uint32_t>(timestamp - jump_timestamp_) - 1 < 3u * kStep;
       if (!confirmed) {
         jump_pending_ = true;
-        jump_timestamp_ = p.timestamp;
+        jump_timestamp_ = timestamp;
         ++stats_.stale;
         return false;
       }
@@ -157,7 +168,7 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   }
   // Already past the play position: it can no longer be played, but the buffer must still see it,
   // because late arrivals are what make it raise its delay. A marker goes in instead of a slot.
-  if (pointer_known_ && static_cast<std::int32_t>(p.timestamp + p.samples - pointer_) <= 0) {
+  if (pointer_known_ && static_cast<std::int32_t>(timestamp + p.samples - pointer_) <= 0) {
     ++stats_.late;
     jp.data = reinterpret_cast<char*>(&late_marker_);
     jitter_buffer_put(jb_, &jp);
@@ -169,7 +180,7 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
   }
   // A second packet for the same time (WebSocket never duplicates; a sender might) would leave
   // speexdsp holding one behind its play position.
-  if (held_with_timestamp(p.timestamp) != nullptr) {
+  if (held_with_timestamp(timestamp) != nullptr) {
     ++stats_.duplicate;
     return false;
   }
@@ -183,7 +194,7 @@ bool JitterStage::put(const JitterPacket& p) noexcept {
 
 JitterStage::Slot* JitterStage::held_with_timestamp(std::uint32_t timestamp) noexcept {
   for (auto& s : slots_)
-    if (s.held && s.packet.timestamp == timestamp) return &s;
+    if (s.held && s.packet.header.timestamp == timestamp) return &s;
   return nullptr;
 }
 
@@ -220,13 +231,13 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   // (A late marker is never returned: it lies wholly behind the play position.)
   if (status == JITTER_BUFFER_OK && reinterpret_cast<Slot*>(jp.data) != &late_marker_) {
     auto* slot = reinterpret_cast<Slot*>(jp.data);
-    const int n = decoder_.decode(slot->packet.data.data(), slot->packet.size, scratch_.data(), static_cast<int>(scratch_.size()));
-    if (n == kStep) std::copy_n(scratch_.data(), kStep, out);
-    else std::fill_n(out, kStep, 0.0f);
+    // Straight into the caller's buffer: put() let only 20 ms packets in, and one that decodes to
+    // anything else (a longer one fails here: out holds one step) plays as silence.
+    if (decoder_.decode(slot->packet.opus.data(), slot->packet.size, out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
     step.kind = Step::played;
     step.timestamp = jp.timestamp;
-    step.capture_us = slot->packet.capture_us;
-    step.arrival_us = slot->packet.arrival_us;
+    step.capture = slot->packet.capture;
+    step.arrival = slot->packet.arrival;
     pointer_ = jp.timestamp + jp.span;
     pointer_known_ = started_playing_ = true;
     drain_steps_ = 0;
@@ -246,7 +257,8 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   }
   // The next packet may carry this one in its FEC data.
   if (Slot* next = status == JITTER_BUFFER_MISSING ? held_with_timestamp(missing + kStep) : nullptr;
-      next && decoder_.decode_fec(next->packet.data.data(), next->packet.size, out, kStep) == kStep) {
+      next && can_carry_fec(next->packet) &&
+      decoder_.decode_fec(next->packet.opus.data(), next->packet.size, out, kStep) == kStep) {
     step.kind = Step::fec;
     ++stats_.fec;
     return step;

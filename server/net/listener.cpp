@@ -7,6 +7,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 
+#include "fail.hpp"
 #include "http_session.hpp"
 
 namespace ptt::server {
@@ -29,10 +30,11 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
   }
 
   void on_detect(beast::error_code ec, bool is_tls) {
-    if (ec) return;
+    if (ec) return fail(ec, "detect");  // closed or timed out before saying anything
     if (is_tls) {
-      if (tls_) run_https_session(std::move(stream_), *tls_, std::move(buffer_), state_);
-      return;  // TLS to a plain-HTTP server: nothing sensible to answer
+      if (tls_) return run_https_session(std::move(stream_), *tls_, std::move(buffer_), state_);
+      // TLS to a plain-HTTP server: nothing sensible to answer.
+      return fail(net::error::operation_not_supported, "detect (a TLS handshake on the plain-HTTP port)");
     }
     run_http_session(std::move(stream_), std::move(buffer_), state_, tls_ != nullptr);
   }
@@ -70,7 +72,8 @@ void Listener::do_accept() {
 }
 
 void Listener::on_accept(boost::system::error_code ec, net::ip::tcp::socket socket) {
-  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec == net::error::operation_aborted) return fail(ec, "accept");  // stopped
+  if (!acceptor_.is_open()) return;
   if (ec) {
     // Out of file descriptors and the like: keep serving the connections there are, and try again
     // in 100 ms; one warning a second at most, with how many failures it stands for.
@@ -84,7 +87,8 @@ void Listener::on_accept(boost::system::error_code ec, net::ip::tcp::socket sock
     }
     retry_.expires_after(std::chrono::milliseconds(100));
     retry_.async_wait([self = shared_from_this()](boost::system::error_code wait_ec) {
-      if (!wait_ec && self->acceptor_.is_open()) self->do_accept();
+      if (wait_ec) return fail(wait_ec, "accept retry");  // stopped
+      if (self->acceptor_.is_open()) self->do_accept();
     });
     return;
   }

@@ -1,6 +1,7 @@
 // The playout side of one talk at a time, run by the audio thread only: speexdsp's adaptive jitter
 // buffer (timestamps and spans in 48 kHz samples), Opus decoding, and concealment of what is
-// missing: Opus in-band FEC from the following packet when it is already here, else Opus PLC;
+// missing: Opus in-band FEC from the following packet when it is already here and can carry it
+// (SILK or hybrid), else Opus PLC;
 // silence before a talk's first packet and between talks. No clock of its own (one pull() per
 // 20 ms step), no locks, and no allocation after construction: packets live in a fixed pool that
 // the jitter buffer borrows through its destroy callback.
@@ -9,25 +10,13 @@
 #include <array>
 #include <cstdint>
 
+#include "audio_sink.hpp"
 #include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
 
 struct JitterBuffer_;
 
 namespace ptt::server {
-
-// One audio packet as handed from the network side to the audio thread (by value, through a
-// lock-free queue).
-struct JitterPacket {
-  std::uint32_t talk_id = 0;
-  std::uint32_t timestamp = 0;  // 48 kHz samples since the talk started
-  std::uint32_t samples = 0;    // duration
-  std::uint16_t sequence = 0;
-  std::uint16_t size = 0;
-  std::int64_t capture_us = 0;  // capture time on the server's wall clock (0: unknown)
-  std::int64_t arrival_us = 0;  // arrival at the server, wall clock
-  std::array<std::uint8_t, audio_format::kMaxOpusPacket> data{};
-};
 
 struct JitterConfig {
   int margin_ms = 0;        // extra delay kept on top of what the buffer computes from measured jitter
@@ -40,6 +29,8 @@ struct JitterConfig {
 };
 
 struct JitterStats {
+  // fec: a lost packet recovered from the FEC data of the one after it; plc: concealed without
+  // (nothing after it yet, or a CELT-only packet after it, which carries no FEC).
   std::uint64_t played = 0, fec = 0, plc = 0, late = 0, pool_full = 0, wrong_span = 0, misaligned = 0, talks = 0;
   // The stream jumped ahead: the stage started over there; `stale` counts the packets dropped.
   std::uint64_t resyncs = 0, stale = 0;
@@ -59,9 +50,10 @@ class JitterStage {
 
   struct Step {
     enum Kind { idle, silence, played, fec, plc } kind = idle;
-    // For played steps: the packet's timestamp and timing, for latency measurement.
+    // For played steps: the packet's timestamp and times (room's clock; TimePoint{}: unknown), for
+    // latency measurement.
     std::uint32_t timestamp = 0;
-    std::int64_t capture_us = 0, arrival_us = 0;
+    TimePoint capture{}, arrival{};
   };
 
   explicit JitterStage(const JitterConfig& config = {});
@@ -75,7 +67,7 @@ class JitterStage {
   void end_talk(std::uint32_t talk_id) noexcept;
   // Takes a packet of the current talk; false if it was dropped (late, other talk, not 20 ms, not on
   // a 20 ms boundary, pool full).
-  bool put(const JitterPacket& packet) noexcept;
+  bool put(const AudioPacket& packet) noexcept;
   // Writes the next kStep samples into out.
   Step pull(float* out) noexcept;
 
@@ -102,7 +94,7 @@ class JitterStage {
     JitterStage* owner;
     int index;
     bool held;
-    JitterPacket packet;
+    AudioPacket packet;
   };
   static void on_destroy(void* slot) noexcept;
   void release(int index) noexcept;
@@ -133,7 +125,6 @@ class JitterStage {
   double learned_jitter_ms_ = 0;
   int start_delay_ms_ = 0;
   void learn_jitter() noexcept;
-  std::array<float, codec::kMaxFrameSamples> scratch_{};
   JitterStats stats_;
 };
 

@@ -40,6 +40,24 @@ bool is_loopback(const std::string& address) {
 // fill the client's outgoing queue with replies.
 constexpr auto kAudioLimitNoticeInterval = std::chrono::seconds(1);
 
+std::int64_t room_us(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+// A capture time more than this far from the arrival is not believed (a sender's clock far off, or
+// a field of nonsense): the packet's capture time is then unknown.
+constexpr std::int64_t kMaxCaptureAgeUs = 60'000'000;
+
+// The sender's capture time (its clock; 0: not given) on the room's clock, or TimePoint{}. The
+// arithmetic is modulo 2^64, so no value of the field can overflow it.
+TimePoint capture_on_room_clock(std::uint64_t capture_time_us, std::int64_t sender_minus_room_us, TimePoint arrival) {
+  if (capture_time_us == 0) return {};
+  const auto capture_us = capture_time_us - static_cast<std::uint64_t>(sender_minus_room_us);
+  const auto age_us = static_cast<std::int64_t>(static_cast<std::uint64_t>(room_us(arrival)) - capture_us);
+  if (age_us <= -kMaxCaptureAgeUs || age_us >= kMaxCaptureAgeUs) return {};
+  return arrival - std::chrono::microseconds(age_us);
+}
+
 }  // namespace
 
 Room::Room(RoomConfig config, AudioSink* sink, WallClock wall_clock)
@@ -67,7 +85,7 @@ ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now, std::string addr
                               RateLimiter(config_.floor_requests_per_s, config_.floor_request_burst),
                               RateLimiter(config_.messages_per_s, config_.message_burst),
                               RateLimiter(config_.audio_frames_per_s, config_.audio_frame_burst), std::nullopt,
-                              0, -1, std::move(address)});
+                              static_cast<std::int64_t>(wall_clock_()) - room_us(now), -1, std::move(address)});
   return id;
 }
 
@@ -128,12 +146,14 @@ void Room::handle(ClientId id, Client& c, proto::ControlMessage&& msg, TimePoint
     return;
   }
   if (auto* pong = std::get_if<proto::Pong>(&msg)) {
-    const auto sample = proto::clock_sample(*pong, wall_clock_());
+    const std::uint64_t wall = wall_clock_();
+    const auto sample = proto::clock_sample(*pong, wall);
     // Our clock read t0, so the sample's offset is the client's clock minus ours; keep the one
     // measured over the shortest round trip, the least disturbed by queueing.
     if (sample.round_trip_us >= 0 && (c.best_round_trip_us < 0 || sample.round_trip_us < c.best_round_trip_us)) {
       c.best_round_trip_us = sample.round_trip_us;
-      c.clock_offset_us = sample.offset_us;
+      // Client minus wall clock, plus wall minus room clock (both read as the pong is handled).
+      c.sender_minus_room_us = sample.offset_us + (static_cast<std::int64_t>(wall) - room_us(now));
     }
     return;
   }
@@ -271,7 +291,8 @@ void Room::on_binary(ClientId id, const std::uint8_t* data, std::size_t size, Ti
   }
   floor_.heard_from(id, now, (frame.header.flags & proto::audio_flags::kSpeech) != 0);
   ++stats_.audio_accepted;
-  if (sink_) sink_->audio(frame, now, c.clock_offset_us);
+  if (sink_)
+    sink_->audio(audio_packet(frame, id, now, capture_on_room_clock(frame.header.capture_time_us, c.sender_minus_room_us, now)));
 }
 
 void Room::tick(TimePoint now) {

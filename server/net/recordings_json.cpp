@@ -1,4 +1,4 @@
-#include "recording_catalog.hpp"
+#include "http_router.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -13,8 +13,8 @@ namespace ptt::server {
 namespace {
 constexpr std::int64_t kReorderWindow = 200 * audio_format::kSamplesPerMs;
 
-std::string iso8601(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+std::string iso8601(std::uint64_t wall_us) {
+  const auto tt = static_cast<std::time_t>(wall_us / 1'000'000);
   std::tm tm{};
   ::gmtime_r(&tt, &tm);
   char buf[32];
@@ -25,7 +25,7 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
 
 struct Recorder::Talk {
   std::string speaker;
-  std::chrono::system_clock::time_point start{};
+  std::uint64_t start_us = 0;  // wall clock
   std::unique_ptr<OggOpusWriter> writer;
   std::filesystem::path path;
   // Positions are samples from the talk's first packet (timestamp minus its, modulo 2^32, signed):
@@ -61,23 +61,20 @@ Recorder::~Recorder() {
   thread_.join();
 }
 
-void Recorder::talk_started(std::uint32_t talk_id, const std::string& speaker, std::chrono::system_clock::time_point start) {
-  push(Event{Event::start, talk_id, 0, 0, {}, speaker, start, 0, 0});
+void Recorder::talk_started(std::uint32_t talk_id, const std::string& speaker, std::uint64_t start_us) {
+  push(Start{talk_id, speaker, start_us});
 }
 
-void Recorder::packet(std::uint32_t talk_id, std::uint32_t timestamp, const std::uint8_t* data, std::size_t size,
-                      std::uint32_t samples) {
-  push(Event{Event::audio, talk_id, timestamp, samples, std::vector<std::uint8_t>(data, data + size), {}, {}, 0, 0});
-}
+void Recorder::packet(const AudioPacket& p) { push(p); }
 
 void Recorder::talk_ended(std::uint32_t talk_id, std::uint64_t refused) {
-  push(Event{Event::end, talk_id, 0, 0, {}, {}, {}, refused, 0});
+  push(End{talk_id, refused, 0});
 }
 
 void Recorder::flush() {
   std::unique_lock lock(mutex_);
   const auto target = ++pushed_;
-  queue_.push_back(Event{Event::barrier, 0, 0, 0, {}, {}, {}, 0, 0});
+  queue_.push_back(Barrier{});
   wake_.notify_one();
   drained_.wait(lock, [&] { return handled_ >= target; });
 }
@@ -85,15 +82,15 @@ void Recorder::flush() {
 void Recorder::push(Event&& e) {
   {
     std::lock_guard lock(mutex_);
-    if (e.kind == Event::audio) {
+    if (const auto* p = std::get_if<AudioPacket>(&e)) {
       if (queued_packets_ >= max_queued_packets_) {
-        ++dropped_[e.talk_id];  // the thread is behind (a disk that stopped answering): drop, count
+        ++dropped_[p->header.talk_id];  // the thread is behind (a disk that stopped answering): drop, count
         return;
       }
       ++queued_packets_;
-    } else if (e.kind == Event::end) {
-      if (auto it = dropped_.find(e.talk_id); it != dropped_.end()) {
-        e.dropped = it->second;
+    } else if (auto* end = std::get_if<End>(&e)) {
+      if (auto it = dropped_.find(end->talk_id); it != dropped_.end()) {
+        end->dropped = it->second;
         dropped_.erase(it);
       }
     }
@@ -114,7 +111,7 @@ void Recorder::run() {
     }
     std::size_t audio = 0;
     for (auto& e : batch) {
-      audio += e.kind == Event::audio;
+      audio += std::holds_alternative<AudioPacket>(e);
       handle(e);
     }
     {
@@ -143,7 +140,7 @@ bool Recorder::open_file(std::uint32_t talk_id, Talk& t) {
     return false;
   }
   OggOpusInfo info;
-  info.comments = {"TITLE=" + t.speaker, "ARTIST=" + t.speaker, "DATE=" + iso8601(t.start),
+  info.comments = {"TITLE=" + t.speaker, "ARTIST=" + t.speaker, "DATE=" + iso8601(t.start_us),
                    "COMMENT=talk " + std::to_string(talk_id)};
   t.writer = std::make_unique<OggOpusWriter>(fd, info, talk_id);
   if (!t.writer->ok()) {
@@ -161,8 +158,7 @@ bool Recorder::open_file(std::uint32_t talk_id, Talk& t) {
   entry.id = static_cast<std::uint32_t>(catalog_.size() + 1);
   entry.file = t.path.filename().string();
   entry.speaker = t.speaker;
-  entry.start_us = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(t.start.time_since_epoch()).count());
+  entry.start_us = t.start_us;
   catalog_.push_back(std::move(entry));
   t.catalog_id = catalog_.back().id;
   return true;
@@ -191,62 +187,61 @@ std::optional<std::filesystem::path> Recorder::recording_file(std::uint32_t id) 
 }
 
 void Recorder::handle(Event& e) {
-  switch (e.kind) {
-    case Event::barrier:
-      return;
-    case Event::start: {
-      // The file waits for the talk's first packet: a grant without audio leaves none.
-      auto talk = std::make_unique<Talk>();
-      talk->speaker = e.speaker;
-      talk->start = e.when;
-      talks_[e.talk_id] = std::move(talk);
-      return;
-    }
-    case Event::audio: {
-      auto it = talks_.find(e.talk_id);
-      if (it == talks_.end() || it->second->failed || e.samples == 0 || e.data.empty()) return;
-      Talk& t = *it->second;
-      if (!t.writer && !open_file(e.talk_id, t)) return;
-      if (!t.has_origin) {
-        t.has_origin = true;
-        t.origin = e.timestamp;
-      }
-      const std::int64_t pos = static_cast<std::int32_t>(e.timestamp - t.origin);
-      // Behind what is already written, a second packet for a time held, or one overlapping a
-      // packet held (whose time it would add to the file's a second time).
-      auto after = t.pending.lower_bound(pos);
-      const bool overlaps = (after != t.pending.end() && after->first < pos + e.samples) ||
-                            (after != t.pending.begin() && std::prev(after)->first + std::prev(after)->second.second > pos);
-      if ((t.writing && pos < t.next) || overlaps) {
-        ++t.late;
-        return;
-      }
-      if (t.pending.empty() || pos > t.newest) t.newest = pos;
-      t.pending.emplace_hint(after, pos, std::make_pair(std::move(e.data), e.samples));
-      write_ready(t, false);
-      return;
-    }
-    case Event::end: {
-      auto it = talks_.find(e.talk_id);
-      if (it == talks_.end()) return;
-      Talk& t = *it->second;
-      const std::string refused = e.refused ? ", " + std::to_string(e.refused) + " refused (outside the talk's time)" : "";
-      const std::string dropped = e.dropped ? ", " + std::to_string(e.dropped) + " dropped (the recorder fell behind)" : "";
-      if (t.writer) {
-        write_ready(t, true);
-        if (!t.writer->finish() && !t.failed) log_(true, "recording " + t.path.string() + ": " + t.writer->error());
-        catalog_finished(t);
-        if (!t.failed)
-          log_(false, "recorded " + t.path.filename().string() + ": " + std::to_string(t.packets) + " packets, " +
-                          std::to_string(t.writer->samples_written() / audio_format::kSamplesPerMs) + " ms, " + std::to_string(t.fillers) +
-                          " gaps filled, " + std::to_string(t.late) + " late, repeated or overlapping" + refused + dropped);
-      } else if (!t.failed) {
-        log_(false, "talk " + std::to_string(e.talk_id) + ": no audio recorded, no file" + refused + dropped);
-      }
-      talks_.erase(it);
-      return;
-    }
+  if (const auto* p = std::get_if<AudioPacket>(&e)) return handle_audio(*p);
+  if (auto* start = std::get_if<Start>(&e)) {
+    // The file waits for the talk's first packet: a grant without audio leaves none.
+    auto talk = std::make_unique<Talk>();
+    talk->speaker = std::move(start->speaker);
+    talk->start_us = start->start_us;
+    talks_[start->talk_id] = std::move(talk);
+    return;
   }
+  if (const auto* end = std::get_if<End>(&e)) return handle_end(*end);
+}
+
+void Recorder::handle_audio(const AudioPacket& p) {
+  auto it = talks_.find(p.header.talk_id);
+  if (it == talks_.end() || it->second->failed || p.samples == 0 || p.size == 0) return;
+  Talk& t = *it->second;
+  if (!t.writer && !open_file(p.header.talk_id, t)) return;
+  if (!t.has_origin) {
+    t.has_origin = true;
+    t.origin = p.header.timestamp;
+  }
+  const std::int64_t pos = static_cast<std::int32_t>(p.header.timestamp - t.origin);
+  // Behind what is already written, a second packet for a time held, or one overlapping a
+  // packet held (whose time it would add to the file's a second time).
+  auto after = t.pending.lower_bound(pos);
+  const bool overlaps = (after != t.pending.end() && after->first < pos + p.samples) ||
+                        (after != t.pending.begin() && std::prev(after)->first + std::prev(after)->second.second > pos);
+  if ((t.writing && pos < t.next) || overlaps) {
+    ++t.late;
+    return;
+  }
+  if (t.pending.empty() || pos > t.newest) t.newest = pos;
+  t.pending.emplace_hint(after, pos, std::make_pair(std::vector<std::uint8_t>(p.opus.begin(), p.opus.begin() + p.size),
+                                                    p.samples));
+  write_ready(t, false);
+}
+
+void Recorder::handle_end(const End& e) {
+  auto it = talks_.find(e.talk_id);
+  if (it == talks_.end()) return;
+  Talk& t = *it->second;
+  const std::string refused = e.refused ? ", " + std::to_string(e.refused) + " refused (outside the talk's time)" : "";
+  const std::string dropped = e.dropped ? ", " + std::to_string(e.dropped) + " dropped (the recorder fell behind)" : "";
+  if (t.writer) {
+    write_ready(t, true);
+    if (!t.writer->finish() && !t.failed) log_(true, "recording " + t.path.string() + ": " + t.writer->error());
+    catalog_finished(t);
+    if (!t.failed)
+      log_(false, "recorded " + t.path.filename().string() + ": " + std::to_string(t.packets) + " packets, " +
+                      std::to_string(t.writer->samples_written() / audio_format::kSamplesPerMs) + " ms, " + std::to_string(t.fillers) +
+                      " gaps filled, " + std::to_string(t.late) + " late, repeated or overlapping" + refused + dropped);
+  } else if (!t.failed) {
+    log_(false, "talk " + std::to_string(e.talk_id) + ": no audio recorded, no file" + refused + dropped);
+  }
+  talks_.erase(it);
 }
 
 void Recorder::write_ready(Talk& t, bool all) {

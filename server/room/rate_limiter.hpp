@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <chrono>
 
+#include "ptt/server/vocabulary.hpp"
+
 namespace ptt::server {
 
 class RateLimiter {
  public:
-  using TimePoint = std::chrono::steady_clock::time_point;
-
   RateLimiter(double rate_per_s, double burst) noexcept : rate_(rate_per_s), burst_(burst), tokens_(burst) {}
 
   bool allow(TimePoint now) noexcept {

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <optional>
 
+#include "fail.hpp"
 #include "http_router.hpp"
 #include "websocket_session.hpp"
 
@@ -41,7 +42,7 @@ class HttpSession {
  private:
   void on_read(beast::error_code ec, std::size_t) {
     if (ec == http::error::end_of_stream) return derived().do_eof();
-    if (ec) return;  // timeout, reset, or a request over the limits: drop the connection
+    if (ec) return fail(ec, "http read");  // timeout, reset, or a request over the limits: drop the connection
     Request req = parser_->release();
     if (derived().redirect_to_https()) return send(redirect(req));
     const RouterContext context{state_->static_files(), state_->origins(), state_->config().admin_token};
@@ -123,7 +124,7 @@ class HttpSession {
 
  private:
   void on_write(bool keep_alive, beast::error_code ec, std::size_t) {
-    if (ec) return;
+    if (ec) return fail(ec, "http write");
     if (!keep_alive) return derived().do_eof();
     do_read();
   }
@@ -144,6 +145,7 @@ class PlainHttpSession : public HttpSession<PlainHttpSession>, public std::enabl
   void do_eof() {
     beast::error_code ec;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    if (ec) fail(ec, "http shutdown");
   }
 
  private:
@@ -158,6 +160,10 @@ class SslHttpSession : public HttpSession<SslHttpSession>, public std::enable_sh
       : HttpSession(std::move(buffer), std::move(state)), stream_(std::move(stream), ctx) {}
 
   void run() {
+    // Now, while the socket is surely open: a failed handshake is reported with it.
+    beast::error_code ec;
+    peer_ = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec).address().to_string();
+    if (ec) peer_ = "an unknown address";
     beast::get_lowest_layer(stream_).expires_after(state_->config().handshake_timeout);
     // The detector already read the start of the ClientHello: hand those bytes to the handshake.
     stream_.async_handshake(net::ssl::stream_base::server, buffer_.data(),
@@ -168,17 +174,20 @@ class SslHttpSession : public HttpSession<SslHttpSession>, public std::enable_sh
   bool redirect_to_https() const { return false; }
   void do_eof() {
     beast::get_lowest_layer(stream_).expires_after(state_->config().handshake_timeout);
-    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code ec) {
+      if (ec) fail(ec, "tls shutdown");  // often stream_truncated: the client closed without close_notify
+    });
   }
 
  private:
   void on_handshake(beast::error_code ec, std::size_t used) {
-    if (ec) return;
+    if (ec) return fail(ec, "tls handshake", peer_);
     buffer_.consume(used);
     do_read();
   }
 
   beast::ssl_stream<beast::tcp_stream> stream_;
+  std::string peer_;  // the client's address
 };
 
 }  // namespace

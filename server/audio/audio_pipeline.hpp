@@ -29,9 +29,9 @@ class AudioPipeline : public AudioSink, public RecordingCatalog {
     recorder_ = std::move(recorder);
   }
 
-  void talk_started(std::uint32_t talk_id, const std::string& speaker, TimePoint now) override;
-  void audio(const protocol::AudioFrameView& frame, TimePoint arrival, std::int64_t clock_offset_us) override;
-  void talk_ended(std::uint32_t talk_id, TimePoint now) override;
+  void talk_started(TalkId talk_id, const std::string& speaker, TimePoint now) override;
+  void audio(const AudioPacket& packet) override;
+  void talk_ended(TalkId talk_id, TimePoint now) override;
 
   // RecordingCatalog: the recorder's, or none.
   std::vector<RecordingEntry> recordings() const override {

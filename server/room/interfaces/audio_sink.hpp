@@ -1,0 +1,50 @@
+// Where the room sends the floor holder's audio: the playback and recording pipeline. Calls come
+// from the room's strand and must not block.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "ptt/protocol.hpp"
+#include "ptt/server/vocabulary.hpp"
+
+namespace ptt::server {
+
+// One audio packet as it arrived: built once by the room, when the frame is accepted, and the one
+// type the audio path passes on, by value where it crosses threads (to the audio thread's jitter
+// stage) or by reference (the talk timeline, the recorder). Both times are on the room's clock.
+struct AudioPacket {
+  protocol::AudioHeader header;  // as sent: talk, sequence, timestamp (48 kHz samples), flags
+  std::uint32_t samples = 0;     // duration of the Opus packet in 48 kHz samples
+  std::uint16_t size = 0;        // bytes of `opus` used
+  ClientId talker = 0;
+  TimePoint arrival{};           // when the whole frame had been read (TimePoint{}: unknown)
+  TimePoint capture{};           // when the sender captured its first sample (TimePoint{}: unknown)
+  std::array<std::uint8_t, protocol::kMaxOpusPacket> opus{};
+};
+
+// The packet of a decoded frame (its Opus bytes copied).
+inline AudioPacket audio_packet(const protocol::AudioFrameView& frame, ClientId talker, TimePoint arrival,
+                                TimePoint capture = {}) noexcept {
+  AudioPacket p;
+  p.header = frame.header;
+  p.samples = frame.samples;
+  p.size = static_cast<std::uint16_t>(frame.opus_size < p.opus.size() ? frame.opus_size : p.opus.size());
+  p.talker = talker;
+  p.arrival = arrival;
+  p.capture = capture;
+  std::memcpy(p.opus.data(), frame.opus, p.size);
+  return p;
+}
+
+class AudioSink {
+ public:
+  virtual ~AudioSink() = default;
+  virtual void talk_started(TalkId talk_id, const std::string& speaker, TimePoint now) = 0;
+  virtual void audio(const AudioPacket& packet) = 0;
+  virtual void talk_ended(TalkId talk_id, TimePoint now) = 0;
+};
+
+}  // namespace ptt::server
