@@ -27,7 +27,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <CLI/CLI.hpp>
 
-#include "../tests/e2e/child_process.hpp"
+#include "../tests/support/child_process.hpp"
 #include "bench_common.hpp"
 #include "load_client.hpp"
 

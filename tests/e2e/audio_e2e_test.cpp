@@ -23,12 +23,12 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "../server/fake_peer.hpp"
-#include "../server/ws_test_client.hpp"
-#include "../shared/signals.hpp"
 #include "child_process.hpp"
+#include "fake_peer.hpp"
 #include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
+#include "signals.hpp"
+#include "ws_test_client.hpp"
 
 namespace fs = std::filesystem;
 namespace proto = ptt::protocol;
