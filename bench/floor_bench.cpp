@@ -19,7 +19,6 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -28,7 +27,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <CLI/CLI.hpp>
 
-#include "../tests/e2e/child_process.hpp"
+#include "../tests/support/child_process.hpp"
 #include "bench_common.hpp"
 #include "load_client.hpp"
 
@@ -245,22 +244,14 @@ struct Server {
 Server start_server(const std::string& binary, const fs::path& dir, std::size_t max_clients, int threads,
                     const std::vector<std::string>& extra) {
   fs::create_directories(dir);
-  const auto log = dir / "server.log";
+  const auto log = dir / "server.log", ready = dir / "ready.json";
   std::vector<std::string> argv{binary, "--bind", "127.0.0.1", "--port", "0", "--no-playback", "--max-clients",
                                 std::to_string(max_clients + 100), "--state-dir", (dir / "state").string(),
-                                "--threads", std::to_string(threads)};
+                                "--threads", std::to_string(threads), "--ready-file", ready.string()};
   if (::geteuid() == 0) argv.push_back("--allow-root");
   argv.insert(argv.end(), extra.begin(), extra.end());
   Server server{std::make_unique<ptt::test::ChildProcess>(argv, std::vector<std::string>{}, log.string())};
-  for (int i = 0; i < 500 && !server.port; ++i) {
-    std::this_thread::sleep_for(20ms);
-    std::ifstream in(log);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::smatch m;
-    const auto s = text.str();
-    if (std::regex_search(s, m, std::regex(R"(https://localhost:(\d+)/)"))) server.port = static_cast<std::uint16_t>(std::stoi(m[1]));
-  }
+  if (const auto up = ptt::test::wait_for_ready_file(ready.string(), *server.process, 10s)) server.port = up->port;
   if (!server.port) std::fprintf(stderr, "ptt-server did not start (see %s)\n", log.c_str());
   return server;
 }

@@ -4,12 +4,15 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <functional>
 #include <thread>
 
 #include "audio_pipeline.hpp"
@@ -30,6 +33,29 @@ std::string random_token() {
     s += hex[b & 15];
   }
   return s;
+}
+
+// --ready-file: written to a temporary name and renamed, so a reader never sees half of it.
+bool write_ready_file(const std::filesystem::path& path, std::uint16_t port, bool https, std::string& error) {
+  const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << "{\"port\":" << port << ",\"https\":" << (https ? "true" : "false") << ",\"pid\":" << ::getpid() << "}\n";
+    if (!out.flush()) {
+      error = "cannot write " + temporary.string();
+      std::error_code ignored;
+      std::filesystem::remove(temporary, ignored);
+      return false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) {
+    error = ec.message();
+    std::filesystem::remove(temporary, ec);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -55,6 +81,9 @@ int main(int argc, char** argv) {
   app.add_option("--cert", config.cert_file, "TLS certificate chain (PEM); default: one made in --state-dir");
   app.add_option("--key", config.key_file, "TLS private key (PEM), with --cert");
   app.add_option("--state-dir", config.state_dir, "Folder for the generated certificate and key (owner-only)")->capture_default_str();
+  app.add_option("--ready-file", config.ready_file,
+                 "Once the port is bound and audio plays (or right away without playback), write "
+                 "{\"port\":N,\"https\":true|false,\"pid\":P} to this file, for scripts and tests to wait on");
   app.add_option("--web-root", web_root,
                  "Developers only: serve the page from this folder instead of the copy built into the server");
   app.add_option("--wasm-dir", wasm_dir,
@@ -228,14 +257,48 @@ int main(int argc, char** argv) {
 
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   boost::asio::steady_timer shutdown_timer(ioc);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {}: closing connections", sig);
+  auto shut_down = [&] {
     server->stop();
     // Give the close frames a moment to leave, then end.
     shutdown_timer.expires_after(std::chrono::milliseconds(300));
     shutdown_timer.async_wait([&](const boost::system::error_code&) { ioc.stop(); });
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: closing connections", sig);
+    shut_down();
   });
+
+  // Ready: bound (above) and, with playback on, the device's callbacks coming in real time, so a
+  // talk from now on is heard. Not the first callback: the device's buffer is filled by a burst of
+  // them at once, and PulseAudio's ALSA plugin then holds a new stream about 1.5 s before it asks
+  // for more. So the count must grow over two 50 ms polls in a row (a device whose periods are
+  // longer than that is never one a classroom laptop has). Without a device (or with --no-playback)
+  // the bound port alone is ready.
+  int exit_code = 0;
+  boost::asio::steady_timer ready_timer(ioc);
+  std::uint64_t callbacks_seen = 0;
+  int polls_growing = -1;  // the first poll only notes the count
+  std::function<void()> when_ready = [&] {
+    if (const Playback* playing = pipeline.playback(); playing && playing->running()) {
+      const std::uint64_t callbacks = playing->callbacks();
+      polls_growing = polls_growing >= 0 && callbacks > callbacks_seen ? polls_growing + 1 : 0;
+      callbacks_seen = callbacks;
+      if (polls_growing < 2) {
+        ready_timer.expires_after(std::chrono::milliseconds(50));
+        ready_timer.async_wait([&](const boost::system::error_code& ec) {
+          if (!ec) when_ready();
+        });
+        return;
+      }
+    }
+    if (std::string error; !write_ready_file(config.ready_file, server->port(), config.tls, error)) {
+      spdlog::error("cannot write --ready-file {}: {}", config.ready_file.string(), error);
+      exit_code = 1;
+      shut_down();
+    }
+  };
+  if (!config.ready_file.empty()) boost::asio::post(ioc, when_ready);
 
   std::vector<std::thread> threads;
   for (int i = 1; i < config.threads; ++i) threads.emplace_back([&] { ioc.run(); });
@@ -243,5 +306,5 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
   server.reset();
   spdlog::info("stopped");
-  return 0;
+  return exit_code;
 }

@@ -66,6 +66,8 @@ class Playback {
   Playback& operator=(const Playback&) = delete;
 
   bool running() const noexcept { return running_.load(); }
+  // Callbacks the device has made so far (--ready-file waits for them to come in real time).
+  std::uint64_t callbacks() const noexcept { return callbacks_.load(std::memory_order_relaxed); }
   std::string status() const;
 
   // From the room's strand (one producer). Never block; a full queue drops and counts.

@@ -20,6 +20,8 @@ struct ServerConfig {
   bool tls = true;                 // false: plain HTTP (localhost or behind a reverse proxy)
   std::filesystem::path cert_file, key_file;  // empty: generated in state_dir
   std::filesystem::path state_dir = ".state";
+  // Written once the server is ready (main.cpp): {"port":N,"https":B,"pid":P}. Empty: none.
+  std::filesystem::path ready_file;
   // What the server serves: the embedded page (main.cpp), or a developer's folders. Null: nothing
   // but /healthz.
   std::shared_ptr<const StaticFiles> static_files;

@@ -62,20 +62,16 @@ export class Harness {
     // The page as shipped: embedded in the server. Tests run as root in CI, which the server
     // refuses without --allow-root.
     const asRoot = process.getuid?.() === 0 ? ['--allow-root'] : [];
+    // Written once the port is bound and the audio device's callbacks come in real time (PulseAudio's
+    // ALSA plugin holds a new stream ~1.5 s first): a talk from then on plays from its start.
+    const readyFile = path.join(this.dir, 'ready.json');
+    rmSync(readyFile, { force: true });
     this.server = this.spawn(serverBinary, ['--bind', '127.0.0.1', '--port', '0', '--state-dir', path.join(this.dir, 'state'),
-      '--recordings', this.recordings, '--device', 'pulse', ...asRoot, ...extra], 'server');
-    for (let i = 0; i < 200; i++) {
-      const m = this.server.log.match(/https:\/\/localhost:(\d+)\//);
-      if (m) {
-        this.url = m[0];
-        // PulseAudio's ALSA plugin holds a new stream ~1.5 s before it runs in real time.
-        await sleep(2500);
-        return this.url;
-      }
-      if (this.server.exitCode !== null) break;
-      await sleep(50);
-    }
-    throw new Error(`server did not start:\n${this.server.log}`);
+      '--recordings', this.recordings, '--device', 'pulse', '--ready-file', readyFile, ...asRoot, ...extra], 'server');
+    const ready = await waitForReadyFile(readyFile, this.server, 10_000);
+    if (!ready) throw new Error(`server did not start:\n${this.server.log}`);
+    this.url = `https://localhost:${ready.port}/`;
+    return this.url;
   }
 
   stopServer() { this.server?.kill('SIGTERM'); }
@@ -131,6 +127,16 @@ export class Harness {
   }
 
   logs() { return this.children.map((c) => `--- ${c.name}\n${c.log}`).join('\n'); }
+}
+
+// ptt-server's --ready-file ({port, https, pid}) once `child` has written it; null if the child
+// exits first or `ms` pass. The server renames a complete file into place: once there, it is whole.
+export async function waitForReadyFile(file, child, ms) {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) {
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+    if (child.exitCode !== null || child.signalCode !== null) return null;
+  }
+  return null;
 }
 
 export function readFloat32(file) {

@@ -4,10 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { sleepMs, waitForReadyFile } from './harness.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -33,22 +34,23 @@ function uidsOf(pid) {
   return line.split(/\s+/).slice(1, 5).map(Number);  // real, effective, saved, filesystem
 }
 
-function startRun(args, env = {}) {
-  const proc = spawn(path.join(root, 'scripts/run'), args,
+// Starts scripts/run with --ready-file in a folder of its own (given to `owner`, the user the
+// server becomes, when there is one); `ready` is the file's content once the server wrote it.
+function startRun(args, env = {}, owner = null) {
+  const readyDir = mkdtempSync(path.join(tmpdir(), 'ptt-ready-'));
+  if (owner) chownSync(readyDir, owner.uid, owner.gid);
+  const readyFile = path.join(readyDir, 'ready.json');
+  const proc = spawn(path.join(root, 'scripts/run'), [...args, '--ready-file', readyFile],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
-  const urlFound = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed within 240 s:\n${out}`)), 240_000);
-    const onData = (chunk) => {
-      out += chunk;
-      const m = out.match(/https:\/\/localhost:(\d+)\//);
-      if (m && out.includes('\u2588')) { clearTimeout(timer); resolve(m[0]); }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`scripts/run exited ${code}:\n${out}`)));
+  proc.stdout.on('data', (chunk) => { out += chunk; });
+  proc.stderr.on('data', (chunk) => { out += chunk; });
+  // 240 s: scripts/run builds the server first.
+  const ready = waitForReadyFile(readyFile, proc, 240_000).then((r) => {
+    if (!r) throw new Error(`scripts/run's server did not get ready (exit ${proc.exitCode}):\n${out}`);
+    return r;
   });
-  return { proc, urlFound, output: () => out };
+  return { proc, ready, readyDir, output: () => out };
 }
 
 test('scripts/run serves the page over HTTPS to headless Chromium, never as root', { timeout: 300_000 }, async () => {
@@ -60,11 +62,19 @@ test('scripts/run serves the page over HTTPS to headless Chromium, never as root
     env = { SUDO_USER: testUser, SUDO_UID: String(user.uid), SUDO_GID: String(user.gid),
             PTT_STATE_DIR: path.join(state, 'state'), PTT_RECORDINGS: path.join(state, 'recordings') };
   }
-  const run = startRun(isRoot ? ['--port', '0', '--no-playback'] : ['--port', '0', '--no-playback', '--state-dir', state], env);
+  const run = startRun(isRoot ? ['--port', '0', '--no-playback'] : ['--port', '0', '--no-playback', '--state-dir', state], env, user);
   const profile = mkdtempSync(path.join(tmpdir(), 'ptt-chromium-'));
   let context;
   try {
-    const url = await run.urlFound;
+    const ready = await run.ready;
+    assert.equal(ready.https, true);
+    assert.equal(ready.pid, run.proc.pid, 'scripts/run execs the server');
+    // What the professor sees: the URL and its QR code, printed before the ready file is written
+    // (the pipe may deliver it a moment later).
+    const url = `https://localhost:${ready.port}/`;
+    for (let i = 0; i < 100 && !(run.output().includes(url) && run.output().includes('\u2588')); i++) await sleepMs(20);
+    assert.ok(run.output().includes(url), run.output());
+    assert.ok(run.output().includes('\u2588'), 'a QR code is printed');
     assert.match(run.output(), /Students, open:/);
     if (isRoot) {
       // scripts/run execs the server: this pid is ptt-server, and every id it holds is the user's.
@@ -103,6 +113,7 @@ test('scripts/run serves the page over HTTPS to headless Chromium, never as root
     }
     rmSync(profile, { recursive: true, force: true });
     rmSync(state, { recursive: true, force: true });
+    rmSync(run.readyDir, { recursive: true, force: true });
   }
 });
 

@@ -23,13 +23,13 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "../server/fake_peer.hpp"
-#include "../server/ws_test_client.hpp"
-#include "../shared/signals.hpp"
 #include "child_process.hpp"
+#include "fake_peer.hpp"
 #include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
 #include "ptt/server/vocabulary.hpp"
+#include "signals.hpp"
+#include "ws_test_client.hpp"
 
 namespace fs = std::filesystem;
 namespace proto = ptt::protocol;
@@ -129,12 +129,17 @@ class AudioEndToEnd : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
-  // Starts ptt-server and returns its port, read from the URL it prints.
+  // Starts ptt-server and returns its port, from its --ready-file: written once the port is bound
+  // and the audio device's callbacks come in real time (PulseAudio's ALSA plugin holds a new
+  // stream for about 1.5 s first), so a talk from then on plays from its first packet.
   std::uint16_t start_server(const std::vector<std::string>& extra = {}, bool tls = false) {
+    const fs::path ready = dir_ / "ready.json";
+    fs::remove(ready);
     std::vector<std::string> args = launcher_;
     args.insert(args.end(), {PTT_SERVER_BINARY, "--bind", "127.0.0.1", "--port", "0",
                                   "--state-dir", (dir_ / "state").string(),
-                                  "--recordings", (dir_ / "recordings").string(), "--device", "pulse"});
+                                  "--recordings", (dir_ / "recordings").string(), "--device", "pulse",
+                                  "--ready-file", ready.string()});
     if (::geteuid() == 0) args.push_back("--allow-root");  // CI runs as root; the server refuses it otherwise
     if (!tls) args.push_back("--plain-http");
     args.insert(args.end(), extra.begin(), extra.end());
@@ -145,20 +150,15 @@ class AudioEndToEnd : public ::testing::Test {
     const char* asan = std::getenv("ASAN_OPTIONS");
     env.push_back(std::string("ASAN_OPTIONS=") + (asan ? std::string(asan) + ":" : "") + "detect_leaks=0");
     server_ = std::make_unique<ChildProcess>(args, env, (dir_ / "server.log").string());
-    const std::regex url(tls ? R"(https://localhost:(\d+)/)" : R"(http://localhost:(\d+)/)");
-    for (int i = 0; i < 600; ++i) {  // 30 s: a sanitised build starts slowly on a busy machine
-      std::smatch m;
-      const std::string log = read_file(dir_ / "server.log");
-      if (std::regex_search(log, m, url)) {
-        // PulseAudio's ALSA plugin holds a new stream for about 1.5 s before it runs in real time;
-        // a classroom server is up long before the first talk, so the test lets it settle too.
-        std::this_thread::sleep_for(2500ms);
-        return static_cast<std::uint16_t>(std::stoi(m[1]));
-      }
-      std::this_thread::sleep_for(50ms);
+    // 30 s: a sanitised build starts slowly on a busy machine.
+    const auto up = ptt::test::wait_for_ready_file(ready.string(), *server_, 30s);
+    if (!up) {
+      ADD_FAILURE() << "server did not write its --ready-file:\n" << read_file(dir_ / "server.log");
+      return 0;
     }
-    ADD_FAILURE() << "server did not print its URL:\n" << read_file(dir_ / "server.log");
-    return 0;
+    EXPECT_EQ(up->https, tls);
+    EXPECT_EQ(up->pid, server_->pid());  // a launcher (prlimit) execs the server
+    return up->port;
   }
 
   void start_recording_sink() {

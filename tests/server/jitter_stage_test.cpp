@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "../shared/signals.hpp"
 #include "jitter_stage.hpp"
 #include "ptt/codec.hpp"
+#include "signals.hpp"
 
 using namespace ptt::server;
 namespace t = ptt::test;

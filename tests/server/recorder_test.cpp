@@ -13,13 +13,13 @@
 #include <mutex>
 #include <regex>
 
-#include "../shared/signals.hpp"
 #include "audio_pipeline.hpp"
 #include "ogg_opus_writer.hpp"
 #include "ptt/audio_format.hpp"
 #include "ptt/codec.hpp"
 #include "recorder.hpp"
 #include "recording_names.hpp"
+#include "signals.hpp"
 
 using namespace ptt::server;
 namespace fs = std::filesystem;

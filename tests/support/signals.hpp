@@ -1,4 +1,4 @@
-// Test signals and measures shared by the shared/ test suites.
+// Test signals and measures: synthetic sounds, the test speech, correlation and RMS (every suite).
 #pragma once
 
 #include <cstddef>

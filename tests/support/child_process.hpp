@@ -1,4 +1,5 @@
-// Starting and stopping the real programs an end-to-end test needs (pulseaudio, ptt-server, parec).
+// Starting and stopping the real programs an end-to-end test needs (pulseaudio, ptt-server, parec),
+// and waiting for ptt-server's --ready-file.
 #pragma once
 
 #include <signal.h>
@@ -8,6 +9,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -78,5 +83,31 @@ class ChildProcess {
   pid_t pid_ = -1;
   int exit_status_ = 0;
 };
+
+// What ptt-server writes to its --ready-file once it is bound and its audio flows.
+struct ServerReady {
+  std::uint16_t port = 0;
+  bool https = false;
+  pid_t pid = -1;
+};
+
+// Waits (up to `within`) for `server` to write its --ready-file at `path`; nullopt if the server
+// exits first, the time runs out or the file is not what the server writes.
+inline std::optional<ServerReady> wait_for_ready_file(const std::string& path, ChildProcess& server,
+                                                      std::chrono::milliseconds within) {
+  for (auto end = std::chrono::steady_clock::now() + within; std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
+    // The server renames a complete file into place: once the file is there, it is whole.
+    if (std::ifstream in(path); in) {
+      const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_object() || !j.value("port", nlohmann::json()).is_number_unsigned() ||
+          !j.value("https", nlohmann::json()).is_boolean() || !j.value("pid", nlohmann::json()).is_number_unsigned())
+        return std::nullopt;
+      return ServerReady{j["port"].get<std::uint16_t>(), j["https"].get<bool>(), j["pid"].get<pid_t>()};
+    }
+    if (!server.running()) return std::nullopt;
+  }
+  return std::nullopt;
+}
 
 }  // namespace ptt::test
