@@ -1,11 +1,15 @@
+// The WebSocket session's body, shared by its two instantiations: websocket_session_plain.cpp
+// (ws://, --plain-http) and websocket_session_tls.cpp (wss://). Each is compiled on its own so the
+// two cores build them at once: together they were the longest translation unit of every build.
+// Only those two files include this header.
+#pragma once
+
 #include "websocket_session.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <algorithm>
 #include <deque>
 #include <vector>
@@ -14,8 +18,7 @@
 #include "peer.hpp"
 #include "ptt/protocol.hpp"
 
-namespace ptt::server {
-namespace {
+namespace ptt::server::detail {
 
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
@@ -193,37 +196,4 @@ class WebSocketSession : public Peer {
   websocket::close_reason close_reason_;
 };
 
-class PlainWebSocketSession : public WebSocketSession<PlainWebSocketSession>,
-                              public std::enable_shared_from_this<PlainWebSocketSession> {
- public:
-  PlainWebSocketSession(beast::tcp_stream&& stream, std::shared_ptr<SharedState> state)
-      : WebSocketSession(std::move(state)), ws_(std::move(stream)) {}
-  websocket::stream<beast::tcp_stream>& ws() { return ws_; }
-
- private:
-  websocket::stream<beast::tcp_stream> ws_;
-};
-
-class SslWebSocketSession : public WebSocketSession<SslWebSocketSession>,
-                            public std::enable_shared_from_this<SslWebSocketSession> {
- public:
-  SslWebSocketSession(beast::ssl_stream<beast::tcp_stream>&& stream, std::shared_ptr<SharedState> state)
-      : WebSocketSession(std::move(state)), ws_(std::move(stream)) {}
-  websocket::stream<beast::ssl_stream<beast::tcp_stream>>& ws() { return ws_; }
-
- private:
-  websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws_;
-};
-
-}  // namespace
-
-void run_websocket_session(beast::tcp_stream&& stream, UpgradeRequest&& req, std::shared_ptr<SharedState> state) {
-  std::make_shared<PlainWebSocketSession>(std::move(stream), std::move(state))->run(std::move(req));
-}
-
-void run_websocket_session(beast::ssl_stream<beast::tcp_stream>&& stream, UpgradeRequest&& req,
-                           std::shared_ptr<SharedState> state) {
-  std::make_shared<SslWebSocketSession>(std::move(stream), std::move(state))->run(std::move(req));
-}
-
-}  // namespace ptt::server
+}  // namespace ptt::server::detail
