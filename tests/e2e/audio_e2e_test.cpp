@@ -550,7 +550,9 @@ TEST_F(Faults, HalfOpenAndNonReadingClientsNeitherStarveNorGrowTheServer) {
               rss_before, rss_flooded, (rss_flooded - rss_before) / 2200.0, rss_after, rss_peak);
   std::printf("played %ld of %zu packets; half-open closed %d/2000; non-readers closed for idling %d/200\n", played,
               packets, closed_half_open, idle_closed);
-  EXPECT_GE(played, static_cast<long>(packets) - 2);
+  // A sanitised server, several times slower, reads 2,200 connections' handshakes beside the talk:
+  // it may play a packet or two fewer (97 of 100 seen under ASan once).
+  EXPECT_GE(played, static_cast<long>(packets) - (PTT_SANITIZED ? 5 : 2));
   if (!PTT_SANITIZED) {  // a sanitised server is several times slower and bigger: only the figures above
     // A grant takes a few milliseconds with 200 joined (a broadcast to each); the bound leaves room
     // for a busy machine. Memory: about 50 KiB per stalled connection.
