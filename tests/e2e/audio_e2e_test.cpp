@@ -672,7 +672,9 @@ TEST_F(Faults, AFullRecordingsDiskKeepsTalksPlayingAndEveryFileValid) {
   const std::string log = read_file(dir_ / "server.log");
   std::printf("talks played (packets): %ld, %ld, %ld, %ld\n", packets_played(first), packets_played(second),
               packets_played(third), packets_played(fourth));
-  EXPECT_GE(packets_played(second), 148);
+  // The test's own thread stops sending to fill the disk; a sanitised server, several times slower,
+  // may then drop a late packet or three (147 of 150 seen under TSan once).
+  EXPECT_GE(packets_played(second), PTT_SANITIZED ? 145 : 148);
   EXPECT_GE(packets_played(third), 48);
   EXPECT_NE(log.find("Ana-2.opus stopped: write failed: No space left on device"), std::string::npos) << log;
   EXPECT_NE(log.find("recording off for talk " + std::to_string(third)), std::string::npos) << log;
