@@ -2,11 +2,15 @@
 
 #include <fcntl.h>
 #include <portaudio.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "ptt/audio_format.hpp"
 
@@ -28,6 +32,29 @@ PaError quiet_initialize() {
   }
   if (null >= 0) ::close(null);
   return err;
+}
+
+// Real-time (SCHED_FIFO) priority for the audio thread: above every normal process, so a busy
+// laptop (a video call, a compile) cannot make it late. Any real-time priority does that; 10
+// stays below the kernel's interrupt threads (50) and below a sound server's own. Allowed to root
+// and to users with an RLIMIT_RTPRIO (docs/AUDIO.md says how to grant one).
+std::string raise_priority(pthread_t thread) {
+  constexpr int kWanted = 10;
+  rlimit limit{};
+  ::getrlimit(RLIMIT_RTPRIO, &limit);
+  const bool unlimited = limit.rlim_cur == RLIM_INFINITY || ::geteuid() == 0;
+  const int priority = unlimited ? kWanted : std::min<int>(kWanted, static_cast<int>(limit.rlim_cur));
+  if (priority >= 1) {
+    sched_param param{};
+    param.sched_priority = priority;
+    if (const int err = ::pthread_setschedparam(thread, SCHED_FIFO, &param); err == 0)
+      return "audio thread at real-time priority (SCHED_FIFO " + std::to_string(priority) + ")";
+    else
+      return std::string("audio thread at normal priority: real-time scheduling refused (") + std::strerror(err) +
+             "); see docs/AUDIO.md to allow it";
+  }
+  return "audio thread at normal priority: real-time scheduling not allowed (RLIMIT_RTPRIO is 0); see docs/AUDIO.md to "
+         "allow it";
 }
 
 int find_device(const std::string& wanted, std::string& error) {
@@ -172,6 +199,9 @@ void Playback::close_stream() {
     Pa_AbortStream(static_cast<PaStream*>(stream));
     Pa_CloseStream(static_cast<PaStream*>(stream));
   }
+  // The next stream's callback runs on a new thread.
+  audio_thread_ = 0;
+  priority_tried_ = false;
 }
 
 void Playback::talk_started(TalkId talk_id) {
@@ -209,6 +239,8 @@ void Playback::finish_talk_report() noexcept {
 int Playback::render(float* out, unsigned long frames, double device_latency_s) noexcept {
   if (device_latency_s < 0) device_latency_s = output_latency_s_;
   callbacks_.fetch_add(1, std::memory_order_relaxed);
+  static_assert(std::is_same_v<pthread_t, unsigned long>);
+  if (audio_thread_.load(std::memory_order_relaxed) == 0) audio_thread_.store(::pthread_self(), std::memory_order_release);
   while (commands_.read_available() > 0) {
     Command& c = commands_.front();  // in place: no copy of the packet
     if (const auto* packet = std::get_if<AudioPacket>(&c)) {
@@ -272,6 +304,13 @@ void Playback::watchdog() {
     TalkReport r;
     while (reports_.pop(r))
       if (on_report_) on_report_(r);
+    if (!priority_tried_ && running_) {
+      if (const unsigned long thread = audio_thread_.load(std::memory_order_acquire); thread != 0) {
+        priority_tried_ = true;
+        const std::string outcome = raise_priority(static_cast<pthread_t>(thread));
+        log_(outcome.find("real-time priority") == std::string::npos, outcome);
+      }
+    }
     const auto now = std::chrono::steady_clock::now();
     const auto calls = callbacks_.load();
     if (calls != last_callbacks) {

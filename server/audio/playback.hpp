@@ -2,7 +2,8 @@
 // (talk start, packet, talk end) into a lock-free single-producer single-consumer queue; the
 // PortAudio callback alone drains it into the jitter stage and fills the output, never locking,
 // allocating or logging. A watchdog thread logs per-talk latency reports the callback leaves in a
-// second queue, and reopens the device when the callback stops coming.
+// second queue, reopens the device when the callback stops coming, and puts the callback's thread
+// at real-time priority where the system allows it.
 #pragma once
 
 #include <boost/lockfree/spsc_queue.hpp>
@@ -110,6 +111,10 @@ class Playback {
   double device_latency_sum_s_ = 0;  // as each callback of this talk saw it
   std::uint64_t device_latency_n_ = 0;
   int channels_ = 1;
+  // The callback's thread, noted by its first call so that the watchdog can raise its priority
+  // (the callback itself makes no system call for it).
+  std::atomic<unsigned long> audio_thread_{0};
+  bool priority_tried_ = false;  // watchdog only: for the current stream
   // shared
   std::atomic<bool> running_{false};
   std::atomic<std::uint64_t> callbacks_{0}, dropped_{0};

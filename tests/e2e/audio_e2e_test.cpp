@@ -616,6 +616,34 @@ TEST_F(Faults, RunningOutOfFileDescriptorsPausesAcceptingWithoutSpinning) {
   EXPECT_TRUE(server_->running());
 }
 
+// The audio callback's thread runs at real-time priority where the system allows it (root, or an
+// RLIMIT_RTPRIO), so a busy laptop cannot make it late; the log says which, either way.
+TEST_F(AudioEndToEnd, TheAudioThreadRunsAtRealTimePriorityWhereAllowed) {
+  ASSERT_NE(start_server(), 0);
+  const std::string line = wait_for_log("audio thread at", 10s);
+  ASSERT_FALSE(line.empty()) << read_file(dir_ / "server.log");
+  rlimit limit{};
+  ::getrlimit(RLIMIT_RTPRIO, &limit);
+  const bool allowed = ::geteuid() == 0 || limit.rlim_cur > 0;
+  // The scheduling policy of each of the server's threads: field 41 of /proc/<pid>/task/<tid>/stat.
+  int fifo_threads = 0;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(server_->pid()) + "/task")) {
+    const std::string stat = read_file(task.path() / "stat");
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 41 && fields >> field; ++i) {
+    }
+    fifo_threads += field == "1";  // SCHED_FIFO
+  }
+  if (allowed) {
+    EXPECT_NE(line.find("real-time priority (SCHED_FIFO"), std::string::npos) << line;
+    EXPECT_GE(fifo_threads, 1) << "the audio thread";
+  } else {
+    EXPECT_NE(line.find("normal priority"), std::string::npos) << line;
+    EXPECT_EQ(fifo_threads, 0);
+  }
+}
+
 // The recordings disk fills up in the middle of a talk: the talk still plays, the server says so
 // clearly, the file is valid up to where the disk ran out, earlier recordings are untouched, and
 // recording resumes once there is space again.
