@@ -36,8 +36,8 @@ PaError quiet_initialize() {
 
 // Real-time (SCHED_FIFO) priority for the audio thread: above every normal process, so a busy
 // laptop (a video call, a compile) cannot make it late. Any real-time priority does that; 10
-// stays below the kernel's interrupt threads (50) and below a sound server's own. Allowed to root
-// and to users with an RLIMIT_RTPRIO (docs/AUDIO.md says how to grant one).
+// stays below the kernel's interrupt threads (50). Allowed to root and to users with an
+// RLIMIT_RTPRIO (docs/AUDIO.md says how to grant one).
 std::string raise_priority(pthread_t thread) {
   constexpr int kWanted = 10;
   rlimit limit{};
