@@ -225,12 +225,16 @@ int main(int argc, char** argv) {
   std::unique_ptr<Playback> playback;
   if (!no_playback) {
     playback = std::make_unique<Playback>(playback_config, log, [](const TalkReport& r) {
-      spdlog::info("talk {} played: {} packets, {} recovered by FEC, {} concealed, {} late, {} skipped to cut delay; capture-to-playout "
-                   "median {} ms, p99 {} ms (incl. {:.0f} ms device latency); arrival-to-playout median {} ms, p99 {} ms; "
-                   "capture-to-arrival median {} ms",
-                   r.talk_id, r.packets, r.fec, r.plc, r.late, r.skipped, r.capture_to_playout_median_ms,
+      spdlog::info("talk {} played: {} packets ({} of them after their time), {} recovered by FEC, {} concealed; caught up by "
+                   "skipping {} silent packets and compressing {:.0f} ms of speech; dropped {} late, {} to cut delay ({} by the jitter "
+                   "buffer, {} over the delay budget, {} stray); "
+                   "capture-to-playout median {} ms, p99 {} ms (incl. {:.0f} ms device latency); arrival-to-playout median {} ms, "
+                   "p99 {} ms; capture-to-arrival median {} ms, p99 {} ms; {} output underruns",
+                   r.talk_id, r.packets, r.late_played, r.fec, r.plc, r.skipped_silence, r.compressed_ms, r.late, r.skipped,
+                   r.discarded, r.over_budget, r.stray,
+                   r.capture_to_playout_median_ms,
                    r.capture_to_playout_p99_ms, r.output_latency_ms, r.arrival_to_playout_median_ms,
-                   r.arrival_to_playout_p99_ms, r.capture_to_arrival_median_ms);
+                   r.arrival_to_playout_p99_ms, r.capture_to_arrival_median_ms, r.capture_to_arrival_p99_ms, r.underruns);
       if (r.refused > 0)
         spdlog::warn("talk {}: {} packets refused, not 20 ms long, not on the 20 ms grid or repeated (not sent by our page)",
                      r.talk_id, r.refused);

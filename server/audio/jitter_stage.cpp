@@ -2,7 +2,11 @@
 
 #include <speex/speex_jitter.h>
 
+#include "ptt/protocol.hpp"
+#include "time_compression.hpp"
+
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace ptt::server {
@@ -13,19 +17,26 @@ namespace {
 // conceals instead: that is PLC, and is counted so.
 bool can_carry_fec(const AudioPacket& p) noexcept { return p.size > 0 && (p.opus[0] >> 3) < 16; }
 
+// The signed distance a - b between two timestamps, across the 32-bit wrap.
+std::int32_t after(std::uint32_t a, std::uint32_t b) noexcept { return static_cast<std::int32_t>(a - b); }
+
+// Below this (-45 dBFS mean square) a packet the sender did not mark as speech may be skipped to
+// catch up; a loud one is played, compressed if need be, whatever the sender's VAD said.
+constexpr float kSilenceMeanSquare = 3.2e-5f;
+
 }  // namespace
 
 JitterStage::JitterStage(const JitterConfig& config) : config_(config) {
   for (int i = 0; i < kPoolSize; ++i) {
     slots_[i].owner = this;
     slots_[i].index = i;
-    slots_[i].held = false;
+    slots_[i].where = Where::free;
     free_[i] = i;
   }
   free_count_ = kPoolSize;
   late_marker_.owner = this;
   late_marker_.index = -1;
-  late_marker_.held = false;
+  late_marker_.where = Where::free;
   jb_ = jitter_buffer_init(kStep);
   // With a destroy callback the buffer stores our pointers instead of copying (and allocating).
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_DESTROY_CALLBACK, reinterpret_cast<void*>(&JitterStage::on_destroy));
@@ -62,19 +73,36 @@ void JitterStage::learn_jitter() noexcept {
 }
 
 JitterStage::~JitterStage() {
+  resetting_ = true;
   jitter_buffer_reset(jb_);
   jitter_buffer_destroy(jb_);
 }
 
+// speexdsp hands a packet back: on a reset, or because it moved its play position past it to cut
+// its delay (after a bunch, say). In the second case the packet joins the playout queue, to be
+// caught up, unless a later packet has already played.
 void JitterStage::on_destroy(void* p) noexcept {
   auto* slot = static_cast<Slot*>(p);
-  if (slot->index >= 0 && slot->held && !slot->owner->resetting_) ++slot->owner->stats_.discarded;
-  slot->owner->release(slot->index);
+  JitterStage& self = *slot->owner;
+  if (slot->index < 0) return;
+  if (slot->where == Where::gone) {  // its copy is queued (rescue_behind_pointer)
+    self.release(slot->index);
+    return;
+  }
+  if (slot->where != Where::buffer) return;
+  if (self.resetting_) {
+    self.release(slot->index);
+  } else if (self.played_past(slot->packet.header.timestamp)) {
+    ++self.stats_.discarded;
+    self.release(slot->index);
+  } else {
+    self.enqueue(*slot);
+  }
 }
 
 void JitterStage::release(int index) noexcept {
-  if (index < 0 || !slots_[index].held) return;
-  slots_[index].held = false;
+  if (index < 0 || slots_[index].where == Where::free) return;
+  slots_[index].where = Where::free;
   free_[free_count_++] = index;
 }
 
@@ -86,7 +114,11 @@ int JitterStage::reset_buffer() noexcept {
   // A packet the buffer judged hopelessly late was neither stored nor destroyed: reclaim it now.
   for (int i = 0; i < kPoolSize; ++i) release(i);
   decoder_.reset();
-  started_playing_ = pointer_known_ = draining_ = jump_pending_ = false;
+  queue_size_ = pcm_size_ = chunk_count_ = 0;
+  compress_credit_ = 0;
+  decoded_any_ = false;
+  started_playing_ = pointer_known_ = draining_ = false;
+  jump_slot_ = -1;
   drain_steps_ = held_samples_ = 0;
   return held;
 }
@@ -96,11 +128,247 @@ void JitterStage::start_talk(std::uint32_t talk_id) noexcept {
   stats_.discarded += static_cast<std::uint64_t>(reset_buffer());
   talk_id_ = talk_id;
   talk_origin_known_ = false;
+  last_arrival_ = TimePoint{};  // the pause before a talk is no gap in it
   ++stats_.talks;
 }
 
 void JitterStage::end_talk(std::uint32_t talk_id) noexcept {
   if (talk_id == talk_id_) draining_ = true;
+}
+
+// True if the packet at `timestamp` can no longer play in order: it, or a packet after it, has
+// been taken from the playout queue.
+bool JitterStage::played_past(std::uint32_t timestamp) const noexcept {
+  return decoded_any_ && after(timestamp, last_decoded_) <= 0;
+}
+
+// speexdsp moved its play position past packets it still holds (to cut its delay) and returns the
+// one after them now, but hands them back only at the next put: queued then, they would come after
+// a packet already played. So they are copied into the queue now, and their slots freed when
+// speexdsp lets go of them.
+void JitterStage::rescue_behind_pointer() noexcept {
+  for (auto& s : slots_) {
+    if (s.where != Where::buffer || after(s.packet.header.timestamp + kStep, pointer_) > 0) continue;
+    if (free_count_ == 0 || played_past(s.packet.header.timestamp)) break;
+    Slot& copy = slots_[free_[--free_count_]];
+    copy.packet = s.packet;
+    s.where = Where::gone;
+    enqueue(copy);
+  }
+}
+
+void JitterStage::enqueue(Slot& slot) noexcept {
+  const std::uint32_t ts = slot.packet.header.timestamp;
+  int at = queue_size_;
+  while (at > 0 && after(queue_[at - 1].timestamp, ts) > 0) --at;
+  if (at > 0 && queue_[at - 1].timestamp == ts) {
+    Entry& e = queue_[at - 1];
+    if (e.slot < 0) {  // the packet a gap was waiting for
+      e.slot = slot.index;
+      slot.where = Where::queue;
+      return;
+    }
+    ++stats_.duplicate;
+    slot.where = Where::queue;  // so that release() takes it back
+    release(slot.index);
+    return;
+  }
+  if (queue_size_ == kQueueSize) {  // cannot happen with fewer slots than entries, but never overflow
+    ++stats_.pool_full;
+    slot.where = Where::queue;
+    release(slot.index);
+    return;
+  }
+  std::copy_backward(queue_.begin() + at, queue_.begin() + queue_size_, queue_.begin() + queue_size_ + 1);
+  queue_[at] = Entry{ts, slot.index};
+  ++queue_size_;
+  slot.where = Where::queue;
+}
+
+void JitterStage::enqueue_gap(std::uint32_t timestamp) noexcept {
+  if (played_past(timestamp) || queue_size_ == kQueueSize) return;
+  int at = queue_size_;
+  while (at > 0 && after(queue_[at - 1].timestamp, timestamp) > 0) --at;
+  if (at > 0 && queue_[at - 1].timestamp == timestamp) return;
+  std::copy_backward(queue_.begin() + at, queue_.begin() + queue_size_, queue_.begin() + queue_size_ + 1);
+  queue_[at] = Entry{timestamp, -1};
+  ++queue_size_;
+}
+
+void JitterStage::pop_entry() noexcept {
+  std::copy(queue_.begin() + 1, queue_.begin() + queue_size_, queue_.begin());
+  --queue_size_;
+}
+
+int JitterStage::queued_packets() const noexcept {
+  int n = 0;
+  for (int i = 0; i < queue_size_; ++i) n += queue_[i].slot >= 0;
+  return n;
+}
+
+void JitterStage::append(const float* pcm, int samples, Step::Kind kind, const AudioPacket* from) noexcept {
+  samples = std::min(samples, kPcmSize - pcm_size_);
+  if (samples <= 0) return;
+  std::copy_n(pcm, samples, pcm_.data() + pcm_size_);
+  pcm_size_ += samples;
+  if (chunk_count_ == kMaxChunks) {  // never with the sizes above; merge into the last rather than lose count
+    chunks_[kMaxChunks - 1].samples += samples;
+    return;
+  }
+  Chunk& c = chunks_[chunk_count_++];
+  c.samples = samples;
+  c.kind = kind;
+  c.timestamp = from ? from->header.timestamp : 0;
+  c.capture = from ? from->capture : TimePoint{};
+  c.arrival = from ? from->arrival : TimePoint{};
+}
+
+void JitterStage::consume(int samples) noexcept {
+  samples = std::min(samples, pcm_size_);
+  std::copy(pcm_.begin() + samples, pcm_.begin() + pcm_size_, pcm_.begin());
+  pcm_size_ -= samples;
+  int first = 0;
+  while (samples > 0 && first < chunk_count_) {
+    Chunk& c = chunks_[first];
+    const int n = std::min(samples, c.samples);
+    c.samples -= n;
+    if (c.kind == Step::played) {
+      c.timestamp += static_cast<std::uint32_t>(n);
+      if (c.capture != TimePoint{}) c.capture += std::chrono::microseconds(n * 1000 / audio_format::kSamplesPerMs);
+    }
+    samples -= n;
+    if (c.samples == 0) ++first;
+  }
+  std::copy(chunks_.begin() + first, chunks_.begin() + chunk_count_, chunks_.begin());
+  chunk_count_ -= first;
+}
+
+// Takes the queue's first entry into pcm_: a packet decoded, a gap recovered from the next
+// packet's FEC or concealed; with the queue empty, concealment (the stream is late: the packet, if
+// it comes, plays after it).
+void JitterStage::decode_next() noexcept {
+  float* out = scratch_.data();
+  if (queue_size_ == 0) {
+    if (draining_) ++drain_steps_;
+    if (decoder_.conceal(out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
+    ++stats_.plc;
+    append(out, kStep, Step::plc, nullptr);
+    return;
+  }
+  const Entry e = queue_[0];
+  pop_entry();
+  if (e.slot < 0 && draining_) ++drain_steps_;  // nothing came for this time
+  if (e.slot >= 0) {
+    Slot& slot = slots_[e.slot];
+    // put() let only 20 ms packets in, and one that decodes to anything else plays as silence.
+    if (decoder_.decode(slot.packet.opus.data(), slot.packet.size, out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
+    append(out, kStep, Step::played, &slot.packet);
+    decoded_any_ = true;
+    last_decoded_ = e.timestamp;
+    drain_steps_ = 0;
+    ++stats_.played;
+    release(e.slot);
+    return;
+  }
+  // A gap. The next packet, queued or still in speexdsp's buffer, may carry it in its FEC data.
+  if (const Slot* next = held_with_timestamp(e.timestamp + kStep);
+      next && can_carry_fec(next->packet) && decoder_.decode_fec(next->packet.opus.data(), next->packet.size, out, kStep) == kStep) {
+    ++stats_.fec;
+    append(out, kStep, Step::fec, nullptr);
+    return;
+  }
+  if (decoder_.conceal(out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
+  ++stats_.plc;
+  append(out, kStep, Step::plc, nullptr);
+}
+
+// More than a step is waiting to be played: the talk is behind. Gaps that packets after them
+// show were never sent, and silent packets, go first; then speech is played faster.
+void JitterStage::catch_up() noexcept {
+  drop_over_budget();
+  const int keep = gap_allowance();
+  auto behind = [&] { return pcm_size_ + queued_packets() * kStep - kStep - keep; };
+  if (behind() < kStep) {
+    compress_credit_ = 0;
+    return;
+  }
+  // Only what has not started playing can be skipped whole.
+  while (pcm_size_ == 0 && queue_size_ > 0 && behind() >= kStep) {
+    const Entry e = queue_[0];
+    if (e.slot < 0) {
+      // A gap before a packet that came: over a WebSocket it was never sent (silence left out).
+      if (queue_size_ > 1 && queued_packets() > 0) {
+        pop_entry();
+        continue;
+      }
+      break;
+    }
+    Slot& slot = slots_[e.slot];
+    float* out = scratch_.data();
+    if (decoder_.decode(slot.packet.opus.data(), slot.packet.size, out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
+    pop_entry();
+    decoded_any_ = true;
+    last_decoded_ = e.timestamp;
+    float mean_square = 0;
+    for (int i = 0; i < kStep; ++i) mean_square += out[i] * out[i];
+    mean_square /= kStep;
+    const bool silent = (slot.packet.header.flags & protocol::audio_flags::kSpeech) == 0 && mean_square < kSilenceMeanSquare;
+    if (silent) {
+      ++stats_.skipped_silence;
+      release(e.slot);
+      continue;
+    }
+    append(out, kStep, Step::played, &slot.packet);
+    ++stats_.played;
+    release(e.slot);
+  }
+  // Speech is compressed only beyond kCompressBeyond steps behind: within it the talk catches up
+  // in its pauses, and every compression is heard as hurried speech.
+  if (behind() < kCompressBeyond * kStep) return;
+  // Speech: cut whole pitch periods out of the audio about to play, faster the further behind.
+  const double speed = std::min(kMaxSpeedUp, kMinSpeedUp + 0.04 * behind() / kStep);
+  compress_credit_ = std::min(compress_credit_ + speed * kStep, 2.0 * TimeCompression::kMaxLag);
+  while (pcm_size_ < TimeCompression::kNeeds && queue_size_ > 0) decode_next();
+  if (pcm_size_ < TimeCompression::kNeeds) return;
+  const int lag = TimeCompression::best_lag(pcm_.data(), TimeCompression::kMaxLag);
+  // As many periods as the credit allows, leaving a step to play and the fade its two sides.
+  const int cut = std::min(lag * static_cast<int>(compress_credit_ / lag), std::min(pcm_size_ - kStep, pcm_size_ / 2) / lag * lag);
+  if (cut <= 0) return;
+  compress_credit_ -= cut;
+  pcm_size_ = TimeCompression::remove(pcm_.data(), pcm_size_, cut);
+  stats_.compressed_samples += static_cast<std::uint64_t>(cut);
+  // The stretch removed belonged to the first chunks.
+  for (int removed = cut, i = 0; removed > 0 && i < chunk_count_; ++i) {
+    const int n = std::min(removed, chunks_[i].samples);
+    chunks_[i].samples -= n;
+    removed -= n;
+  }
+  int kept = 0;
+  for (int i = 0; i < chunk_count_; ++i)
+    if (chunks_[i].samples > 0) chunks_[kept++] = chunks_[i];
+  chunk_count_ = kept;
+}
+
+// In samples: what the recent gaps between arrivals ask to keep queued beyond the step playing.
+int JitterStage::gap_allowance() const noexcept {
+  const double ms = std::min<double>(arrival_gap_ms_ - audio_format::kFrameMs, kMaxGapAllowanceMs);
+  return ms > 0 ? static_cast<int>(ms) * audio_format::kSamplesPerMs : 0;
+}
+
+// A device stall (or a sender far ahead) left the talk playing more than the budget behind the
+// newest packet: the oldest go.
+void JitterStage::drop_over_budget() noexcept {
+  if (!talk_origin_known_) return;
+  const std::int32_t budget = kBudgetSteps * kStep;
+  while (queue_size_ > 0 && after(newest_, queue_[0].timestamp) > budget) {
+    const Entry e = queue_[0];
+    pop_entry();
+    if (e.slot < 0) continue;
+    decoded_any_ = true;
+    last_decoded_ = e.timestamp;
+    ++stats_.over_budget;
+    release(e.slot);
+  }
 }
 
 bool JitterStage::put(const AudioPacket& p) noexcept {
@@ -115,15 +383,20 @@ bool JitterStage::put(const AudioPacket& p) noexcept {
   // flood the professor's terminal (found by fuzz_opus_path). Across the 32-bit wrap the grid of 0
   // shifts (2^32 is no multiple of 960), so the spacing from the talk's first packet is checked
   // too; no real talk lasts the 24.8 hours to the wrap.
-  if (timestamp % kStep != 0 || (talk_origin_known_ && static_cast<std::int32_t>(timestamp - talk_origin_) % kStep != 0)) {
+  if (timestamp % kStep != 0 || (talk_origin_known_ && after(timestamp, talk_origin_) % kStep != 0)) {
     ++stats_.misaligned;
     return false;
   }
   if (!talk_origin_known_) {
     talk_origin_known_ = true;
-    talk_origin_ = timestamp;
+    talk_origin_ = newest_ = timestamp;
   }
   if (p.arrival != TimePoint{}) {
+    if (last_arrival_ != TimePoint{} && p.arrival > last_arrival_) {
+      const double gap_ms = std::chrono::duration<double, std::milli>(p.arrival - last_arrival_).count();
+      arrival_gap_ms_ = std::max(gap_ms, arrival_gap_ms_ * std::exp(-gap_ms / 1000.0 / kGapMemorySeconds));
+    }
+    if (p.arrival > last_arrival_) last_arrival_ = p.arrival;
     // Transit = arrival - send time (timestamp), up to a constant: its spread is the jitter.
     const std::int64_t arrival_us =
         std::chrono::duration_cast<std::chrono::microseconds>(p.arrival.time_since_epoch()).count();
@@ -133,6 +406,11 @@ bool JitterStage::put(const AudioPacket& p) noexcept {
     ++transit_[static_cast<std::size_t>(std::clamp<std::int64_t>(bin, 0, kTransitBins - 1))];
     ++transit_count_;
   }
+  // A packet at or before one already played can no longer play in order.
+  if (played_past(timestamp)) {
+    ++stats_.late;
+    return false;
+  }
   JitterBufferPacket jp{};
   jp.len = p.size;
   jp.timestamp = timestamp;
@@ -140,39 +418,39 @@ bool JitterStage::put(const AudioPacket& p) noexcept {
   jp.sequence = p.header.sequence;
   // speexdsp keeps each packet's lead (how early it came, less the margin) in 16 bits and shifts
   // them all by every delay change; leads spread over more than 680 ms overflow, and its play
-  // position lands inside a packet (found by fuzz_opus_path's log). Our client never sends such a
-  // spread, so a packet that far behind is only counted late, and one that far ahead means the
-  // stream jumped (after a device stall, say): start over there, dropping what is now stale.
+  // position lands inside a packet (found by fuzz_opus_path's log). So a packet that far behind
+  // bypasses it, and one that far ahead means the stream jumped (after a device stall, say): the
+  // buffer starts over there, and what it held joins the playout queue.
   // (Before the first packet plays, speexdsp records no timings, and packets may pile up while
   // the device starts.)
+  bool far_behind = false, far_ahead = false;
   if (pointer_known_) {
-    const std::int64_t lead = static_cast<std::int32_t>(timestamp - pointer_) - std::int64_t{config_.margin_ms} * audio_format::kSamplesPerMs;
-    if (lead < -kMaxLead) {
-      ++stats_.late;
-      return false;
-    }
-    if (lead > kMaxLead) {
-      // One packet that far ahead may be a corrupt timestamp; the next one after it confirms a jump.
-      const bool confirmed = jump_pending_ && static_cast<std::uint32_t>(timestamp - jump_timestamp_) - 1 < 3u * kStep;
-      if (!confirmed) {
-        jump_pending_ = true;
-        jump_timestamp_ = timestamp;
-        ++stats_.stale;
-        return false;
-      }
-      const bool draining = draining_;
-      stats_.stale += static_cast<std::uint64_t>(reset_buffer());
-      draining_ = draining;
-      ++stats_.resyncs;
-    }
+    const std::int64_t lead = after(timestamp, pointer_) - std::int64_t{config_.margin_ms} * audio_format::kSamplesPerMs;
+    far_behind = lead < -kMaxLead;
+    far_ahead = lead > kMaxLead;
   }
-  // Already past the play position: it can no longer be played, but the buffer must still see it,
-  // because late arrivals are what make it raise its delay. A marker goes in instead of a slot.
-  if (pointer_known_ && static_cast<std::int32_t>(timestamp + p.samples - pointer_) <= 0) {
-    ++stats_.late;
-    jp.data = reinterpret_cast<char*>(&late_marker_);
-    jitter_buffer_put(jb_, &jp);
-    return false;
+  // One packet that far ahead may be a corrupt timestamp: it waits aside, and the next packet
+  // decides. Right after it, the stream has jumped: speexdsp starts over from it, and what the
+  // buffer held is queued (on_destroy). Anything else: it was a stray, dropped.
+  if (jump_slot_ >= 0) {
+    Slot& aside = slots_[jump_slot_];
+    jump_slot_ = -1;
+    if (static_cast<std::uint32_t>(timestamp - aside.packet.header.timestamp) - 1 < 3u * kStep) {
+      jitter_buffer_reset(jb_);  // not resetting_: what it held is queued by on_destroy
+      pointer_known_ = far_ahead = false;
+      ++stats_.resyncs;
+      JitterBufferPacket first{};
+      first.len = aside.packet.size;
+      first.timestamp = aside.packet.header.timestamp;
+      first.span = aside.packet.samples;
+      first.sequence = aside.packet.header.sequence;
+      first.data = reinterpret_cast<char*>(&aside);
+      aside.where = Where::buffer;
+      jitter_buffer_put(jb_, &first);
+    } else {
+      ++stats_.stale;
+      release(aside.index);
+    }
   }
   if (free_count_ == 0) {
     ++stats_.pool_full;
@@ -185,8 +463,27 @@ bool JitterStage::put(const AudioPacket& p) noexcept {
     return false;
   }
   Slot& slot = slots_[free_[--free_count_]];
-  slot.held = true;
   slot.packet = p;
+  if (far_ahead) {
+    slot.where = Where::aside;
+    jump_slot_ = slot.index;
+    return true;
+  }
+  if (after(timestamp, newest_) > 0) newest_ = timestamp;
+  // Already past speexdsp's play position: its time was concealed, but nothing after it has
+  // played, so it plays next and the talk catches up. speexdsp still sees its timing (a marker, no
+  // slot) unless it is too far behind for its counters, because late arrivals are what make it
+  // raise its delay.
+  if (pointer_known_ && after(timestamp + p.samples, pointer_) <= 0) {
+    ++stats_.late_played;
+    if (!far_behind) {
+      jp.data = reinterpret_cast<char*>(&late_marker_);
+      jitter_buffer_put(jb_, &jp);
+    }
+    enqueue(slot);
+    return true;
+  }
+  slot.where = Where::buffer;
   jp.data = reinterpret_cast<char*>(&slot);
   jitter_buffer_put(jb_, &jp);
   return true;
@@ -194,7 +491,7 @@ bool JitterStage::put(const AudioPacket& p) noexcept {
 
 JitterStage::Slot* JitterStage::held_with_timestamp(std::uint32_t timestamp) noexcept {
   for (auto& s : slots_)
-    if (s.held && s.packet.header.timestamp == timestamp) return &s;
+    if (s.where != Where::free && s.where != Where::gone && s.packet.header.timestamp == timestamp) return &s;
   return nullptr;
 }
 
@@ -204,7 +501,7 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
     std::fill_n(out, kStep, 0.0f);
     return step;  // idle
   }
-  if (draining_ && (free_count_ == kPoolSize || drain_steps_ > 25)) {
+  if (draining_ && ((free_count_ == kPoolSize && pcm_size_ == 0) || drain_steps_ > 25)) {
     // Everything of the talk is played (or 500 ms of draining found nothing more to play).
     learn_jitter();
     stats_.discarded += static_cast<std::uint64_t>(reset_buffer());  // what 500 ms never reached
@@ -223,49 +520,60 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
     return step;
   }
 
+  // One step of speexdsp's clock: the packet due now joins the queue (after any it dropped to cut
+  // its delay, which on_destroy queued), or a gap marks its place.
   JitterBufferPacket jp{};
   spx_int32_t offset = 0;
   const int status = jitter_buffer_get(jb_, &jp, kStep, &offset);
   jitter_buffer_tick(jb_);
-
   // (A late marker is never returned: it lies wholly behind the play position.)
   if (status == JITTER_BUFFER_OK && reinterpret_cast<Slot*>(jp.data) != &late_marker_) {
     auto* slot = reinterpret_cast<Slot*>(jp.data);
-    // Straight into the caller's buffer: put() let only 20 ms packets in, and one that decodes to
-    // anything else (a longer one fails here: out holds one step) plays as silence.
-    if (decoder_.decode(slot->packet.opus.data(), slot->packet.size, out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
-    step.kind = Step::played;
-    step.timestamp = jp.timestamp;
-    step.capture = slot->packet.capture;
-    step.arrival = slot->packet.arrival;
-    pointer_ = jp.timestamp + jp.span;
     pointer_known_ = started_playing_ = true;
-    drain_steps_ = 0;
-    release(slot->index);
-    ++stats_.played;
-    return step;
+    if (slot->where == Where::gone) {  // already queued by rescue_behind_pointer
+      release(slot->index);
+    } else if (played_past(slot->packet.header.timestamp)) {
+      ++stats_.late;
+      release(slot->index);
+    } else {
+      enqueue(*slot);
+    }
+  } else {
+    if (status == JITTER_BUFFER_MISSING && started_playing_) enqueue_gap(jp.timestamp);
   }
-
-  // MISSING or INSERTION: nothing to play for this step.
-  if (draining_) ++drain_steps_;
-  const std::uint32_t missing = jp.timestamp;
-  if (pointer_known_) pointer_ = jp.timestamp + static_cast<std::uint32_t>(std::max<spx_int32_t>(jp.span, 0));
-  if (!started_playing_) {
+  // speexdsp's own play position, as the tick left it (it moves it to change its delay): a packet
+  // behind it can no longer go in, and joins the queue instead (see put).
+  pointer_ = static_cast<std::uint32_t>(jitter_buffer_get_pointer_timestamp(jb_));
+  rescue_behind_pointer();
+  if (!started_playing_ && queue_size_ == 0 && pcm_size_ == 0) {
+    if (draining_) ++drain_steps_;
     std::fill_n(out, kStep, 0.0f);
     step.kind = Step::silence;
     return step;
   }
-  // The next packet may carry this one in its FEC data.
-  if (Slot* next = status == JITTER_BUFFER_MISSING ? held_with_timestamp(missing + kStep) : nullptr;
-      next && can_carry_fec(next->packet) &&
-      decoder_.decode_fec(next->packet.opus.data(), next->packet.size, out, kStep) == kStep) {
-    step.kind = Step::fec;
-    ++stats_.fec;
-    return step;
+  started_playing_ = true;
+
+  catch_up();
+  // Draining with nothing left to come (the talk's end arrived after its last packet): the last
+  // partial step is padded with silence, not concealment, and the talk ends.
+  const bool nothing_more = draining_ && free_count_ == kPoolSize;
+  while (pcm_size_ < kStep) {
+    if (nothing_more && pcm_size_ > 0) {
+      static constexpr std::array<float, kStep> kSilence{};
+      append(kSilence.data(), kStep - pcm_size_, Step::silence, nullptr);
+      break;
+    }
+    decode_next();
   }
-  if (decoder_.conceal(out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
-  step.kind = Step::plc;
-  ++stats_.plc;
+  const Chunk first = chunk_count_ > 0 ? chunks_[0] : Chunk{kStep, Step::plc, 0, {}, {}};
+  std::copy_n(pcm_.data(), kStep, out);
+  consume(kStep);
+  step.kind = first.kind;
+  if (first.kind == Step::played) {
+    step.timestamp = first.timestamp;
+    step.capture = first.capture;
+    step.arrival = first.arrival;
+  }
   return step;
 }
 

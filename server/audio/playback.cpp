@@ -94,13 +94,13 @@ int find_device(const std::string& wanted, std::string& error) {
 
 struct PlaybackCallback {
   static int run(const void*, void* output, unsigned long frames, const PaStreamCallbackTimeInfo* time,
-                 PaStreamCallbackFlags, void* self) {
+                 PaStreamCallbackFlags flags, void* self) {
     // How long until this buffer is heard, as the device says now (through PulseAudio's ALSA plugin
     // this follows what PulseAudio holds); -1 where the host API gives nothing usable.
     double ahead = -1;
     if (time && time->outputBufferDacTime > time->currentTime && time->outputBufferDacTime - time->currentTime < 1.0)
       ahead = time->outputBufferDacTime - time->currentTime;
-    return static_cast<Playback*>(self)->render(static_cast<float*>(output), frames, ahead);
+    return static_cast<Playback*>(self)->render(static_cast<float*>(output), frames, ahead, (flags & paOutputUnderflow) != 0);
   }
 };
 
@@ -161,7 +161,7 @@ bool Playback::open_stream(std::string& error) {
     out.device = device;
     out.channelCount = channels;
     out.sampleFormat = paFloat32;
-    out.suggestedLatency = info->defaultLowOutputLatency;
+    out.suggestedLatency = std::max(info->defaultLowOutputLatency, buffer_policy_.latency_ms() / 1000.0);
     err = Pa_OpenStream(&stream, nullptr, &out, audio_format::kSampleRate, static_cast<unsigned long>(config_.frames_per_buffer),
                         paNoFlag, &PlaybackCallback::run, this);
     if (err == paNoError) {
@@ -174,6 +174,7 @@ bool Playback::open_stream(std::string& error) {
     return false;
   }
   output_latency_s_ = Pa_GetStreamInfo(stream)->outputLatency;
+  heard_until_ = TimePoint{};  // no callback of this stream yet
   if ((err = Pa_StartStream(stream)) != paNoError) {
     Pa_CloseStream(stream);
     error = std::string("cannot start '") + info->name + "': " + Pa_GetErrorText(err);
@@ -204,6 +205,28 @@ void Playback::close_stream() {
   priority_tried_ = false;
 }
 
+void Playback::reopen_stream() {
+  void* stream;
+  {
+    std::lock_guard lock(mutex_);
+    stream = stream_;
+    stream_ = nullptr;
+  }
+  // running_ stays true: the room keeps queueing the talk's packets for the new stream.
+  if (stream) {
+    Pa_AbortStream(static_cast<PaStream*>(stream));
+    Pa_CloseStream(static_cast<PaStream*>(stream));
+  }
+  audio_thread_ = 0;
+  priority_tried_ = false;
+  std::string error;
+  if (!open_stream(error)) {
+    std::lock_guard lock(mutex_);
+    running_ = false;
+    status_ = "playback off: " + error;
+  }
+}
+
 void Playback::talk_started(TalkId talk_id) {
   if (!commands_.push(Command(TalkStart{talk_id}))) ++dropped_;
 }
@@ -223,7 +246,15 @@ void Playback::finish_talk_report() noexcept {
   current_.fec = static_cast<std::uint32_t>(s.fec - stats_at_start_.fec);
   current_.plc = static_cast<std::uint32_t>(s.plc - stats_at_start_.plc);
   current_.late = static_cast<std::uint32_t>(s.late - stats_at_start_.late);
-  current_.skipped = static_cast<std::uint32_t>(s.discarded - stats_at_start_.discarded + s.stale - stats_at_start_.stale);
+  current_.skipped = static_cast<std::uint32_t>(s.discarded - stats_at_start_.discarded + s.stale - stats_at_start_.stale +
+                                                s.over_budget - stats_at_start_.over_budget);
+  current_.discarded = static_cast<std::uint32_t>(s.discarded - stats_at_start_.discarded);
+  current_.over_budget = static_cast<std::uint32_t>(s.over_budget - stats_at_start_.over_budget);
+  current_.stray = static_cast<std::uint32_t>(s.stale - stats_at_start_.stale);
+  current_.late_played = static_cast<std::uint32_t>(s.late_played - stats_at_start_.late_played);
+  current_.skipped_silence = static_cast<std::uint32_t>(s.skipped_silence - stats_at_start_.skipped_silence);
+  current_.compressed_ms =
+      static_cast<double>(s.compressed_samples - stats_at_start_.compressed_samples) / audio_format::kSamplesPerMs;
   current_.refused = static_cast<std::uint32_t>(s.wrong_span - stats_at_start_.wrong_span + s.misaligned -
                                                 stats_at_start_.misaligned + s.duplicate - stats_at_start_.duplicate);
   current_.capture_to_playout_median_ms = capture_hist_.quantile_ms(0.5);
@@ -231,13 +262,27 @@ void Playback::finish_talk_report() noexcept {
   current_.arrival_to_playout_median_ms = arrival_hist_.quantile_ms(0.5);
   current_.arrival_to_playout_p99_ms = arrival_hist_.quantile_ms(0.99);
   current_.capture_to_arrival_median_ms = transit_hist_.quantile_ms(0.5);
+  current_.capture_to_arrival_p99_ms = transit_hist_.quantile_ms(0.99);
+  current_.underruns = static_cast<std::uint32_t>(underruns_.load(std::memory_order_relaxed) - underruns_at_start_);
   current_.output_latency_ms =
       1000 * (device_latency_n_ ? device_latency_sum_s_ / static_cast<double>(device_latency_n_) : output_latency_s_);
   reports_.push(current_);
 }
 
-int Playback::render(float* out, unsigned long frames, double device_latency_s) noexcept {
+int Playback::render(float* out, unsigned long frames, double device_latency_s, bool underflow) noexcept {
   if (device_latency_s < 0) device_latency_s = output_latency_s_;
+  // On the room's clock, as the packets' arrival and capture times are (clock_gettime through the
+  // vDSO: no lock, no allocation).
+  const TimePoint now = Clock::now();
+  // The device ran dry: the host API says so, or this callback came after the last buffer had
+  // been heard (a stall of the whole process leaves no flag through PulseAudio's ALSA plugin).
+  // Counted while a talk plays: a gap in silence is heard by nobody (and a new stream's first
+  // seconds through PulseAudio have some).
+  const auto slack = std::chrono::milliseconds(2);
+  if (stage_.active() && (underflow || (heard_until_ != TimePoint{} && now > heard_until_ + slack)))
+    underruns_.fetch_add(1, std::memory_order_relaxed);
+  heard_until_ = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                           device_latency_s + static_cast<double>(frames) / audio_format::kSampleRate));
   callbacks_.fetch_add(1, std::memory_order_relaxed);
   static_assert(std::is_same_v<pthread_t, unsigned long>);
   if (audio_thread_.load(std::memory_order_relaxed) == 0) audio_thread_.store(::pthread_self(), std::memory_order_release);
@@ -256,16 +301,15 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s) 
       device_latency_sum_s_ = 0;
       device_latency_n_ = 0;
       current_.talk_id = start->talk_id;
+      underruns_at_start_ = underruns_.load(std::memory_order_relaxed);
       was_active_ = true;
+      talking_.store(true, std::memory_order_relaxed);
     } else if (const auto* end = std::get_if<TalkEnd>(&c)) {
       stage_.end_talk(end->talk_id);
     }
     commands_.pop();
   }
 
-  // On the room's clock, as the packets' arrival and capture times are (clock_gettime through the
-  // vDSO: no lock, no allocation).
-  const TimePoint now = Clock::now();
   const auto us = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
   for (unsigned long done = 0; done < frames;) {
     const std::size_t n = std::min<std::size_t>(frames - done, mono_.size());
@@ -287,6 +331,7 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s) 
   }
   if (was_active_ && !stage_.active()) {
     was_active_ = false;
+    talking_.store(false, std::memory_order_relaxed);
     finish_talk_report();
   }
   return paContinue;
@@ -312,6 +357,21 @@ void Playback::watchdog() {
       }
     }
     const auto now = std::chrono::steady_clock::now();
+    if (running_) {
+      if (const auto change = buffer_policy_.update(underruns_.load(std::memory_order_relaxed), now,
+                                                    talking_.load(std::memory_order_relaxed))) {
+        const auto ms = [&](int level) {
+          const int wanted = OutputBufferPolicy::kLevelsMs[static_cast<std::size_t>(level)];
+          return wanted ? std::to_string(wanted) + " ms" : std::string("the device's lowest latency");
+        };
+        reopen_stream();
+        log_(false, change->to_level > change->from_level
+                        ? "output buffer grown to " + ms(change->to_level) + " after " + std::to_string(change->underruns) +
+                              " underruns in 10 s (the audio thread was late): " + status()
+                        : "output buffer back to " + ms(change->to_level) + ": no underrun for 60 s: " + status());
+        last_progress = std::chrono::steady_clock::now();
+      }
+    }
     const auto calls = callbacks_.load();
     if (calls != last_callbacks) {
       last_callbacks = calls;

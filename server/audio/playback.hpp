@@ -21,6 +21,7 @@
 
 #include "jitter_stage.hpp"
 #include "latency_histogram.hpp"
+#include "output_buffer_policy.hpp"
 #include "playout_ring.hpp"
 
 namespace ptt::server {
@@ -43,12 +44,20 @@ struct PlaybackConfig {
 struct TalkReport {
   std::uint32_t talk_id = 0;
   std::uint32_t packets = 0, fec = 0, plc = 0, late = 0, skipped = 0;
+  // Catching up without losing speech: packets that came after their time and still played,
+  // silent packets skipped, and speech shortened by time compression.
+  std::uint32_t late_played = 0, skipped_silence = 0;
+  // What `skipped` is made of: dropped by speexdsp after a later packet had played, beyond the
+  // delay budget, and strays (a lone packet far ahead).
+  std::uint32_t discarded = 0, over_budget = 0, stray = 0;
+  double compressed_ms = 0;
   std::uint32_t refused = 0;  // not 20 ms long, off the 20 ms grid or repeated: not our client's packets
   double capture_to_playout_median_ms = -1, capture_to_playout_p99_ms = -1;  // -1: unknown
   double arrival_to_playout_median_ms = -1, arrival_to_playout_p99_ms = -1;
   // Capture to arrival at the server: the student's framing (20 ms + 10 ms of preprocessing) and the network.
-  double capture_to_arrival_median_ms = -1;
+  double capture_to_arrival_median_ms = -1, capture_to_arrival_p99_ms = -1;
   double output_latency_ms = 0;
+  std::uint32_t underruns = 0;  // times the device ran dry while the talk played (the audio thread was late)
 };
 
 class Playback {
@@ -88,10 +97,11 @@ class Playback {
   };
   using Command = std::variant<TalkStart, AudioPacket, TalkEnd>;
   friend struct PlaybackCallback;
-  int render(float* out, unsigned long frames, double device_latency_s) noexcept;
+  int render(float* out, unsigned long frames, double device_latency_s, bool underflow) noexcept;
   void finish_talk_report() noexcept;
   bool open_stream(std::string& error);
   void close_stream();
+  void reopen_stream();  // at the policy's latency, keeping the talk (the jitter stage waits meanwhile)
   void watchdog();
 
   PlaybackConfig config_;
@@ -108,6 +118,9 @@ class Playback {
   JitterStats stats_at_start_{};
   bool was_active_ = false;
   double output_latency_s_ = 0;  // as the stream states it when opened
+  // When the device runs dry unless the next callback comes (the last buffer's end at the speaker).
+  TimePoint heard_until_{};
+  std::uint64_t underruns_at_start_ = 0;
   double device_latency_sum_s_ = 0;  // as each callback of this talk saw it
   std::uint64_t device_latency_n_ = 0;
   int channels_ = 1;
@@ -117,7 +130,9 @@ class Playback {
   bool priority_tried_ = false;  // watchdog only: for the current stream
   // shared
   std::atomic<bool> running_{false};
-  std::atomic<std::uint64_t> callbacks_{0}, dropped_{0};
+  std::atomic<std::uint64_t> callbacks_{0}, dropped_{0}, underruns_{0};
+  std::atomic<bool> talking_{false};
+  OutputBufferPolicy buffer_policy_{OutputBufferPolicy::Clock::now()};  // watchdog (and constructor) only
   mutable std::mutex mutex_;  // status_, stream_ (never taken by the callback)
   std::string status_;
   void* stream_ = nullptr;

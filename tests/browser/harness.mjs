@@ -1,7 +1,7 @@
 // Shared set-up for the browser tests: an isolated PulseAudio null sink, the real ptt-server over
 // HTTPS (playing into that sink), Debian's Chromium with a fake microphone, parec on the sink.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -106,6 +106,7 @@ export class Harness {
       viewport: { width: 390, height: 760 }, hasTouch: touch, isMobile: touch,
     });
     this.contexts.push(context);
+    context.profile = profile;
     const page = context.pages()[0] ?? await context.newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`[page] ${m.text()}`); });
     return page;
@@ -158,6 +159,17 @@ export function makeSpeech(dir, name, text, pauseS = 0.8) {
   return { wav, samples: readFloat32(f32) };
 }
 
+// The server's recording `<stem>.opus` (e.g. A-2: the packets of A's second talk as they came,
+// decoded without the jitter stage: what the browser sent), as 48 kHz float samples; null if absent.
+export function recordedTalk(h, stem) {
+  const rec = readdirSync(h.recordings).find((f) => f === `${stem}.opus`);
+  if (!rec) return null;
+  const wav = path.join(h.dir, `rec-${stem}.wav`), f32 = path.join(h.dir, `rec-${stem}.f32`);
+  execFileSync('opusdec', ['--quiet', '--rate', '48000', path.join(h.recordings, rec), wav]);
+  execFileSync('sox', [wav, '-r', '48000', '-c', '1', '-b', '32', '-e', 'floating-point', '-t', 'raw', f32]);
+  return readFloat32(f32);
+}
+
 export async function joinAs(page, url, name) {
   await page.goto(url);
   await page.getByLabel('Your name').fill(name);
@@ -170,4 +182,16 @@ export const sleepMs = sleep;
 // Waits until the page shows state `s` (the session's state, on #app's data-state).
 export async function waitState(page, s, timeout = 5000) {
   await page.locator(`#app[data-state="${s}"]`).waitFor({ timeout });
+}
+
+// The pid of the Chromium behind `page` (its browser process, the parent of its renderers).
+export function browserPid(page) {
+  const profile = page.context().profile;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let cmdline;
+    try { cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0'); } catch { continue; }
+    if (cmdline.some((a) => a === `--user-data-dir=${profile}`) && !cmdline.some((a) => a.startsWith('--type='))) return Number(name);
+  }
+  throw new Error(`no Chromium process for ${profile}`);
 }

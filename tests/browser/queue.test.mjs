@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Harness, makeSpeech, joinAs, sleepMs, waitState } from './harness.mjs';
+import { Harness, makeSpeech, joinAs, sleepMs, waitState, recordedTalk } from './harness.mjs';
 import { envelope, firstTalk, matchTalk } from './speech_match.mjs';
 
 const h = new Harness();
@@ -70,6 +70,12 @@ test('B waits in line while A talks, goes live when A lets go, and is heard', { 
   console.log(`queue: B held ${heldS.toFixed(2)} s live (after 1.5 s in line); played ${playedS.toFixed(2)} s; ` +
               `envelope correlation ${best.toFixed(3)} (median of ${windows} windows), mean ${mean.toFixed(3)}; heard ${heardS.toFixed(2)} s`);
   console.log(`queue: ${describe}`);
+  const recorded = recordedTalk(h, 'B-1');
+  if (recorded) {
+    const recEnv = envelope(recorded), [r1, r2] = firstTalk(recEnv, 150, 0);
+    const sent = matchTalk(recEnv.slice(r1, r2 + 1), speechB.samples);
+    console.log(`queue: as sent (the recording): correlation ${sent.best.toFixed(3)}, mean ${sent.mean.toFixed(3)}; ${sent.describe}`);
+  }
   assert.ok(best > 0.9, `output envelope correlates ${best.toFixed(3)} with B's speech`);
   assert.ok(mean > 0.8, `output envelope correlates ${mean.toFixed(3)} on average with B's speech`);
   // B was heard for a good part of the talk, and nothing played that B did not say: at most the live

@@ -1,0 +1,106 @@
+// A professor's busy laptop: the student's browser, then the browser and the server, are frozen for
+// 50 ms bursts, 20 % of the time each (ptt_stall_injector, seeded: the same bursts every run),
+// while A talks for 4 s. Packets come late and in bunches and the audio callback misses beats; the
+// server must still play every packet of A's speech (its talk line: nothing dropped).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { Harness, makeSpeech, joinAs, sleepMs, waitState, browserPid, recordedTalk } from './harness.mjs';
+import { envelope, firstTalk, matchTalk } from './speech_match.mjs';
+
+const injector = process.env.PTT_STALL_INJECTOR ?? path.resolve(import.meta.dirname, '../../build/native/tests/support/ptt_stall_injector');
+const h = new Harness();
+let page, speech;
+
+before(async () => {
+  await h.startPulse();
+  const url = await h.startServer();
+  speech = makeSpeech(h.dir, 'a', 'push to talk lets one student speak at a time while the professor hears every word clearly through the speakers of the lecture hall');
+  page = await h.browser({ wav: speech.wav });
+  await joinAs(page, url, 'A');
+  // An unmeasured talk first, as in the journey test: the browser warms up, the sound server opens.
+  await page.keyboard.down('Space');
+  await waitState(page, 'live', 5000);
+  await sleepMs(700);
+  await page.keyboard.up('Space');
+  await waitState(page, 'ready', 3000);
+  for (const end = performance.now() + 15000; !h.logs().includes('talk 1 played') && performance.now() < end;) await sleepMs(100);
+  await sleepMs(1000);
+});
+
+after(async () => {
+  if (process.exitCode) console.log(h.logs());
+  await h.close();
+});
+
+// One 4 s talk by A under the contention rig freezing `targets`; what the server reported and how
+// well A's speech can be heard in what it played.
+async function stalledTalk(serial, targets) {
+  const sink = path.join(h.dir, `sink-stalls-${serial}.raw`);
+  h.startSinkRecording(sink);
+  await sleepMs(500);
+  const rig = spawn(injector, ['--seed', String(serial), '--duty', '0.2', '--burst-ms', '50', ...targets],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  let rigReport = '';
+  rig.stdout.on('data', (d) => { rigReport += d; });
+  const rigDone = new Promise((r) => rig.once('exit', r));
+  try {
+    await page.keyboard.down('Space');
+    const pressedAt = performance.now();
+    await waitState(page, 'live', 5000);
+    await sleepMs(pressedAt + 4000 - performance.now());
+    await page.keyboard.up('Space');
+    const heldS = (performance.now() - pressedAt) / 1000;
+    await waitState(page, 'ready', 5000);
+    rig.kill('SIGTERM');
+    await rigDone;
+    console.log(rigReport.trim());
+    await sleepMs(3000);  // the tail plays out
+    const out = await h.stopSinkRecording();
+
+    const outEnv = envelope(out);
+    const [o1, o2] = firstTalk(outEnv, 150, 20);
+    const talk = outEnv.slice(o1, Math.min(o2 + 1, o1 + Math.round(heldS * 100)));
+    const { best, mean, heardS, describe, windows } = matchTalk(talk, speech.samples);
+    console.log(`envelope correlation ${best.toFixed(3)} (median of ${windows} windows), mean ${mean.toFixed(3)}; held ${heldS.toFixed(2)} s; speech heard for ${heardS.toFixed(2)} s, played for ${((o2 - o1 + 1) / 100).toFixed(2)} s`);
+    console.log(describe);
+    // What the browser sent, as the server recorded it (the packets as they came, decoded without
+    // the jitter stage): what the talk could at best sound like.
+    const recorded = recordedTalk(h, `A-${serial}`);
+    if (recorded) {
+      const recEnv = envelope(recorded);
+      const [r1, r2] = firstTalk(recEnv, 150, 0);
+      const sent = matchTalk(recEnv.slice(r1, r2 + 1), speech.samples);
+      console.log(`as sent (the recording): envelope correlation ${sent.best.toFixed(3)} (median of ${sent.windows} windows), mean ${sent.mean.toFixed(3)}; ${((r2 - r1 + 1) / 100).toFixed(2)} s`);
+    }
+    const line = h.logs().match(new RegExp(`talk ${serial} played: (\\d+) packets \\((\\d+) of them after their time\\).*?caught up by skipping (\\d+) silent packets and compressing (\\d+) ms of speech; dropped (\\d+) late, (\\d+) to cut delay`));
+    assert.ok(line, `the server reported talk ${serial}:\n${h.server.log}`);
+    const [, played, latePlayed, skipped, compressedMs, late, cut] = line.map(Number);
+    for (const l of h.logs().split('\n')) if (l.includes(`talk ${serial} played`) || l.includes('output buffer')) console.log(l);
+    console.log(`talk ${serial}: ${played} packets played (${latePlayed} after their time), ${skipped} silent skipped, ${compressedMs} ms compressed; dropped ${late} late, ${cut} to cut delay`);
+    return { played, late, cut, best, mean };
+  } finally {
+    if (rig.exitCode === null) {
+      rig.kill('SIGTERM');
+      await rigDone;
+    }
+  }
+}
+
+// What the speakers played is printed beside each talk with what the browser sent (the talk's
+// recording), not yet asserted: a frozen Chromium's capture slips for good (each packet's transit
+// grows about 40 ms per freeze), so the speakers must fill each freeze with concealment (0.77 to
+// 0.92 seen against the recording's 0.93 to 0.99, and the journey test's 0.9; docs/AUDIO.md).
+// What is asserted is what the server guarantees: every packet that came plays.
+test('the browser frozen 50 ms at a time, 20 % of the time: no packet lost', { timeout: 90000 }, async () => {
+  const r = await stalledTalk(2, [`tree:${browserPid(page)}`]);
+  assert.ok(r.played >= 100, `${r.played} packets played of a 4 s talk`);
+  assert.equal(r.late + r.cut, 0, 'no packet dropped');
+});
+
+test('browser and server both frozen so: no packet lost', { timeout: 90000 }, async () => {
+  const r = await stalledTalk(3, [`tree:${browserPid(page)}`, String(h.server.pid)]);
+  assert.ok(r.played >= 100, `${r.played} packets played of a 4 s talk`);
+  assert.equal(r.late + r.cut, 0, 'no packet dropped');
+});
