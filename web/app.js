@@ -1,6 +1,8 @@
 // The student page: thin glue between the microphone, the capture worklet, the WebSocket and the
 // UI. The floor rules live in the C++ session (session.js over the page's wasm module): this file
-// feeds it the button, the socket and the server's messages, and applies what it returns.
+// feeds it the button, the socket and the server's messages, and applies what it returns. The
+// socket itself lives in a Worker (socket-worker.js), which also takes the worklet's packets
+// straight to it: audio leaves on time however busy this thread is.
 import { Session, nowUs } from './session.js';
 import { CaptureRing, BYTES, Doorbell } from './capture-ring.js';
 
@@ -39,7 +41,9 @@ const params = new URLSearchParams(location.search);
 let session;           // the C++ session (page module)
 let captureModule;     // compiled once, instantiated in the worklet
 let audio;             // { ctx, node, ring }
-let ws;
+const socket = new Worker('socket-worker.js', { type: 'module' });
+let socketId = 0;      // the current socket's number (0: none); the worker's news of others is old
+let socketWanted = false;  // a socket is opening or open (set on connect, cleared when it closes or we leave)
 let view;              // the session's view, as last applied
 let joined = false;    // the talk panel is up (not the join form or an error)
 let myName = localStorage.getItem('ptt.name') ?? '';
@@ -54,7 +58,7 @@ let countdownTimer;
 // ---- applying the session's outputs ------------------------------------------------------------
 
 function apply(fx) {
-  for (const text of fx.send) if (ws?.readyState === WebSocket.OPEN) ws.send(text);
+  for (const text of fx.send) if (socketWanted) socket.postMessage({ type: 'send', id: socketId, text });
   for (const c of fx.capture) audio?.node.port.postMessage(c);
   if (fx.tone) tone();
   if (fx.view) render(fx.view);
@@ -157,6 +161,10 @@ async function startAudio() {
   await rendering;
   audio = { ctx, node, stream, ring: new CaptureRing(shared) };
   node.port.onmessage = ({ data }) => onWorklet(data);
+  // Packets go from the worklet to the socket's worker without passing through this thread.
+  const packets = new MessageChannel();
+  node.port.postMessage({ command: 'packets-port' }, [packets.port1]);
+  socket.postMessage({ type: 'capture', shared }, [packets.port2]);
   ctx.createMediaStreamSource(stream).connect(node);
 }
 
@@ -175,10 +183,7 @@ function clockOffset(ctx) {
 
 function onWorklet(data) {
   const { ring } = audio;
-  if (data === Doorbell.packets) {
-    // The capture produces packets only while the floor is this student's.
-    ring.read((bytes) => { if (ws?.readyState === WebSocket.OPEN) ws.send(bytes); });
-  } else if (data === Doorbell.meter) {
+  if (data === Doorbell.meter) {
     apply(session.meter(ring.level, ring.silenceMs));
   } else if (data === Doorbell.clock) {
     // The worklet's wall clock is Date.now(); this page's is nowUs(): read back to back to convert.
@@ -212,26 +217,32 @@ function connect() {
   const { join, ...fx } = session.open(myName, roomCode);
   apply(fx);
   if (!join) return;
-  const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
-  ws = socket;
-  socket.binaryType = 'arraybuffer';
-  socket.onopen = () => socket.send(join);
-  socket.onmessage = (e) => {
-    if (typeof e.data !== 'string') return;
-    const fx = session.receive(e.data);
-    if (fx.invalid) console.warn('ignored an invalid server message', e.data.slice(0, 200));
+  socketId += 1;
+  socketWanted = true;
+  socket.postMessage({ type: 'open', id: socketId, join,
+                       url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws` });
+}
+
+socket.onmessage = ({ data }) => {
+  if (data.id !== socketId || !socketWanted) return;  // an earlier socket's
+  if (data.type === 'message') {
+    const fx = session.receive(data.text);
+    if (fx.invalid) console.warn('ignored an invalid server message', data.text.slice(0, 200));
     apply(fx);
     if (view?.state === 'ready') reconnectDelay = 1000;  // welcomed: the next loss retries fast
-  };
-  socket.onclose = () => {
-    if (ws !== socket) return;
+  } else if (data.type === 'closed') {
+    socketWanted = false;
     reconnectAt = performance.now() + reconnectDelay;
     apply(session.closed());
     if (view?.state === 'rejected') return;  // the form explains; no retry
     reconnectTimer = setTimeout(connect, reconnectDelay);
     reconnectDelay = Math.min(reconnectDelay * 2, 5000);  // a lecture's Wi-Fi comes back: retry often
-  };
-}
+  }
+};
+socket.onerror = (e) => {
+  console.error('socket worker failed', e.message ?? e);
+  fatal('The page could not start its connection. Reload the page.');
+};
 
 // ---- pressing ------------------------------------------------------------------------------------
 
@@ -263,10 +274,9 @@ function bindPress() {
 // ---- joining -------------------------------------------------------------------------------------
 
 function leave() {
-  const socket = ws;
-  ws = undefined;
+  socketWanted = false;
   clearTimeout(reconnectTimer);
-  socket?.close(1000);
+  socket.postMessage({ type: 'close' });
   apply(session.closed());
 }
 

@@ -1,7 +1,8 @@
 // The AudioWorklet processor: hands each 128-sample quantum to the C++ capture pipeline in the
 // capture module (noise suppression, gain, voice activity, Opus, framing) and passes the framed
-// packets and the meter to the page through a shared ring (capture-ring.js). process() allocates
-// nothing: the page is told there is something to read with a bare number.
+// packets and the meter through a shared ring (capture-ring.js): packets to the worker that owns
+// the socket (socket-worker.js), the meter to the page. process() allocates nothing: each is told
+// there is something to read with a bare number.
 import { instantiate } from './ptt-wasm.js';
 import { CaptureRing, Doorbell } from './capture-ring.js';
 
@@ -27,8 +28,10 @@ class CaptureProcessor extends AudioWorkletProcessor {
     // is when a quantum's samples were due here (one render callback runs several quanta at once).
     this.gapMs = Infinity;
     this.gapSince = 0;
-    this.port.onmessage = ({ data }) => {
+    this.packets = this.port;  // until the page hands over the socket worker's port
+    this.port.onmessage = ({ data, ports }) => {
       switch (data.command) {
+        case 'packets-port': this.packets = ports[0]; break;
         case 'press': this.w.ptt_capture_press(); break;
         case 'grant': this.w.ptt_capture_grant(data.talk); this.flush(); break;
         case 'release': this.w.ptt_capture_release(); break;
@@ -42,7 +45,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
     if (n === 0) return;
     for (let i = 0; i < n; i++) this.ring.write(this.heap, this.w.ptt_capture_packet(i), this.w.ptt_capture_packet_size(i));
     this.w.ptt_capture_clear();
-    this.port.postMessage(Doorbell.packets);
+    this.packets.postMessage(Doorbell.packets);
   }
 
   process(inputs) {

@@ -80,7 +80,7 @@ TEST(AcceptEncoding, GzipUnlessRefused) {
 TEST(EmbeddedPage, IsTheSourcePageByteForByteWithTypesTagsAndGzip) {
   const auto assets = embedded_web_assets();
   ASSERT_GE(assets.size(), 7u);
-  for (const char* name : {"index.html", "app.js", "style.css", "session.js", "ptt-wasm.js", "capture-ring.js", "capture-worklet.js"}) {
+  for (const char* name : {"index.html", "app.js", "style.css", "session.js", "ptt-wasm.js", "capture-ring.js", "capture-worklet.js", "socket-worker.js"}) {
     const std::string url = std::string("/") + name;
     auto it = std::find_if(assets.begin(), assets.end(), [&](const WebAsset& a) { return a.url == url; });
     ASSERT_NE(it, assets.end()) << url;
