@@ -11,10 +11,11 @@
 // PulseAudio state the output's buffers. Each stage is measured on its own, so their sum checks the
 // total.
 // Needs both builds. Usage: node bench/mouth_to_ear.mjs [seconds per talk=8]
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
-import { Harness, joinAs, sleepMs, readFloat32, root } from '../tests/browser/harness.mjs';
+import os from 'node:os';
+import { Harness, joinAs, sleepMs, readFloat32, root, browserPid } from '../tests/browser/harness.mjs';
 
 const seconds = Number(process.argv[2] ?? 8), runs = 3;
 const rate = 48000, period = 0.5, clickS = 0.04;
@@ -128,7 +129,14 @@ function onsetsIn(stereo, channel) {
 }
 
 const recorderBinary = path.join(root, 'build/native/bench/sink_recorder');
-const h = new Harness();
+const injector = path.join(root, 'build/native/tests/support/ptt_stall_injector');
+// The whole server process's CPU time so far (ms): utime + stime of /proc/<pid>/stat, in ticks of 10 ms.
+let h;
+function serverCpuMs() {
+  const fields = readFileSync(`/proc/${h.server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+h = new Harness();
 try {
   await h.startPulse({ loopbackMic: true });
   const url = await h.startServer();
@@ -150,13 +158,16 @@ try {
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
 
   // One talk with the click train; returns the click delays and the server's report of the talk.
-  const talk = async (n, measured) => {
+  const talk = async (n, measured, rigArgs = null) => {
     const rec = path.join(h.dir, `sink-${n}.raw`);
     const recorder = spawn(recorderBinary, ['ptt_sink.monitor', '2', rec], { env: h.env, stdio: ['ignore', 'pipe', 'inherit'] });
     let recorderOut = '';
     recorder.stdout.on('data', (d) => { recorderOut += d; });
     await page.evaluate(() => { window.benchOnsets = []; });
     await sleepMs(300);
+    // The contention rig (bench and tests share it) runs from before the press to the release.
+    const rig = rigArgs ? spawn(injector, ['--seed', String(n), ...rigArgs()], { stdio: 'ignore' }) : null;
+    const cpuBefore = serverCpuMs();
     await page.mouse.down();
     await page.locator('#app[data-state="live"]').waitFor({ timeout: 5000 });
     await sleepMs(500);
@@ -169,6 +180,11 @@ try {
     await new Promise((r) => player.once('exit', r));
     await sleepMs(500);
     await page.mouse.up();
+    const talkCpuMs = serverCpuMs() - cpuBefore;
+    if (rig) {
+      rig.kill('SIGTERM');
+      await new Promise((r) => (rig.exitCode !== null ? r() : rig.once('exit', r)));
+    }
     await sleepMs(1500);  // the talk drains and the server logs its report
     const recorded = new Promise((r) => recorder.once('exit', r));
     recorder.kill('SIGINT');
@@ -196,6 +212,10 @@ try {
       c2p: num(/capture-to-playout median (\d+(?:\.\d+)?) ms/), c2pP99: num(/capture-to-playout median [\d.]+ ms, p99 (\d+(?:\.\d+)?) ms/),
       a2p: num(/arrival-to-playout median (\d+(?:\.\d+)?) ms/), c2a: num(/capture-to-arrival median (\d+(?:\.\d+)?) ms/),
       device: num(/incl\. (\d+(?:\.\d+)?) ms device latency/),
+      played: num(/played: (\d+) packets/), latePlayed: num(/\((\d+) of them after their time\)/),
+      concealed: num(/(\d+) concealed/), skippedSilence: num(/skipping (\d+) silent packets/),
+      compressedMs: num(/compressing (\d+) ms of speech/), dropped: num(/dropped (\d+) late/) + num(/, (\d+) to cut delay/),
+      underruns: num(/(\d+) output underruns/), cpuPct: (100 * talkCpuMs) / (seconds * 1000 + 1000),
     };
   };
   await talk(0, false);  // warm-up: PulseAudio's first seconds of a new stream are not real time
@@ -228,6 +248,32 @@ try {
   console.log(`    ${'measured from the audio (the same mean of the talks\' medians)'.padEnd(72)} ${total.toFixed(1).padStart(6)} ms  (the sum is ${((100 * (sum - total)) / total).toFixed(1)} % from it)`);
   for (const [i, t] of talks.entries())
     console.log(`  talk ${i + 1}: total ${quantile(t.delays, 0.5)} ms = capture ${t.capture.toFixed(1)} + frame ${frameMs} + network ${(t.c2a - frameMs).toFixed(1)} + jitter ${(t.a2p - t.device).toFixed(1)} + output ${t.device.toFixed(1)} (stage medians)`);
+  // The same talks on a busy laptop, beside the quiet ones above (same run, same server): every
+  // core spinning at normal priority, then the browser and the server frozen 50 ms at a time, 20 %
+  // of the time each (ptt_stall_injector, as browser.stalls). Clicks come every 500 ms, so one is
+  // matched only within 400 ms of its input: a click missed is one not heard within 400 ms (late,
+  // or lost), and the delays are those of the clicks matched. Packets dropped would be speech the
+  // server threw away.
+  const rows = [['quiet', talks]];
+  const contention = [
+    ['hog (every core)', () => ['--hog', String(os.availableParallelism())]],
+    ['stalls 50 ms, 20 % (browser + server)', () => ['--duty', '0.2', '--burst-ms', '50', `tree:${browserPid(page)}`, String(h.server.pid)]],
+  ];
+  for (const [name, rigArgs] of contention) {
+    const row = [];
+    for (let n = 1; n <= runs; n++) row.push(await talk(100 * rows.length + n, true, rigArgs));
+    rows.push([name, row]);
+  }
+  const sumOf = (ts, key) => ts.reduce((x, t) => x + t[key], 0);
+  console.log(`Contention (${runs} talks per row, ${seconds} s of clicks each; server CPU is the whole process, per talk):`);
+  console.log('  | row | clicks missed | mouth-to-ear median | p99 | packets played | after their time | concealed | silence skipped | compressed | dropped | output underruns | server CPU |');
+  console.log('  |---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const [name, ts] of rows) {
+    const d = ts.flatMap((t) => t.delays);
+    console.log(`  | ${name} | ${sumOf(ts, 'onsets') - d.length} of ${sumOf(ts, 'onsets')} | ${quantile(d, 0.5).toFixed(0)} ms | ${quantile(d, 0.99).toFixed(0)} ms | ` +
+      `${sumOf(ts, 'played')} | ${sumOf(ts, 'latePlayed')} | ${sumOf(ts, 'concealed')} | ${sumOf(ts, 'skippedSilence')} | ${sumOf(ts, 'compressedMs')} ms | ` +
+      `${sumOf(ts, 'dropped')} | ${sumOf(ts, 'underruns')} | ${(sumOf(ts, 'cpuPct') / ts.length).toFixed(1)} % |`);
+  }
   console.log(`RESULT mouth_to_ear median_ms=${median.toFixed(1)} p99_ms=${p99.toFixed(1)} stage_sum_ms=${sum.toFixed(1)} total_ms=${total.toFixed(1)}`);
   if (delays.length < onsets / 2) process.exitCode = 1;
 } finally {
