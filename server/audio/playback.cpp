@@ -188,13 +188,13 @@ bool Playback::open_stream(std::string& error) {
   return true;
 }
 
-void Playback::close_stream() {
+void Playback::close_stream(bool keep_running) {
   void* stream;
   {
     std::lock_guard lock(mutex_);
     stream = stream_;
     stream_ = nullptr;
-    running_ = false;
+    if (!keep_running) running_ = false;
   }
   if (stream) {
     Pa_AbortStream(static_cast<PaStream*>(stream));
@@ -206,19 +206,8 @@ void Playback::close_stream() {
 }
 
 void Playback::reopen_stream() {
-  void* stream;
-  {
-    std::lock_guard lock(mutex_);
-    stream = stream_;
-    stream_ = nullptr;
-  }
   // running_ stays true: the room keeps queueing the talk's packets for the new stream.
-  if (stream) {
-    Pa_AbortStream(static_cast<PaStream*>(stream));
-    Pa_CloseStream(static_cast<PaStream*>(stream));
-  }
-  audio_thread_ = 0;
-  priority_tried_ = false;
+  close_stream(/*keep_running=*/true);
   std::string error;
   if (!open_stream(error)) {
     std::lock_guard lock(mutex_);

@@ -100,7 +100,7 @@ class Playback {
   int render(float* out, unsigned long frames, double device_latency_s, bool underflow) noexcept;
   void finish_talk_report() noexcept;
   bool open_stream(std::string& error);
-  void close_stream();
+  void close_stream(bool keep_running = false);  // keep_running: a reopening follows at once
   void reopen_stream();  // at the policy's latency, keeping the talk (the jitter stage waits meanwhile)
   void watchdog();
 
