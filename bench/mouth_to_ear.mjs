@@ -10,12 +10,13 @@
 // stamps packets on the worklet's render clock; arrival and playout on the server's); PortAudio and
 // PulseAudio state the output's buffers. Each stage is measured on its own, so their sum checks the
 // total.
-// Needs both builds. Usage: node bench/mouth_to_ear.mjs [seconds per talk=8]
+// Needs both builds. Usage: node bench/mouth_to_ear.mjs [seconds per talk=8] [contention rows: a regex]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import os from 'node:os';
-import { Harness, joinAs, sleepMs, readFloat32, root, browserPid } from '../tests/browser/harness.mjs';
+import { Harness, joinAs, sleepMs, readFloat32, root, browserPid, makeSpeech } from '../tests/browser/harness.mjs';
+import { envelope as envelope10ms, firstTalk, matchTalk } from '../tests/browser/speech_match.mjs';
 
 const seconds = Number(process.argv[2] ?? 8), runs = 3;
 const rate = 48000, period = 0.5, clickS = 0.04;
@@ -157,8 +158,13 @@ try {
   const box = await page.locator('#talk').boundingBox();
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
 
-  // One talk with the click train; returns the click delays and the server's report of the talk.
-  const talk = async (n, measured, rigArgs = null) => {
+  // A sentence, for the rows' speech figure: how well the speakers' output follows the microphone.
+  const speech = makeSpeech(h.dir, 'speech', 'push to talk lets one student speak at a time while the professor hears every word clearly through the speakers of the lecture hall', 0.3);
+
+  // One talk with the click train (or `sound`); returns the click delays (or, for speech, the
+  // envelope correlation of what was played with what the microphone heard) and the server's
+  // report of the talk.
+  const talk = async (n, measured, rigArgs = null, sound = clicks) => {
     const rec = path.join(h.dir, `sink-${n}.raw`);
     const recorder = spawn(recorderBinary, ['ptt_sink.monitor', '2', rec], { env: h.env, stdio: ['ignore', 'pipe', 'inherit'] });
     let recorderOut = '';
@@ -167,11 +173,11 @@ try {
     await sleepMs(300);
     // The contention rig (bench and tests share it) runs from before the press to the release.
     const rig = rigArgs ? spawn(injector, ['--seed', String(n), ...rigArgs()], { stdio: 'ignore' }) : null;
-    const cpuBefore = serverCpuMs();
+    const cpuBefore = serverCpuMs(), talkStart = performance.now();
     await page.mouse.down();
     await page.locator('#app[data-state="live"]').waitFor({ timeout: 5000 });
     await sleepMs(500);
-    const player = spawn('paplay', ['-d', 'click_in', clicks], { env: h.env, stdio: 'ignore' });
+    const player = spawn('paplay', ['-d', 'click_in', sound], { env: h.env, stdio: 'ignore' });
     await sleepMs(3000);
     // PulseAudio's own view of the two streams mid-talk: what Chromium's recording and the
     // server's playback hold in buffers (the parts of the chain outside our code).
@@ -180,7 +186,7 @@ try {
     await new Promise((r) => player.once('exit', r));
     await sleepMs(500);
     await page.mouse.up();
-    const talkCpuMs = serverCpuMs() - cpuBefore;
+    const talkCpuMs = serverCpuMs() - cpuBefore, talkMs = performance.now() - talkStart;
     if (rig) {
       rig.kill('SIGTERM');
       await new Promise((r) => (rig.exitCode !== null ? r() : rig.once('exit', r)));
@@ -191,6 +197,14 @@ try {
     await recorded;
     const stereo = readFloat32(rec);
     if (!measured) return null;
+    let speechMatch = null;
+    if (sound !== clicks) {
+      const channel = (c) => Float32Array.from({ length: stereo.length >> 1 }, (_, i) => stereo[2 * i + c]);
+      const mic = channel(0), outEnv = envelope10ms(channel(1));
+      const [m1, m2] = firstTalk(envelope10ms(mic), 150, 0), [o1, o2] = firstTalk(outEnv, 150, 0);
+      speechMatch = matchTalk(outEnv.slice(o1, o2 + 1), mic.subarray(m1 * 480, (m2 + 1) * 480));
+      speechMatch.saidS = (m2 - m1 + 1) / 100;
+    }
     // Capture: each click entering the microphone (the sink's left channel, dated by the recorder)
     // to its onset in the page's audio graph (the probe), on the wall clock.
     const firstUs = Number(recorderOut.match(/first_sample_wall_us=(-?\d+)/)?.[1]);
@@ -205,7 +219,7 @@ try {
     const report = h.server.log.split('\n').filter((l) => /talk \d+ played/.test(l)).at(-1) ?? '';
     const num = (re) => { const m = report.match(re); return m ? Number(m[1]) : NaN; };
     return {
-      ...clickDelays(envelope(stereo, 0), envelope(stereo, 1)),
+      ...(speechMatch ? { onsets: 0, delays: [], speech: speechMatch } : clickDelays(envelope(stereo, 0), envelope(stereo, 1))),
       capture: quantile(capture, 0.5), captureMatched: capture.length, datingSpreadMs,
       pulseIn: streamLatency(pulse.sourceOutputs, 'Chromium input'),
       pulseOut: streamLatency(pulse.sinkInputs, 'ALSA plug-in [ptt-server]'),
@@ -215,7 +229,7 @@ try {
       played: num(/played: (\d+) packets/), latePlayed: num(/\((\d+) of them after their time\)/),
       concealed: num(/(\d+) concealed/), skippedSilence: num(/skipping (\d+) silent packets/),
       compressedMs: num(/compressing (\d+) ms of speech/), dropped: num(/dropped (\d+) late/) + num(/, (\d+) to cut delay/),
-      underruns: num(/(\d+) output underruns/), cpuPct: (100 * talkCpuMs) / (seconds * 1000 + 1000),
+      underruns: num(/(\d+) output underruns/), cpuPct: (100 * talkCpuMs) / talkMs,
     };
   };
   await talk(0, false);  // warm-up: PulseAudio's first seconds of a new stream are not real time
@@ -254,23 +268,28 @@ try {
   // matched only within 400 ms of its input: a click missed is one not heard within 400 ms (late,
   // or lost), and the delays are those of the clicks matched. Packets dropped would be speech the
   // server threw away.
-  const rows = [['quiet', talks]];
+  const rows = [['quiet', [...talks, await talk(100 - 1, true, null, speech.wav)]]];
   const contention = [
     ['hog (every core)', () => ['--hog', String(os.availableParallelism())]],
     ['stalls 50 ms, 20 % (browser + server)', () => ['--duty', '0.2', '--burst-ms', '50', `tree:${browserPid(page)}`, String(h.server.pid)]],
   ];
-  for (const [name, rigArgs] of contention) {
+  for (const [name, rigArgs] of contention.filter(([name]) => name.match(process.argv[3] ?? ''))) {
     const row = [];
     for (let n = 1; n <= runs; n++) row.push(await talk(100 * rows.length + n, true, rigArgs));
+    row.push(await talk(100 * rows.length + runs + 1, true, rigArgs, speech.wav));
     rows.push([name, row]);
   }
   const sumOf = (ts, key) => ts.reduce((x, t) => x + t[key], 0);
-  console.log(`Contention (${runs} talks per row, ${seconds} s of clicks each; server CPU is the whole process, per talk):`);
-  console.log('  | row | clicks missed | mouth-to-ear median | p99 | packets played | after their time | concealed | silence skipped | compressed | dropped | output underruns | server CPU |');
-  console.log('  |---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log(`Contention (per row: ${runs} talks of ${seconds} s of clicks, then one of a ${speech.samples.length / rate} s sentence; server CPU is the whole process, per talk;`);
+  console.log('  speech: envelope correlation of the speakers with the microphone, median (mean) of 400 ms windows, as browser.stalls measures it; packets: all the row\'s talks):');
+  console.log('  in-band: capture to arrival, then arrival to the sink (jitter buffer and output), each the mean of the row\'s talks\' medians):');
+  console.log('  | row | clicks missed | mouth-to-ear median | p99 | speech | in-band | packets played | after their time | concealed | silence skipped | compressed | dropped | output underruns | server CPU |');
+  console.log('  |---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const [name, ts] of rows) {
-    const d = ts.flatMap((t) => t.delays);
-    console.log(`  | ${name} | ${sumOf(ts, 'onsets') - d.length} of ${sumOf(ts, 'onsets')} | ${quantile(d, 0.5).toFixed(0)} ms | ${quantile(d, 0.99).toFixed(0)} ms | ` +
+    const d = ts.flatMap((t) => t.delays), sp = ts.find((t) => t.speech)?.speech;
+    const heard = sp ? `${sp.best.toFixed(2)} (${sp.mean.toFixed(2)}), ${sp.heardS.toFixed(1)} of ${sp.saidS.toFixed(1)} s` : '-';
+    console.log(`  | ${name} | ${sumOf(ts, 'onsets') - d.length} of ${sumOf(ts, 'onsets')} | ${quantile(d, 0.5).toFixed(0)} ms | ${quantile(d, 0.99).toFixed(0)} ms | ${heard} | ` +
+      `${(sumOf(ts, 'c2a') / ts.length).toFixed(0)} + ${(sumOf(ts, 'a2p') / ts.length).toFixed(0)} ms | ` +
       `${sumOf(ts, 'played')} | ${sumOf(ts, 'latePlayed')} | ${sumOf(ts, 'concealed')} | ${sumOf(ts, 'skippedSilence')} | ${sumOf(ts, 'compressedMs')} ms | ` +
       `${sumOf(ts, 'dropped')} | ${sumOf(ts, 'underruns')} | ${(sumOf(ts, 'cpuPct') / ts.length).toFixed(1)} % |`);
   }

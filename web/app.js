@@ -138,7 +138,13 @@ async function startAudio() {
     // The browser's own processing is off: ours (speexdsp, bounded gain) runs in the worklet.
     audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
   });
-  const ctx = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
+  // The graph runs on its output device's clock, and the worklet only sees the microphone as fast as
+  // that clock renders. With 'interactive' (10.7 ms here) a browser frozen for 50 ms by a busy
+  // laptop finds its output buffer run dry, loses that time for good, and the microphone's audio
+  // queues behind it until the browser drops some (render clock 209 ms behind after 5 s of freezes
+  // at 20 % duty); 25 ms buffers ride over the freeze and the graph renders its backlog at once (0
+  // ms behind), for about 8 ms more delay on average (docs/AUDIO.md).
+  const ctx = new AudioContext({ sampleRate: 48000, latencyHint: 0.025 });
   if (ctx.state === 'suspended') await ctx.resume();
   await ctx.audioWorklet.addModule('capture-worklet.js');
   const shared = new SharedArrayBuffer(BYTES);
