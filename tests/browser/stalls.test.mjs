@@ -128,24 +128,36 @@ test('browser and server both frozen so: A is heard, no packet lost', { timeout:
   assertHeard(await stalledTalk(3, [`tree:${browserPid(page)}`, String(h.server.pid)]));
 });
 
-// A heavy page or a slow phone: the page's main thread busy 50 ms of every 200 ms during a 4 s
-// talk. The packets go from the worklet to the socket through a Worker (socket-worker.js), not
-// through the main thread, so the arrival jitter stays small: capture-to-arrival p99 less median
-// was 53 ms when the main thread sent them, 8 ms from the Worker.
-test("the page's main thread busy 50 ms of every 200 ms: packets still leave on time", { timeout: 90000 }, async () => {
-  await page.evaluate(() => {
-    globalThis.pttBusy = setInterval(() => { for (const end = performance.now() + 50; performance.now() < end;); }, 200);
-  });
+// A heavy page or a slow phone: the page's main thread busy 50 ms of every 200 ms during a talk,
+// beside the same talk with the main thread idle. The packets go from the worklet to the socket
+// through a Worker (socket-worker.js), not through the main thread, so the busy main thread adds
+// little to the arrival jitter: capture-to-arrival p99 less median was 53 ms when the main thread
+// sent them (8 ms idle), 8 to 11 ms from the Worker. Compared with the idle talk of the same run,
+// not with a fixed figure: on a machine with a core taken by other work the spread of both grows
+// (18 and 63 ms seen with the busy main thread).
+async function arrivalSpread(serial, busy) {
+  if (busy) {
+    await page.evaluate(() => {
+      globalThis.pttBusy = setInterval(() => { for (const end = performance.now() + 50; performance.now() < end;); }, 200);
+    });
+  }
   try {
     await talkFor();
   } finally {
-    await page.evaluate(() => clearInterval(globalThis.pttBusy));
+    if (busy) await page.evaluate(() => clearInterval(globalThis.pttBusy));
   }
   let line;
-  for (const end = performance.now() + 15000; !(line = h.logs().match(/talk 4 played: (\d+) packets \((\d+) of them after their time\).*capture-to-arrival median (\d+) ms, p99 (\d+) ms/)) && performance.now() < end;) await sleepMs(100);
-  assert.ok(line, `the server reported talk 4:\n${h.server.log}`);
+  const re = new RegExp(`talk ${serial} played: (\\d+) packets \\((\\d+) of them after their time\\).*capture-to-arrival median (\\d+) ms, p99 (\\d+) ms`);
+  for (const end = performance.now() + 15000; !(line = h.logs().match(re)) && performance.now() < end;) await sleepMs(100);
+  assert.ok(line, `the server reported talk ${serial}:\n${h.server.log}`);
   const [, played, latePlayed, c2aMedian, c2aP99] = line.map(Number);
-  console.log(`busy main thread: ${played} packets, ${latePlayed} after their time; capture-to-arrival median ${c2aMedian} ms, p99 ${c2aP99} ms`);
-  assert.ok(played >= 100, `${played} packets played of a 4 s talk`);
-  assert.ok(c2aP99 - c2aMedian <= 30, `arrival spread ${c2aP99 - c2aMedian} ms (p99 less median)`);
+  console.log(`main thread ${busy ? 'busy' : 'idle'}: ${played} packets, ${latePlayed} after their time; capture-to-arrival median ${c2aMedian} ms, p99 ${c2aP99} ms`);
+  assert.ok(played >= 150, `${played} packets played of a 7 s talk`);
+  return c2aP99 - c2aMedian;
+}
+
+test("the page's main thread busy 50 ms of every 200 ms: packets still leave on time", { timeout: 120000 }, async () => {
+  const idle = await arrivalSpread(4, false);
+  const busy = await arrivalSpread(5, true);
+  assert.ok(busy <= idle + 30, `arrival spread (p99 less median) ${busy} ms with the main thread busy, ${idle} ms idle`);
 });
