@@ -143,7 +143,7 @@ async function startAudio() {
   // laptop finds its output buffer run dry, loses that time for good, and the microphone's audio
   // queues behind it until the browser drops some (render clock 209 ms behind after 5 s of freezes
   // at 20 % duty); 25 ms buffers ride over the freeze and the graph renders its backlog at once (0
-  // ms behind), for about 8 ms more delay on average (docs/AUDIO.md).
+  // ms behind). The worklet then waits up to 16 ms longer for its input (docs/AUDIO.md).
   const ctx = new AudioContext({ sampleRate: 48000, latencyHint: 0.025 });
   if (ctx.state === 'suspended') await ctx.resume();
   await ctx.audioWorklet.addModule('capture-worklet.js');

@@ -34,7 +34,7 @@ struct RoomConfig {
   // client is told with at most one `rate_limited` error a second. The page sends 50 packets a
   // second (20 ms); 120 leaves room for a sender of 10 ms packets (100 a second). The burst of 250
   // is 5 s of 20 ms packets: a browser that stalled for longer than the 3 s after which the server
-  // revokes a silent holder, then sends its backlog at once, is not cut.
+  // revokes a holder that answers nothing, then sends its backlog at once, is not cut.
   double audio_frames_per_s = 120, audio_frame_burst = 250;
   // Wrong room codes per source address: 5 at once, then one every 20 s. While a source is over
   // it, even the right code is refused, so guessing a 4-digit code takes days rather than seconds.
