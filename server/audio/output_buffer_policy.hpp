@@ -3,6 +3,8 @@
 // the whole process, a core taken by a compile) and the device runs dry: a gap in the speech.
 // After kGrowAfter underruns within kWindow the buffer grows a step (the stream is reopened with
 // the larger latency); after kShrinkAfter without one, and only between talks, it shrinks a step.
+// Reopening puts in a gap of its own, longer than an underrun's, so while a talk plays the buffer
+// grows only once underruns come often (kGrowAfterTalking); fewer wait for the talk's end.
 // Pure bookkeeping, fed by the watchdog: no clock, no device of its own.
 #pragma once
 
@@ -19,6 +21,9 @@ class OutputBufferPolicy {
   // Level 0 is the device's own low latency; then these (ms). The largest covers a stall of 150 ms.
   static constexpr std::array<int, 4> kLevelsMs{0, 60, 100, 160};
   static constexpr int kGrowAfter = 2;
+  // A reopening under a talk added 0.24 s to it (browser.student_journey, one core busy): worth it
+  // only when the talk is already breaking up.
+  static constexpr int kGrowAfterTalking = 4;
   static constexpr auto kWindow = std::chrono::seconds(10);
   static constexpr auto kShrinkAfter = std::chrono::seconds(60);
   // Underruns this soon after a stream opens are its start or the reopening's own gap, not a
@@ -47,7 +52,7 @@ class OutputBufferPolicy {
     int in_window = 0;
     for (const auto& t : recent_)
       if (t && now - *t <= kWindow) ++in_window;
-    if (in_window >= kGrowAfter && level_ + 1 < static_cast<int>(kLevelsMs.size())) {
+    if (in_window >= (talking ? kGrowAfterTalking : kGrowAfter) && level_ + 1 < static_cast<int>(kLevelsMs.size())) {
       const Change change{level_, level_ + 1, in_window};
       ++level_;
       recent_.fill(std::nullopt);

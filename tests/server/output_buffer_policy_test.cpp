@@ -9,19 +9,33 @@ namespace {
 using namespace std::chrono_literals;
 using Policy = OutputBufferPolicy;
 
-TEST(OutputBufferPolicy, OneUnderrunIsNotEnoughButTwoInTenSecondsGrowTheBuffer) {
+TEST(OutputBufferPolicy, OneUnderrunIsNotEnoughButTwoInTenSecondsGrowTheBufferAfterTheTalk) {
   const auto t0 = Policy::Clock::now();
   Policy p(t0 - 10s);  // opened well before: past its settling time
   EXPECT_EQ(p.latency_ms(), 0);
   EXPECT_FALSE(p.update(0, t0 + 2s, true));
-  EXPECT_FALSE(p.update(1, t0 + 3s, true));
-  EXPECT_FALSE(p.update(1, t0 + 12s, true));  // the first one is out of the window again
-  EXPECT_FALSE(p.update(2, t0 + 14s, true));  // one in the window
-  const auto grown = p.update(3, t0 + 15s, true);
+  EXPECT_FALSE(p.update(1, t0 + 3s, false));
+  EXPECT_FALSE(p.update(1, t0 + 12s, false));  // the first one is out of the window again
+  EXPECT_FALSE(p.update(2, t0 + 14s, false));  // one in the window
+  EXPECT_FALSE(p.update(3, t0 + 15s, true));   // two, but a talk is playing
+  const auto grown = p.update(3, t0 + 16s, false);
   ASSERT_TRUE(grown);
   EXPECT_EQ(grown->from_level, 0);
   EXPECT_EQ(grown->to_level, 1);
   EXPECT_EQ(grown->underruns, 2);
+  EXPECT_EQ(p.latency_ms(), 60);
+}
+
+// Reopening under a talk adds a gap longer than an underrun's: only a talk breaking up often is
+// worth it.
+TEST(OutputBufferPolicy, UnderATalkItGrowsOnlyOnceUnderrunsComeOften) {
+  const auto t0 = Policy::Clock::now();
+  Policy p(t0 - 10s);  // opened well before: past its settling time
+  EXPECT_FALSE(p.update(2, t0 + 1s, true));
+  EXPECT_FALSE(p.update(3, t0 + 2s, true));
+  const auto grown = p.update(4, t0 + 3s, true);
+  ASSERT_TRUE(grown);
+  EXPECT_EQ(grown->underruns, 4);
   EXPECT_EQ(p.latency_ms(), 60);
 }
 
@@ -36,10 +50,10 @@ TEST(OutputBufferPolicy, UnderrunsJustAfterTheStreamOpensDoNotCount) {
 TEST(OutputBufferPolicy, TheReopeningsOwnGapDoesNotGrowItAgain) {
   const auto t0 = Policy::Clock::now();
   Policy p(t0 - 10s);  // opened well before: past its settling time
-  ASSERT_TRUE(p.update(2, t0 + 2s, true));
-  EXPECT_FALSE(p.update(4, t0 + 4s, true));  // within the settling time: ignored
+  ASSERT_TRUE(p.update(2, t0 + 2s, false));
+  EXPECT_FALSE(p.update(4, t0 + 4s, false));  // within the settling time: ignored
   EXPECT_EQ(p.latency_ms(), 60);
-  ASSERT_TRUE(p.update(6, t0 + 6s, true));  // later ones count
+  ASSERT_TRUE(p.update(6, t0 + 6s, false));  // later ones count
   EXPECT_EQ(p.latency_ms(), 100);
 }
 
@@ -55,8 +69,8 @@ TEST(OutputBufferPolicy, GrowsNoFurtherThanTheLargestStep) {
 TEST(OutputBufferPolicy, ShrinksAStepAfterAQuietMinuteAndOnlyBetweenTalks) {
   const auto t0 = Policy::Clock::now();
   Policy p(t0 - 10s);  // opened well before: past its settling time
-  ASSERT_TRUE(p.update(2, t0 + 1s, true));
-  ASSERT_TRUE(p.update(4, t0 + 5s, true));
+  ASSERT_TRUE(p.update(2, t0 + 1s, false));
+  ASSERT_TRUE(p.update(4, t0 + 5s, false));
   EXPECT_EQ(p.latency_ms(), 100);
   EXPECT_FALSE(p.update(4, t0 + 50s, false));   // not a minute yet
   EXPECT_FALSE(p.update(4, t0 + 70s, true));    // a talk is playing: no reopening under it
@@ -73,7 +87,7 @@ TEST(OutputBufferPolicy, ShrinksAStepAfterAQuietMinuteAndOnlyBetweenTalks) {
 TEST(OutputBufferPolicy, AnUnderrunRestartsTheQuietMinute) {
   const auto t0 = Policy::Clock::now();
   Policy p(t0 - 10s);  // opened well before: past its settling time
-  ASSERT_TRUE(p.update(2, t0 + 1s, true));
+  ASSERT_TRUE(p.update(2, t0 + 1s, false));
   EXPECT_FALSE(p.update(3, t0 + 40s, false));  // one: not enough to grow, enough to stay
   EXPECT_FALSE(p.update(3, t0 + 90s, false));
   EXPECT_TRUE(p.update(3, t0 + 101s, false));
