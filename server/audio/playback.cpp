@@ -140,7 +140,14 @@ Playback::~Playback() {
   }
   stop_cv_.notify_all();
   watchdog_.join();
-  close_stream();
+  // Drain a device that still calls back; abort one that stopped (draining it could wait forever).
+  const auto calls = callbacks_.load();
+  bool alive = false;
+  for (int i = 0; i < 20 && !alive && running_; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    alive = callbacks_.load() != calls;
+  }
+  close_stream(/*drain=*/alive);
   if (pa_initialised_) Pa_Terminate();
 }
 
@@ -188,7 +195,7 @@ bool Playback::open_stream(std::string& error) {
   return true;
 }
 
-void Playback::close_stream(bool keep_running) {
+void Playback::close_stream(bool drain, bool keep_running) {
   void* stream;
   {
     std::lock_guard lock(mutex_);
@@ -197,7 +204,8 @@ void Playback::close_stream(bool keep_running) {
     if (!keep_running) running_ = false;
   }
   if (stream) {
-    Pa_AbortStream(static_cast<PaStream*>(stream));
+    if (drain) Pa_StopStream(static_cast<PaStream*>(stream));
+    else Pa_AbortStream(static_cast<PaStream*>(stream));
     Pa_CloseStream(static_cast<PaStream*>(stream));
   }
   // The next stream's callback runs on a new thread.
@@ -207,7 +215,8 @@ void Playback::close_stream(bool keep_running) {
 
 void Playback::reopen_stream() {
   // running_ stays true: the room keeps queueing the talk's packets for the new stream.
-  close_stream(/*keep_running=*/true);
+  // The device is calling back (its underruns asked for this): what it holds of the talk is heard.
+  close_stream(/*drain=*/true, /*keep_running=*/true);
   std::string error;
   if (!open_stream(error)) {
     std::lock_guard lock(mutex_);
@@ -368,7 +377,7 @@ void Playback::watchdog() {
     }
     if (pa_initialised_ && running_ && now - last_progress > std::chrono::seconds(2)) {
       log_(true, "audio device stalled (no callback for 2 s); reopening it");
-      close_stream();
+      close_stream(/*drain=*/false);
       last_attempt = now - std::chrono::seconds(10);
     }
     if (pa_initialised_ && !running_ && now - last_attempt > std::chrono::seconds(5)) {

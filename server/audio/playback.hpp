@@ -100,7 +100,10 @@ class Playback {
   int render(float* out, unsigned long frames, double device_latency_s, bool underflow) noexcept;
   void finish_talk_report() noexcept;
   bool open_stream(std::string& error);
-  void close_stream(bool keep_running = false);  // keep_running: a reopening follows at once
+  // drain: let the device play what it holds and its thread end by itself (a healthy device);
+  // otherwise abort, which cancels that thread wherever it is (a device that stopped calling back).
+  // keep_running: a reopening follows at once.
+  void close_stream(bool drain, bool keep_running = false);
   void reopen_stream();  // at the policy's latency, keeping the talk (the jitter stage waits meanwhile)
   void watchdog();
 
