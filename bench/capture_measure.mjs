@@ -6,7 +6,7 @@ export function measure(w, speech, { runs = 5, seconds = 30 } = {}) {
   const quantum = 128, batchSamples = 50 * 960;
   const batches = [];
   for (let run = 0; run < runs; run++) {
-    if (!w.ptt_capture_init(18, 1000)) throw new Error('ptt_capture_init failed');
+    if (!w.ptt_capture_init(18, 1000, 20)) throw new Error('ptt_capture_init failed');
     w.ptt_capture_press();
     w.ptt_capture_grant(1);
     let input = new Float32Array(w.memory.buffer, w.ptt_capture_input(), quantum);

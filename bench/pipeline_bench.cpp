@@ -31,7 +31,7 @@ namespace {
 using namespace ptt::server;
 using ptt::bench::load_speech;
 using ptt::bench::quantile;
-constexpr int kStep = JitterStage::kStep;
+constexpr int kStep = JitterStage::kMaxStep;  // 20 ms packets
 
 std::vector<AudioPacket> encode(const std::vector<float>& pcm, std::size_t repeat) {
   ptt::codec::Encoder enc;

@@ -20,10 +20,12 @@ ptt::CapturePipeline* pipeline = nullptr;
 
 extern "C" {
 
-EMSCRIPTEN_KEEPALIVE int ptt_capture_init(int agc_max_gain_db, int preroll_ms) {
+// packet_ms: 10 (the least delay) or 20 (half the packets, for a poor link); anything else is 20.
+EMSCRIPTEN_KEEPALIVE int ptt_capture_init(int agc_max_gain_db, int preroll_ms, int packet_ms) {
   ptt::CaptureConfig c;
   c.agc_max_gain_db = std::clamp(agc_max_gain_db, 0, 30);
   c.preroll_ms = std::clamp(preroll_ms, 20, 2000);
+  c.encoder.frame_ms = packet_ms == 10 ? 10 : 20;
   if (pipeline) pipeline->~CapturePipeline();
   pipeline = new (pipeline_storage) ptt::CapturePipeline(c);
   return pipeline->ok() ? 1 : 0;

@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
                    r.capture_to_playout_p99_ms, r.output_latency_ms, r.arrival_to_playout_median_ms,
                    r.arrival_to_playout_p99_ms, r.capture_to_arrival_median_ms, r.capture_to_arrival_p99_ms, r.underruns);
       if (r.refused > 0)
-        spdlog::warn("talk {}: {} packets refused, not 20 ms long, not on the 20 ms grid or repeated (not sent by our page)",
+        spdlog::warn("talk {}: {} packets refused: neither 10 nor 20 ms, unlike the talk's first, off its grid or repeated (not sent by our page)",
                      r.talk_id, r.refused);
     });
     if (playback->running()) spdlog::info("{}", playback->status());

@@ -11,6 +11,10 @@ const AGC_MAX_GAIN_DB = 18;  // bounded: the professor's speakers are in the sam
 // server admits a talk's audio up to 1 s ahead of its clock (docs/PROTOCOL.md section 2): a full
 // second of pre-roll would put every later packet at that edge.
 const PREROLL_MS = 800;
+// Opus packets: 20 ms, or 10 ms with ?packet=10 (the server plays both; 10 ms ones are complete
+// 10 ms sooner, for twice the packets and their headers on the wire).
+const params = new URLSearchParams(location.search);
+const PACKET_MS = params.get('packet') === '10' ? 10 : 20;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -37,7 +41,6 @@ const REJECTED = {
 };
 const HINT = 'Hold the button (or the Space key) while you speak.';
 
-const params = new URLSearchParams(location.search);
 let session;           // the C++ session (page module)
 let captureModule;     // compiled once, instantiated in the worklet
 let audio;             // { ctx, node, ring }
@@ -150,7 +153,7 @@ async function startAudio() {
   const shared = new SharedArrayBuffer(BYTES);
   const node = new AudioWorkletNode(ctx, 'ptt-capture', {
     numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
-    processorOptions: { module: captureModule, agcMaxGainDb: AGC_MAX_GAIN_DB, prerollMs: PREROLL_MS,
+    processorOptions: { module: captureModule, agcMaxGainDb: AGC_MAX_GAIN_DB, prerollMs: PREROLL_MS, packetMs: PACKET_MS,
                         clockOffsetUs: clockOffset(ctx), shared },
   });
   const mute = ctx.createGain();  // the worklet must be pulled, but nothing is played back

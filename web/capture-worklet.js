@@ -9,10 +9,10 @@ import { CaptureRing, Doorbell } from './capture-ring.js';
 class CaptureProcessor extends AudioWorkletProcessor {
   constructor(options) {
     super();
-    const { module, agcMaxGainDb, prerollMs, clockOffsetUs, shared } = options.processorOptions;
+    const { module, agcMaxGainDb, prerollMs, packetMs, clockOffsetUs, shared } = options.processorOptions;
     try {
       this.w = instantiate(module);
-      if (!this.w.ptt_capture_init(agcMaxGainDb, prerollMs)) throw new Error('capture pipeline failed to start');
+      if (!this.w.ptt_capture_init(agcMaxGainDb, prerollMs, packetMs)) throw new Error('capture pipeline failed to start');
     } catch (err) {
       this.port.postMessage({ type: 'error', message: String(err) });
       throw err;

@@ -37,17 +37,26 @@ JitterStage::JitterStage(const JitterConfig& config) : config_(config) {
   late_marker_.owner = this;
   late_marker_.index = -1;
   late_marker_.where = Where::free;
-  jb_ = jitter_buffer_init(kStep);
+  jb_ = jitter_buffer_init(kMaxStep);
   // With a destroy callback the buffer stores our pointers instead of copying (and allocating).
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_DESTROY_CALLBACK, reinterpret_cast<void*>(&JitterStage::on_destroy));
   // Delay changes in whole packets: pull() plays whole packets, and with a smaller step speexdsp
   // moves its play position into the middle of one, loses count of what is buffered ("negative
   // buffering" on stderr) and drops or inserts audio it did not decide on.
-  spx_int32_t margin = config.margin_ms * audio_format::kSamplesPerMs, late = std::max(1, config.max_late_rate), step = kStep;
+  spx_int32_t margin = config.margin_ms * audio_format::kSamplesPerMs, late = std::max(1, config.max_late_rate);
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_MARGIN, &margin);
   jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_MAX_LATE_RATE, &late);
-  jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_DELAY_STEP, &step);
+  set_step(kMaxStep);
   start_delay_ms_ = config.margin_ms;
+}
+
+// The talk's packet duration: speexdsp's delay steps and concealment follow it (its buffer is
+// empty when a talk's first packet sets it).
+void JitterStage::set_step(int samples) noexcept {
+  step_ = samples;
+  spx_int32_t step = samples;
+  jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_DELAY_STEP, &step);
+  jitter_buffer_ctl(jb_, JITTER_BUFFER_SET_CONCEALMENT_SIZE, &step);
 }
 
 // The spread (2nd to 98th percentile) of this talk's transit times, folded into the delay the next
@@ -119,7 +128,7 @@ int JitterStage::reset_buffer() noexcept {
   decoded_any_ = false;
   started_playing_ = pointer_known_ = draining_ = false;
   jump_slot_ = -1;
-  drain_steps_ = held_samples_ = 0;
+  drain_samples_ = held_samples_ = 0;
   return held;
 }
 
@@ -127,7 +136,7 @@ void JitterStage::start_talk(std::uint32_t talk_id) noexcept {
   if (talk_id_ != 0) learn_jitter();  // a talk cut short by the next one still teaches
   stats_.discarded += static_cast<std::uint64_t>(reset_buffer());
   talk_id_ = talk_id;
-  talk_origin_known_ = false;
+  talk_origin_known_ = step_known_ = false;
   last_arrival_ = TimePoint{};  // the pause before a talk is no gap in it
   ++stats_.talks;
 }
@@ -148,8 +157,8 @@ bool JitterStage::played_past(std::uint32_t timestamp) const noexcept {
 // speexdsp lets go of them.
 void JitterStage::rescue_behind_pointer() noexcept {
   for (auto& s : slots_) {
-    if (s.where != Where::buffer || after(s.packet.header.timestamp + kStep, pointer_) > 0) continue;
-    if (free_count_ == 0 || played_past(s.packet.header.timestamp)) break;
+    if (s.where != Where::buffer || after(s.packet.header.timestamp + static_cast<std::uint32_t>(step_), pointer_) > 0) continue;
+    if (kPoolSize - free_count_ >= pool_limit() || played_past(s.packet.header.timestamp)) break;
     Slot& copy = slots_[free_[--free_count_]];
     copy.packet = s.packet;
     s.where = Where::gone;
@@ -248,52 +257,53 @@ void JitterStage::consume(int samples) noexcept {
 // it comes, plays after it).
 void JitterStage::decode_next() noexcept {
   float* out = scratch_.data();
+  const int n = step_;
   if (queue_size_ == 0) {
-    if (draining_) ++drain_steps_;
-    if (decoder_.conceal(out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
+    if (draining_) drain_samples_ += n;
+    if (decoder_.conceal(out, n) != n) std::fill_n(out, n, 0.0f);
     ++stats_.plc;
-    append(out, kStep, Step::plc, nullptr);
+    append(out, n, Step::plc, nullptr);
     return;
   }
   const Entry e = queue_[0];
   pop_entry();
-  if (e.slot < 0 && draining_) ++drain_steps_;  // nothing came for this time
+  if (e.slot < 0 && draining_) drain_samples_ += n;  // nothing came for this time
   if (e.slot >= 0) {
     Slot& slot = slots_[e.slot];
-    // put() let only 20 ms packets in, and one that decodes to anything else plays as silence.
-    if (decoder_.decode(slot.packet.opus.data(), slot.packet.size, out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
-    append(out, kStep, Step::played, &slot.packet);
+    // put() let in only packets of the talk's step, and one that decodes to anything else plays as silence.
+    if (decoder_.decode(slot.packet.opus.data(), slot.packet.size, out, n) != n) std::fill_n(out, n, 0.0f);
+    append(out, n, Step::played, &slot.packet);
     decoded_any_ = true;
     last_decoded_ = e.timestamp;
-    drain_steps_ = 0;
+    drain_samples_ = 0;
     ++stats_.played;
     release(e.slot);
     return;
   }
   // A gap. The next packet, queued or still in speexdsp's buffer, may carry it in its FEC data.
-  if (const Slot* next = held_with_timestamp(e.timestamp + kStep);
-      next && can_carry_fec(next->packet) && decoder_.decode_fec(next->packet.opus.data(), next->packet.size, out, kStep) == kStep) {
+  if (const Slot* next = held_with_timestamp(e.timestamp + static_cast<std::uint32_t>(n));
+      next && can_carry_fec(next->packet) && decoder_.decode_fec(next->packet.opus.data(), next->packet.size, out, n) == n) {
     ++stats_.fec;
-    append(out, kStep, Step::fec, nullptr);
+    append(out, n, Step::fec, nullptr);
     return;
   }
-  if (decoder_.conceal(out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
+  if (decoder_.conceal(out, n) != n) std::fill_n(out, n, 0.0f);
   ++stats_.plc;
-  append(out, kStep, Step::plc, nullptr);
+  append(out, n, Step::plc, nullptr);
 }
 
 // More than a step is waiting to be played: the talk is behind. Gaps that packets after them
 // show were never sent, and silent packets, go first; then speech is played faster.
 void JitterStage::catch_up() noexcept {
   drop_over_budget();
-  const int keep = gap_allowance();
-  auto behind = [&] { return pcm_size_ + queued_packets() * kStep - kStep - keep; };
-  if (behind() < kStep) {
+  const int keep = gap_allowance(), step = step_;
+  auto behind = [&] { return pcm_size_ + queued_packets() * step - step - keep; };
+  if (behind() < step) {
     compress_credit_ = 0;
     return;
   }
   // Only what has not started playing can be skipped whole.
-  while (pcm_size_ == 0 && queue_size_ > 0 && behind() >= kStep) {
+  while (pcm_size_ == 0 && queue_size_ > 0 && behind() >= step) {
     const Entry e = queue_[0];
     if (e.slot < 0) {
       // A gap before a packet that came: over a WebSocket it was never sent (silence left out).
@@ -305,34 +315,35 @@ void JitterStage::catch_up() noexcept {
     }
     Slot& slot = slots_[e.slot];
     float* out = scratch_.data();
-    if (decoder_.decode(slot.packet.opus.data(), slot.packet.size, out, kStep) != kStep) std::fill_n(out, kStep, 0.0f);
+    if (decoder_.decode(slot.packet.opus.data(), slot.packet.size, out, step) != step) std::fill_n(out, step, 0.0f);
     pop_entry();
     decoded_any_ = true;
     last_decoded_ = e.timestamp;
     float mean_square = 0;
-    for (int i = 0; i < kStep; ++i) mean_square += out[i] * out[i];
-    mean_square /= kStep;
+    for (int i = 0; i < step; ++i) mean_square += out[i] * out[i];
+    mean_square /= static_cast<float>(step);
     const bool silent = (slot.packet.header.flags & protocol::audio_flags::kSpeech) == 0 && mean_square < kSilenceMeanSquare;
     if (silent) {
       ++stats_.skipped_silence;
       release(e.slot);
       continue;
     }
-    append(out, kStep, Step::played, &slot.packet);
+    append(out, step, Step::played, &slot.packet);
     ++stats_.played;
     release(e.slot);
   }
-  // Speech is compressed only beyond kCompressBeyond steps behind: within it the talk catches up
-  // in its pauses, and every compression is heard as hurried speech.
-  if (behind() < kCompressBeyond * kStep) return;
-  // Speech: cut whole pitch periods out of the audio about to play, faster the further behind.
-  const double speed = std::min(kMaxSpeedUp, kMinSpeedUp + 0.04 * behind() / kStep);
-  compress_credit_ = std::min(compress_credit_ + speed * kStep, 2.0 * TimeCompression::kMaxLag);
+  // Speech is compressed only beyond kCompressBeyondMs behind: within it the talk catches up in
+  // its pauses, and every compression is heard as hurried speech.
+  if (behind() < kCompressBeyondMs * audio_format::kSamplesPerMs) return;
+  // Speech: cut whole pitch periods out of the audio about to play, faster the further behind
+  // (4 points per 20 ms).
+  const double speed = std::min(kMaxSpeedUp, kMinSpeedUp + 0.04 * behind() / audio_format::kFrameSamples);
+  compress_credit_ = std::min(compress_credit_ + speed * step, 2.0 * TimeCompression::kMaxLag);
   while (pcm_size_ < TimeCompression::kNeeds && queue_size_ > 0) decode_next();
   if (pcm_size_ < TimeCompression::kNeeds) return;
   const int lag = TimeCompression::best_lag(pcm_.data(), TimeCompression::kMaxLag);
   // As many periods as the credit allows, leaving a step to play and the fade its two sides.
-  const int cut = std::min(lag * static_cast<int>(compress_credit_ / lag), std::min(pcm_size_ - kStep, pcm_size_ / 2) / lag * lag);
+  const int cut = std::min(lag * static_cast<int>(compress_credit_ / lag), std::min(pcm_size_ - step, pcm_size_ / 2) / lag * lag);
   if (cut <= 0) return;
   compress_credit_ -= cut;
   pcm_size_ = TimeCompression::remove(pcm_.data(), pcm_size_, cut);
@@ -351,7 +362,7 @@ void JitterStage::catch_up() noexcept {
 
 // In samples: what the recent gaps between arrivals ask to keep queued beyond the step playing.
 int JitterStage::gap_allowance() const noexcept {
-  const double ms = std::min<double>(arrival_gap_ms_ - audio_format::kFrameMs, kMaxGapAllowanceMs);
+  const double ms = std::min<double>(arrival_gap_ms_ - step_ / audio_format::kSamplesPerMs, kMaxGapAllowanceMs);
   return ms > 0 ? static_cast<int>(ms) * audio_format::kSamplesPerMs : 0;
 }
 
@@ -359,7 +370,7 @@ int JitterStage::gap_allowance() const noexcept {
 // newest packet: the oldest go.
 void JitterStage::drop_over_budget() noexcept {
   if (!talk_origin_known_) return;
-  const std::int32_t budget = kBudgetSteps * kStep;
+  const std::int32_t budget = kBudgetMs * audio_format::kSamplesPerMs;
   while (queue_size_ > 0 && after(newest_, queue_[0].timestamp) > budget) {
     const Entry e = queue_[0];
     pop_entry();
@@ -374,18 +385,24 @@ void JitterStage::drop_over_budget() noexcept {
 bool JitterStage::put(const AudioPacket& p) noexcept {
   const std::uint32_t timestamp = p.header.timestamp;
   if (p.header.talk_id != talk_id_ || talk_id_ == 0) return false;
-  if (p.samples != kStep) {
+  // The talk's first packet sets its step; every other must last as long.
+  const int span = static_cast<int>(p.samples);
+  if (step_known_ ? span != step_ : span != kMinStep && span != kMaxStep) {
     ++stats_.wrong_span;
     return false;
   }
   // Senders step timestamps by whole packets from 0. A packet straddling two steps would make
   // speexdsp see negative buffering and write a warning to stderr for each one: a talker could
   // flood the professor's terminal (found by fuzz_opus_path). Across the 32-bit wrap the grid of 0
-  // shifts (2^32 is no multiple of 960), so the spacing from the talk's first packet is checked
-  // too; no real talk lasts the 24.8 hours to the wrap.
-  if (timestamp % kStep != 0 || (talk_origin_known_ && after(timestamp, talk_origin_) % kStep != 0)) {
+  // shifts (2^32 is no multiple of 480 or 960), so the spacing from the talk's first packet is
+  // checked too; no real talk lasts the 24.8 hours to the wrap.
+  if (timestamp % static_cast<std::uint32_t>(span) != 0 || (talk_origin_known_ && after(timestamp, talk_origin_) % span != 0)) {
     ++stats_.misaligned;
     return false;
+  }
+  if (!step_known_) {
+    step_known_ = true;
+    if (span != step_) set_step(span);
   }
   if (!talk_origin_known_) {
     talk_origin_known_ = true;
@@ -435,7 +452,7 @@ bool JitterStage::put(const AudioPacket& p) noexcept {
   if (jump_slot_ >= 0) {
     Slot& aside = slots_[jump_slot_];
     jump_slot_ = -1;
-    if (static_cast<std::uint32_t>(timestamp - aside.packet.header.timestamp) - 1 < 3u * kStep) {
+    if (static_cast<std::uint32_t>(timestamp - aside.packet.header.timestamp) - 1 < 3u * static_cast<std::uint32_t>(step_)) {
       jitter_buffer_reset(jb_);  // not resetting_: what it held is queued by on_destroy
       pointer_known_ = far_ahead = false;
       ++stats_.resyncs;
@@ -452,7 +469,7 @@ bool JitterStage::put(const AudioPacket& p) noexcept {
       release(aside.index);
     }
   }
-  if (free_count_ == 0) {
+  if (kPoolSize - free_count_ >= pool_limit()) {
     ++stats_.pool_full;
     return false;
   }
@@ -497,16 +514,18 @@ JitterStage::Slot* JitterStage::held_with_timestamp(std::uint32_t timestamp) noe
 
 JitterStage::Step JitterStage::pull(float* out) noexcept {
   Step step;
+  const int n = step_;
+  step.samples = n;
   if (talk_id_ == 0) {
-    std::fill_n(out, kStep, 0.0f);
+    std::fill_n(out, n, 0.0f);
     return step;  // idle
   }
-  if (draining_ && ((free_count_ == kPoolSize && pcm_size_ == 0) || drain_steps_ > 25)) {
+  if (draining_ && ((free_count_ == kPoolSize && pcm_size_ == 0) || drain_samples_ > 500 * audio_format::kSamplesPerMs)) {
     // Everything of the talk is played (or 500 ms of draining found nothing more to play).
     learn_jitter();
     stats_.discarded += static_cast<std::uint64_t>(reset_buffer());  // what 500 ms never reached
     talk_id_ = 0;
-    std::fill_n(out, kStep, 0.0f);
+    std::fill_n(out, n, 0.0f);
     return step;
   }
 
@@ -514,8 +533,8 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   // and the jitter it measures, by inserting concealment mid-word. Holding the first packet back
   // for the margin plus the jitter of earlier talks starts the talk with that delay instead.
   if (!started_playing_ && free_count_ < kPoolSize && held_samples_ < start_delay_ms_ * audio_format::kSamplesPerMs && !draining_) {
-    held_samples_ += kStep;
-    std::fill_n(out, kStep, 0.0f);
+    held_samples_ += n;
+    std::fill_n(out, n, 0.0f);
     step.kind = Step::silence;
     return step;
   }
@@ -524,7 +543,7 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   // its delay, which on_destroy queued), or a gap marks its place.
   JitterBufferPacket jp{};
   spx_int32_t offset = 0;
-  const int status = jitter_buffer_get(jb_, &jp, kStep, &offset);
+  const int status = jitter_buffer_get(jb_, &jp, n, &offset);
   jitter_buffer_tick(jb_);
   // (A late marker is never returned: it lies wholly behind the play position.)
   if (status == JITTER_BUFFER_OK && reinterpret_cast<Slot*>(jp.data) != &late_marker_) {
@@ -546,8 +565,8 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   pointer_ = static_cast<std::uint32_t>(jitter_buffer_get_pointer_timestamp(jb_));
   rescue_behind_pointer();
   if (!started_playing_ && queue_size_ == 0 && pcm_size_ == 0) {
-    if (draining_) ++drain_steps_;
-    std::fill_n(out, kStep, 0.0f);
+    if (draining_) drain_samples_ += n;
+    std::fill_n(out, n, 0.0f);
     step.kind = Step::silence;
     return step;
   }
@@ -557,17 +576,17 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   // Draining with nothing left to come (the talk's end arrived after its last packet): the last
   // partial step is padded with silence, not concealment, and the talk ends.
   const bool nothing_more = draining_ && free_count_ == kPoolSize;
-  while (pcm_size_ < kStep) {
+  while (pcm_size_ < n) {
     if (nothing_more && pcm_size_ > 0) {
-      static constexpr std::array<float, kStep> kSilence{};
-      append(kSilence.data(), kStep - pcm_size_, Step::silence, nullptr);
+      static constexpr std::array<float, kMaxStep> kSilence{};
+      append(kSilence.data(), n - pcm_size_, Step::silence, nullptr);
       break;
     }
     decode_next();
   }
-  const Chunk first = chunk_count_ > 0 ? chunks_[0] : Chunk{kStep, Step::plc, 0, {}, {}};
-  std::copy_n(pcm_.data(), kStep, out);
-  consume(kStep);
+  const Chunk first = chunk_count_ > 0 ? chunks_[0] : Chunk{n, Step::plc, 0, {}, {}};
+  std::copy_n(pcm_.data(), n, out);
+  consume(n);
   step.kind = first.kind;
   if (first.kind == Step::played) {
     step.timestamp = first.timestamp;

@@ -12,7 +12,8 @@
 // successor has already played, or one beyond the delay budget (after a device stall, say), is
 // dropped, and counted.
 //
-// No clock of its own (one pull() per 20 ms step), no locks, and no allocation after
+// A talk's packets are all 10 ms or all 20 ms (the page picks; the first packet sets the talk's
+// step). No clock of its own (one pull() per step), no locks, and no allocation after
 // construction: packets live in a fixed pool that the jitter buffer borrows through its destroy
 // callback.
 #pragma once
@@ -59,17 +60,21 @@ struct JitterStats {
 
 class JitterStage {
  public:
-  static constexpr int kStep = audio_format::kFrameSamples;  // 20 ms: one pull, one packet
-  static constexpr int kPoolSize = 64;
+  // One pull plays one packet: 10 or 20 ms, as the talk's packets last.
+  static constexpr int kMinStep = audio_format::kSubframeSamples, kMaxStep = audio_format::kFrameSamples;
+  // Packets held at once: 1.28 s of the talk's step (64 of 20 ms, all 128 of 10 ms). A talk stuck
+  // behind (a device stall) finds the pool full and drops, rather than queue seconds of backlog.
+  static constexpr int kPoolSize = 128;
+  int pool_limit() const noexcept { return kPoolSize * kMinStep / step_; }
   // How far behind the newest packet received the talk may play before the oldest packets are
   // dropped (after a device stall, say): a stall of the browser or the server shorter than this,
   // less speexdsp's delay, loses no word.
-  static constexpr int kBudgetSteps = 60;  // 1.2 s: a burst of a second (a new device stream's start, a pre-roll) fits
+  static constexpr int kBudgetMs = 1200;  // a burst of a second (a new device stream's start, a pre-roll) fits
   // Time compression: a share of the time played that grows with how far behind the talk is, from
-  // 10 % (a step behind) to 25 % (4 steps or more). Faster garbles speech: a queued student's
+  // 10 % (20 ms behind) to 25 % (80 ms or more). Faster garbles speech: a queued student's
   // 0.8 s pre-roll caught up at up to 35 % lost its first words to the listener (browser.queue).
   static constexpr double kMinSpeedUp = 0.10, kMaxSpeedUp = 0.25;
-  static constexpr int kCompressBeyond = 5;  // steps (100 ms) behind; less is caught up in pauses
+  static constexpr int kCompressBeyondMs = 100;  // behind; less is caught up in pauses
   // A sender that stalls (a busy laptop's browser) sends nothing for a while, then a bunch. The
   // audio its last bunch left queued covers the next stall, so the talk keeps, uncompressed, as
   // much as the longest recent gap between arrivals (decaying with kGapMemorySeconds; at most
@@ -82,6 +87,7 @@ class JitterStage {
 
   struct Step {
     enum Kind { idle, silence, played, fec, plc } kind = idle;
+    int samples = 0;  // written to pull()'s out: the talk's step
     // For played steps: the packet's timestamp and times (room's clock; TimePoint{}: unknown), for
     // latency measurement.
     std::uint32_t timestamp = 0;
@@ -98,10 +104,13 @@ class JitterStage {
   // Plays out what is still buffered (until 500 ms pass with nothing to play), then goes idle.
   void end_talk(std::uint32_t talk_id) noexcept;
   // Takes a packet of the current talk; false if it was dropped (a later packet already played,
-  // other talk, not 20 ms, not on a 20 ms boundary, repeated, pool full).
+  // other talk, neither 10 nor 20 ms or not as long as the talk's first, off the talk's grid,
+  // repeated, pool full).
   bool put(const AudioPacket& packet) noexcept;
-  // Writes the next kStep samples into out.
+  // Writes the next step() samples into out (room for kMaxStep).
   Step pull(float* out) noexcept;
+  // The current talk's packet duration in samples (the last talk's until its first packet comes).
+  int step() const noexcept { return step_; }
 
   bool active() const noexcept { return talk_id_ != 0; }
   // True while pull() would give only silence because nothing is due yet: no talk, or its first
@@ -177,13 +186,16 @@ class JitterStage {
   int pcm_size_ = 0;
   std::array<Chunk, kMaxChunks> chunks_{};
   int chunk_count_ = 0;
-  std::array<float, kStep> scratch_{};
+  std::array<float, kMaxStep> scratch_{};
+  int step_ = kMaxStep;
+  bool step_known_ = false;  // set by the talk's first packet
+  void set_step(int samples) noexcept;
   double compress_credit_ = 0;  // samples time compression may still remove (see kMaxSpeedUp)
   bool decoded_any_ = false;  // since the talk started: last_decoded_ is the last packet taken from the queue
   std::uint32_t last_decoded_ = 0;
   std::uint32_t talk_id_ = 0;
   bool draining_ = false, started_playing_ = false, pointer_known_ = false, resetting_ = false;
-  int drain_steps_ = 0;  // steps without a packet while draining
+  int drain_samples_ = 0;  // played without a packet while draining
   int held_samples_ = 0;  // how long the talk's first packet has been held back (see pull)
   std::uint32_t pointer_ = 0;  // the buffer's play position after the last step
   bool talk_origin_known_ = false;  // the talk's first timestamp: the grid its packets keep to

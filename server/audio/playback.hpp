@@ -51,7 +51,7 @@ struct TalkReport {
   // delay budget, and strays (a lone packet far ahead).
   std::uint32_t discarded = 0, over_budget = 0, stray = 0;
   double compressed_ms = 0;
-  std::uint32_t refused = 0;  // not 20 ms long, off the 20 ms grid or repeated: not our client's packets
+  std::uint32_t refused = 0;  // neither 10 nor 20 ms or unlike the talk's first, off its grid, or repeated: not our page's
   double capture_to_playout_median_ms = -1, capture_to_playout_p99_ms = -1;  // -1: unknown
   double arrival_to_playout_median_ms = -1, arrival_to_playout_p99_ms = -1;
   // Capture to arrival at the server: the student's framing (20 ms + 10 ms of preprocessing) and the network.

@@ -1,8 +1,8 @@
-// Turns the jitter stage's 20 ms steps into device buffers of any size, on the audio thread (no
+// Turns the jitter stage's 10 or 20 ms steps into device buffers of any size, on the audio thread (no
 // locks, no allocation). While the stage waits for a talk's first packet to fall due, silence is
 // taken one device buffer at a time, so the talk starts within a buffer (5 ms) of when it is due.
-// Taking silence a whole step at a time would start it at the next 20 ms step boundary instead,
-// adding 0 to 20 ms (10 on average) to every packet of the talk.
+// Taking silence a whole step at a time would start it at the next step boundary instead, adding
+// up to a step (half of one on average) to every packet of the talk.
 #pragma once
 
 #include <array>
@@ -15,7 +15,7 @@ namespace ptt::server {
 class PlayoutRing {
  public:
   static constexpr std::size_t kCapacity = 4096;
-  static constexpr std::size_t kMaxFrames = kCapacity - JitterStage::kStep;
+  static constexpr std::size_t kMaxFrames = kCapacity - JitterStage::kMaxStep;
 
   // Writes `frames` (at most kMaxFrames) mono samples to out. For each step pulled from the stage,
   // calls on_step(step, queued): queued is how many samples play before the step's first one.
@@ -28,10 +28,10 @@ class PlayoutRing {
         stage.wait(static_cast<int>(n));
         break;
       }
-      std::array<float, JitterStage::kStep> pcm;
+      std::array<float, JitterStage::kMaxStep> pcm;
       const auto step = stage.pull(pcm.data());
       on_step(step, count_);
-      for (float v : pcm) push(v);
+      for (int i = 0; i < step.samples; ++i) push(pcm[static_cast<std::size_t>(i)]);
     }
     for (std::size_t i = 0; i < frames; ++i) {
       out[i] = ring_[read_];

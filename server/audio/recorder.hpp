@@ -37,7 +37,7 @@ class Recorder : public RecordingCatalog {
  public:
   using Log = std::function<void(bool error, const std::string& message)>;
 
-  // 2,048 packets: 41 s of the page's 20 ms packets, about 3 MB at most.
+  // 2,048 packets: 41 s of the page's 20 ms packets (20 s of 10 ms ones), about 3 MB at most.
   static constexpr std::size_t kMaxQueuedPackets = 2048;
 
   // Creates the folder if needed. Throws std::runtime_error if it cannot be created.

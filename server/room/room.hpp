@@ -32,10 +32,10 @@ struct RoomConfig {
   double messages_per_s = 50, message_burst = 100;  // text messages
   // Binary frames (audio), checked before decoding; over it a frame is dropped and counted, and the
   // client is told with at most one `rate_limited` error a second. The page sends 50 packets a
-  // second (20 ms); 120 leaves room for a sender of 10 ms packets (100 a second). The burst of 250
-  // is 5 s of 20 ms packets: a browser that stalled for longer than the 3 s after which the server
-  // revokes a holder that answers nothing, then sends its backlog at once, is not cut.
-  double audio_frames_per_s = 120, audio_frame_burst = 250;
+  // second (20 ms), 100 with ?packet=10; 120 leaves room above that. The burst of 500 is 5 s of
+  // 10 ms packets: a browser that stalled for longer than the 3 s after which the server revokes a
+  // holder that answers nothing, then sends its backlog at once, is not cut.
+  double audio_frames_per_s = 120, audio_frame_burst = 500;
   // Wrong room codes per source address: 5 at once, then one every 20 s. While a source is over
   // it, even the right code is refused, so guessing a 4-digit code takes days rather than seconds.
   double room_code_guesses_per_s = 0.05, room_code_guess_burst = 5;

@@ -1,7 +1,8 @@
 // Queue mode in the browser (`--queue`), as two students live it: A talks; B presses and is told
 // its place in line; when A lets go, B goes live without pressing again, and what B says is heard
 // through the professor's speakers (an isolated PulseAudio null sink, recorded by parec). A's
-// microphone plays silence, so everything loud in the capture is B.
+// microphone plays silence, so everything loud in the capture is B. B's page sends 10 ms packets
+// (?packet=10), A's the default 20 ms: the server plays each talk at its own packet duration.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -22,7 +23,7 @@ before(async () => {
   pageA = await h.browser({ wav: silence });
   pageB = await h.browser({ wav: speechB.wav });
   await joinAs(pageA, url, 'A');
-  await joinAs(pageB, url, 'B');
+  await joinAs(pageB, `${url}?packet=10`, 'B');
 });
 
 after(async () => {
@@ -84,6 +85,10 @@ test('B waits in line while A talks, goes live when A lets go, and is heard', { 
   // stretches of B's speech joined, which one alignment measures as shorter than it played.)
   assert.ok(playedS >= 1.5, `B was heard for ${playedS} s of ${heldS.toFixed(2)} s live`);
   assert.ok(playedS <= heldS + 0.8 + 0.2, `played ${playedS} s, more than B's ${heldS.toFixed(2)} s live and the pre-roll`);
+
+  // B's talk went as 10 ms packets: about 100 a second of it played.
+  const packets = Number(/talk 2 played: (\d+) packets/.exec(h.logs())?.[1] ?? 0);
+  assert.ok(packets > 80 * playedS, `talk 2 played ${packets} packets in ${playedS.toFixed(2)} s: 10 ms ones`);
 
   const file = path.join(h.recordings, 'B-1.opus');  // serials count each name's talks
   assert.ok(existsSync(file), `${file} exists`);

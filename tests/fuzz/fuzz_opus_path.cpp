@@ -29,7 +29,7 @@ using ptt::server::JitterStage;
 using ptt::server::TalkTimeline;
 
 namespace {
-void check(const std::array<float, JitterStage::kStep>& pcm) {
+void check(const std::array<float, JitterStage::kMaxStep>& pcm) {
   for (float v : pcm)
     if (!std::isfinite(v) || std::fabs(v) > 1.0f) {
       std::fprintf(stderr, "played sample out of range: %g\n", static_cast<double>(v));
@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool anchored = false;
   std::uint32_t anchor = 0;
   guard.start(talk, start);
-  std::array<float, JitterStage::kStep> pcm{};
+  std::array<float, JitterStage::kMaxStep> pcm{};
   std::size_t at = 0;
   while (at + 2 <= size) {
     const std::size_t n = (std::size_t{data[at]} << 8) | data[at + 1];
@@ -91,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   stage.end_talk(talk);
   guard.end(talk);
-  for (int i = 0; i < 30 && stage.active(); ++i) {
+  for (int i = 0; i < 120 && stage.active(); ++i) {  // 500 ms of draining is 50 steps of 10 ms
     stage.pull(pcm.data());
     check(pcm);
   }

@@ -19,30 +19,31 @@ namespace t = ptt::test;
 
 namespace {
 
-constexpr int kStep = JitterStage::kStep;
+constexpr int kStep = JitterStage::kMaxStep;  // the page's default: 20 ms packets
 
 struct Stream {
   std::vector<AudioPacket> packets;
   std::vector<float> clean;  // every packet decoded in order
 };
 
-Stream encode_speech() {
+// The test speech in packets of `step` samples (960: 20 ms, 480: 10 ms).
+Stream encode_speech(int step = kStep) {
   Stream s;
   const auto speech = t::speech();
-  ptt::codec::Encoder enc;
+  ptt::codec::Encoder enc(ptt::codec::EncoderConfig{.frame_ms = step / 48});
   ptt::codec::Decoder dec;
-  std::vector<float> pcm(kStep);
-  for (std::size_t off = 0, i = 0; off + kStep <= speech.size(); off += kStep, ++i) {
+  std::vector<float> pcm(static_cast<std::size_t>(step));
+  for (std::size_t off = 0, i = 0; off + step <= speech.size(); off += step, ++i) {
     AudioPacket p;
     p.header.talk_id = 1;
-    p.header.timestamp = static_cast<std::uint32_t>(i * kStep);
-    p.samples = kStep;
+    p.header.timestamp = static_cast<std::uint32_t>(i * step);
+    p.samples = static_cast<std::uint32_t>(step);
     p.header.sequence = static_cast<std::uint16_t>(i);
     const int n = enc.encode(speech.data() + off, p.opus.data(), p.opus.size());
     EXPECT_GT(n, 0);
     p.size = static_cast<std::uint16_t>(n);
     s.packets.push_back(p);
-    EXPECT_EQ(dec.decode(p.opus.data(), p.size, pcm.data(), kStep), kStep);
+    EXPECT_EQ(dec.decode(p.opus.data(), p.size, pcm.data(), step), step);
     s.clean.insert(s.clean.end(), pcm.begin(), pcm.end());
   }
   return s;
@@ -50,35 +51,55 @@ Stream encode_speech() {
 
 struct Run {
   std::vector<float> out;
+  std::vector<std::size_t> starts;  // where each step begins in out
   std::vector<JitterStage::Step::Kind> kinds;
   int accepted = 0;
   long lag = -1;  // output sample index minus timestamp, from the last packet played (after adaptation)
 };
 
-// Delivers each packet at its arrival time (ms); pulls one step every 20 ms of simulated time.
+// Delivers each packet at its arrival time (ms); pulls one step every step (20 or 10 ms) of
+// simulated time.
 Run simulate(JitterStage& stage, const std::vector<AudioPacket>& packets, const std::vector<double>& arrival_ms,
-             int extra_steps = 40) {
+             int extra_steps = 40, int step_samples = kStep) {
+  const double step_ms = step_samples / 48.0;
   std::vector<std::size_t> order(packets.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return arrival_ms[a] < arrival_ms[b]; });
   Run r;
   stage.start_talk(1);
-  std::vector<float> buf(kStep);
+  std::vector<float> buf(JitterStage::kMaxStep);
   std::size_t next = 0;
   double last_arrival = 0;
   for (double a : arrival_ms) last_arrival = std::max(last_arrival, a);
-  const int steps = static_cast<int>(last_arrival / 20) + extra_steps;
-  for (int s = 0; s < steps; ++s) {
-    const double now = s * 20.0;
+  // Time runs in the steps the stage plays: before a talk's first packet, the last talk's (20 ms
+  // for a new stage).
+  const double end_ms = last_arrival + extra_steps * step_ms;
+  for (long played = 0; played / 48.0 < end_ms;) {
+    const double now = played / 48.0;
     while (next < order.size() && arrival_ms[order[next]] <= now) {
       if (arrival_ms[order[next]] >= 0) r.accepted += stage.put(packets[order[next]]);
       ++next;
     }
     if (next == order.size() && stage.active()) stage.end_talk(1);
+    if (stage.waiting() && stage.step() != step_samples) {
+      // Before the talk's first packet the stage's step is the last talk's: silence is taken in
+      // this talk's steps, as the playout ring takes it in device buffers.
+      stage.wait(step_samples);
+      played += step_samples;
+      r.starts.push_back(r.out.size());
+      r.kinds.push_back(stage.active() ? JitterStage::Step::silence : JitterStage::Step::idle);
+      r.out.insert(r.out.end(), static_cast<std::size_t>(step_samples), 0.0f);
+      continue;
+    }
     const auto step = stage.pull(buf.data());
-    if (step.kind == JitterStage::Step::played) r.lag = static_cast<long>(s) * kStep - step.timestamp;
+    if (step.kind == JitterStage::Step::played) {
+      EXPECT_EQ(step.samples, step_samples);
+      r.lag = played - step.timestamp;
+    }
+    played += step.samples;
+    r.starts.push_back(r.out.size());
     r.kinds.push_back(step.kind);
-    r.out.insert(r.out.end(), buf.begin(), buf.end());
+    r.out.insert(r.out.end(), buf.begin(), buf.begin() + step.samples);
   }
   return r;
 }
@@ -88,10 +109,12 @@ long count(const Run& r, JitterStage::Step::Kind k) { return std::count(r.kinds.
 // From the first packet played on, the output against the clean decode of the same packets: 0
 // when every packet played in order, each once, shifted by the buffer's delay.
 float max_difference_from_clean(const Run& r, const Stream& s) {
-  const auto first = static_cast<std::size_t>(std::find(r.kinds.begin(), r.kinds.end(), JitterStage::Step::played) - r.kinds.begin());
-  if (r.out.size() < first * kStep + s.clean.size()) return 1.0f;  // too little was played
+  const auto at = std::find(r.kinds.begin(), r.kinds.end(), JitterStage::Step::played);
+  if (at == r.kinds.end()) return 1.0f;
+  const std::size_t first = r.starts[static_cast<std::size_t>(at - r.kinds.begin())];
+  if (r.out.size() < first + s.clean.size()) return 1.0f;  // too little was played
   float max_diff = 0;
-  for (std::size_t i = 0; i < s.clean.size(); ++i) max_diff = std::max(max_diff, std::abs(r.out[first * kStep + i] - s.clean[i]));
+  for (std::size_t i = 0; i < s.clean.size(); ++i) max_diff = std::max(max_diff, std::abs(r.out[first + i] - s.clean[i]));
   return max_diff;
 }
 
@@ -119,11 +142,96 @@ TEST(JitterStage, PacketsOfAnotherTalkOrSpanAreRefused) {
   stage.start_talk(1);
   EXPECT_FALSE(stage.put(p));  // talk 2 is not the current one
   p.header.talk_id = 1;
-  p.samples = 480;
+  p.samples = 1920;  // 40 ms: Opus can, the page never sends it
   EXPECT_FALSE(stage.put(p));
   EXPECT_EQ(stage.stats().wrong_span, 1u);
   p.samples = kStep;
   EXPECT_TRUE(stage.put(p));
+  EXPECT_EQ(stage.step(), kStep);
+  // The talk's first packet set its step: a 10 ms packet in a 20 ms talk is refused, ...
+  p.samples = 480;
+  p.header.timestamp = 960;
+  EXPECT_FALSE(stage.put(p));
+  EXPECT_EQ(stage.stats().wrong_span, 2u);
+  // ... and the next talk, of 10 ms packets, refuses a 20 ms one.
+  stage.start_talk(2);
+  p.header.talk_id = 2;
+  p.header.timestamp = 0;
+  EXPECT_TRUE(stage.put(p));
+  EXPECT_EQ(stage.step(), 480);
+  p.samples = kStep;
+  p.header.timestamp = 960;
+  EXPECT_FALSE(stage.put(p));
+  EXPECT_EQ(stage.stats().wrong_span, 3u);
+}
+
+// 10 ms packets (the page's low-delay choice) play in 10 ms steps exactly as they were encoded;
+// reordered, they play in order; a lost one is recovered from the next one's FEC.
+TEST(JitterStage, TenMillisecondPacketsPlayInTenMillisecondSteps) {
+  constexpr int kTen = 480;
+  const auto s = encode_speech(kTen);
+  const auto n = static_cast<long>(s.packets.size());
+  {
+    std::vector<double> arrival;
+    for (std::size_t i = 0; i < s.packets.size(); ++i) arrival.push_back(i * 10.0 + 5.0);
+    JitterStage stage;
+    testing::internal::CaptureStderr();
+    auto r = simulate(stage, s.packets, arrival, 80, kTen);
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+    EXPECT_EQ(count(r, JitterStage::Step::played), n);
+    EXPECT_EQ(count(r, JitterStage::Step::plc), 0);
+    EXPECT_EQ(max_difference_from_clean(r, s), 0.0f);
+    EXPECT_FALSE(stage.active());
+  }
+  {
+    std::vector<double> arrival;
+    for (std::size_t i = 0; i < s.packets.size(); ++i) arrival.push_back(i * 10.0 + 30.0);
+    for (std::size_t i = 0; i + 1 < arrival.size(); i += 3) std::swap(arrival[i], arrival[i + 1]);  // pairs swapped
+    JitterStage stage;
+    auto r = simulate(stage, s.packets, arrival, 80, kTen);
+    // Catching the reordering's step up may skip a silent packet (never speech).
+    EXPECT_EQ(stage.stats().played + stage.stats().late + stage.stats().skipped_silence, s.packets.size());
+    EXPECT_LE(stage.stats().late, 1u);
+    EXPECT_LE(stage.stats().skipped_silence, 2u);
+    const std::size_t half = s.clean.size() / 2;
+    const std::vector<float> clean_tail(s.clean.begin() + static_cast<long>(half), s.clean.end());
+    EXPECT_GT(t::correlation(clean_tail, r.out, r.lag + static_cast<long>(half)), 0.98);
+  }
+  {
+    // One packet in the middle of speech never comes; the one after it is a SILK or hybrid packet.
+    std::size_t gone = s.packets.size() / 2;
+    while (gone + 1 < s.packets.size() && (s.packets[gone + 1].opus[0] >> 3) >= 16) ++gone;
+    ASSERT_LT(gone + 1, s.packets.size());
+    std::vector<double> arrival;
+    for (std::size_t i = 0; i < s.packets.size(); ++i) arrival.push_back(i == gone ? -1 : i * 10.0 + 5.0);
+    JitterStage stage(JitterConfig{.margin_ms = 10});  // the next packet is here when the lost one is due
+    auto r = simulate(stage, s.packets, arrival, 80, kTen);
+    EXPECT_EQ(count(r, JitterStage::Step::played), n - 1);
+    EXPECT_EQ(count(r, JitterStage::Step::fec), 1);
+    EXPECT_EQ(count(r, JitterStage::Step::plc), 0);
+  }
+}
+
+// A smooth stream, each packet 2 ms after it is complete: played at the first step after it
+// comes, a 10 ms packet waits half as long as a 20 ms one for its step, and is complete 10 ms
+// sooner at the sender.
+TEST(JitterStage, TenMillisecondPacketsPlaySooner) {
+  long lag[2] = {};
+  for (int k = 0; k < 2; ++k) {
+    const int step = k == 0 ? kStep : 480;
+    auto s = encode_speech(step);
+    std::vector<double> arrival;
+    // Each packet arrives 2 ms after it is complete at the sender.
+    for (std::size_t i = 0; i < s.packets.size(); ++i) arrival.push_back((i + 1) * step / 48.0 + 2.0);
+    JitterStage stage(JitterConfig{.adaptive_start = false});
+    auto r = simulate(stage, s.packets, arrival, 40, step);
+    EXPECT_EQ(count(r, JitterStage::Step::played), static_cast<long>(s.packets.size()));
+    lag[k] = r.lag;
+  }
+  std::printf("play position behind the packet's timestamp: %.1f ms with 20 ms packets, %.1f ms with 10 ms\n",
+              lag[0] / 48.0, lag[1] / 48.0);
+  EXPECT_EQ(lag[0], 2 * kStep);
+  EXPECT_EQ(lag[1], 2 * 480);
 }
 
 TEST(JitterStage, PacketsOffTheTwentyMillisecondGridAreRefusedQuietly) {
@@ -154,35 +262,42 @@ TEST(JitterStage, PacketsOffTheTwentyMillisecondGridAreRefusedQuietly) {
 }
 
 TEST(JitterStage, DelayChangesStayOnThePacketGrid) {
-  // speexdsp adapts its delay in steps, and the stage plays whole packets. With 10 ms steps it
+  // speexdsp adapts its delay in steps, and the stage plays whole packets. With steps shorter than the packets (10 ms steps, 20 ms packets) it
   // moved its play position into the middle of a packet, lost count of what was buffered and
   // printed "negative buffering" on stderr, in 17 of the 40 jittery talks below; a packet more
   // than 680 ms late overflowed its 16-bit delay arithmetic the same way. Every packet must be
   // played or counted (skipped as silence, late, over the delay budget), silently.
-  auto s = encode_speech();
-  for (int seed = 0; seed < 40; ++seed) {
+  // The same for talks of 10 ms packets in 10 ms steps.
+  for (int seed = 0; seed < 80; ++seed) {
     SCOPED_TRACE(seed);
+    const int step = seed < 40 ? kStep : 480;
+    const double step_ms = step / 48.0;
+    static const Stream twenty = encode_speech(kStep), ten = encode_speech(480);
+    const Stream& s = seed < 40 ? twenty : ten;
     std::mt19937 rng(static_cast<unsigned>(seed));
     const int margin = std::uniform_int_distribution<int>(0, 4)(rng) * 5;
     std::vector<double> arrival;
     for (std::size_t i = 0; i < s.packets.size(); ++i) {
-      double a = i * 20.0 + 5.0;
+      double a = i * step_ms + 5.0;
       switch (seed % 4) {
         case 0: a += std::uniform_real_distribution<double>(0, 60)(rng); break;  // uniform jitter
         case 1:  // now and then a packet very late
           if (std::uniform_int_distribution<int>(0, 30)(rng) == 0) a += std::uniform_real_distribution<double>(200, 1500)(rng);
           break;
         case 2: a += std::exponential_distribution<double>(1.0 / 30)(rng); break;  // long-tailed jitter
-        default:  // Wi-Fi stalls: 200 ms held up, then a burst
-          if (i % 50 < 10) a = static_cast<double>(i / 50 * 50 + 10) * 20.0 + std::uniform_real_distribution<double>(0, 300)(rng);
+        default: {  // Wi-Fi stalls: 200 ms held up, then a burst
+          const std::size_t per_second = static_cast<std::size_t>(1000 / step_ms), held = per_second / 5;
+          if (i % per_second < held)
+            a = static_cast<double>(i / per_second * per_second + held) * step_ms + std::uniform_real_distribution<double>(0, 300)(rng);
+        }
       }
       arrival.push_back(a);
     }
     JitterStage stage(JitterConfig{.margin_ms = margin});
     testing::internal::CaptureStderr();
-    auto r = simulate(stage, s.packets, arrival);
-    std::vector<float> buf(kStep);
-    for (int i = 0; i < 100 && stage.active(); ++i) r.kinds.push_back(stage.pull(buf.data()).kind);  // drain
+    auto r = simulate(stage, s.packets, arrival, 40, step);
+    std::vector<float> buf(JitterStage::kMaxStep);
+    for (int i = 0; i < 200 && stage.active(); ++i) r.kinds.push_back(stage.pull(buf.data()).kind);  // drain
     EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
     const auto& st = stage.stats();
     EXPECT_EQ(st.played + st.skipped_silence + st.late + st.discarded + st.pool_full + st.stale + st.over_budget,
@@ -576,7 +691,7 @@ TEST(JitterStage, StallsOfBrowserAndServerLoseNoSpeech) {
                 static_cast<unsigned long long>(st.pool_full));
     // Behind by what speexdsp's delay and the catch-up need, but with room left in the delay budget
     // for the next stall and a step: it does not drift towards dropping.
-    EXPECT_LT(r.lags.back(), (JitterStage::kBudgetSteps * 20 - 50 - 20) * 48) << "the talk kept up";
+    EXPECT_LT(r.lags.back(), (JitterStage::kBudgetMs - 50 - 20) * 48) << "the talk kept up";
   }
 }
 

@@ -640,7 +640,7 @@ TEST_F(RoomFixture, QueuedClientsAreToldOnlyWhenTheirPlaceChanges) {
   }
 }
 
-// Binary frames: 120 a second with a burst of 250, counted before decoding; the excess is dropped
+// Binary frames: 120 a second with a burst of 500, counted before decoding; the excess is dropped
 // and counted, the client told at most once a second, the connection kept. A steady real-time
 // talker, and one sending a stalled backlog at once, are never cut.
 TEST_F(RoomFixture, AudioFramesAreRateLimitedPerClient) {
@@ -653,8 +653,8 @@ TEST_F(RoomFixture, AudioFramesAreRateLimitedPerClient) {
     return n;
   };
   std::uint16_t seq = 0;
-  for (int i = 0; i < 400; ++i) audio(a, audio_frame(talk, seq++));
-  EXPECT_EQ(sink.frames.size(), 250u);
+  for (int i = 0; i < 650; ++i) audio(a, audio_frame(talk, seq++));
+  EXPECT_EQ(sink.frames.size(), 500u);
   EXPECT_EQ(room->stats().audio_rate_limited, 150u);
   EXPECT_EQ(rate_errors(a), 1u);
   // Over the limit a frame is not even decoded: a malformed one does not close.
@@ -664,34 +664,35 @@ TEST_F(RoomFixture, AudioFramesAreRateLimitedPerClient) {
   EXPECT_FALSE(peer(a).closed);
   EXPECT_EQ(room->stats().audio_rate_limited, 151u);
   // Ben's frames count against Ben's limit, not Ana's.
-  for (int i = 0; i < 300; ++i) audio(b, audio_frame(talk, 9000));
-  EXPECT_EQ(room->stats().audio_dropped, 250u);  // not the holder
+  for (int i = 0; i < 550; ++i) audio(b, audio_frame(talk, 9000));
+  EXPECT_EQ(room->stats().audio_dropped, 500u);  // not the holder
   EXPECT_EQ(room->stats().audio_rate_limited, 201u);
   EXPECT_EQ(rate_errors(b), 1u);
   // A second later: 120 more frames, and one more error for the rest.
   advance(1000ms);
   send(a, proto::Pong{wall_us, wall_us, wall_us});
   for (int i = 0; i < 200; ++i) audio(a, audio_frame(talk, seq++));
-  EXPECT_EQ(sink.frames.size(), 370u);
+  EXPECT_EQ(sink.frames.size(), 620u);
   EXPECT_EQ(room->stats().audio_rate_limited, 281u);
   EXPECT_EQ(rate_errors(a), 2u);
   EXPECT_FALSE(peer(a).closed);
   EXPECT_NE(room->status_json().find("\"audio_rate_limited\":281"), std::string::npos);
 
-  // Refilled: 20 ms packets for 10 s, then a 2.9 s stall sent as one backlog, then on in real time.
+  // Refilled: the page's 10 ms packets for 10 s, then a 2.9 s stall sent as one backlog, then on
+  // in real time.
   advance(2000ms);
   const auto before = sink.frames.size();
-  for (int i = 0; i < 500; ++i) {
-    now += 20ms;
+  for (int i = 0; i < 1000; ++i) {
+    now += 10ms;
     audio(a, audio_frame(talk, seq++));
   }
   now += 2900ms;
-  for (int i = 0; i < 145; ++i) audio(a, audio_frame(talk, seq++));
+  for (int i = 0; i < 290; ++i) audio(a, audio_frame(talk, seq++));
   for (int i = 0; i < 500; ++i) {
-    now += 20ms;
+    now += 10ms;
     audio(a, audio_frame(talk, seq++));
   }
-  EXPECT_EQ(sink.frames.size() - before, 1145u);
+  EXPECT_EQ(sink.frames.size() - before, 1790u);
   EXPECT_EQ(rate_errors(a), 2u);
   EXPECT_EQ(room->stats().audio_rate_limited, 281u);
 }
