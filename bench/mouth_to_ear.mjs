@@ -10,6 +10,8 @@
 // stamps packets on the worklet's render clock; arrival and playout on the server's); PortAudio and
 // PulseAudio state the output's buffers. Each stage is measured on its own, so their sum checks the
 // total.
+// The quiet talks run twice, from a page sending 20 ms packets (the default) and from one sending
+// 10 ms packets (?packet=10), each with its stages and the bytes its talks put on the wire.
 // Needs both builds. Usage: node bench/mouth_to_ear.mjs [seconds per talk=8] [contention rows: a regex]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
@@ -137,15 +139,33 @@ function serverCpuMs() {
   const fields = readFileSync(`/proc/${h.server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
+// What the students' connections have put on the wire towards the server so far: TCP payload
+// (TLS records of WebSocket frames) plus 52 bytes of IPv4 and TCP headers (with timestamps) per
+// segment, from the kernel's counters for the server's port (ss).
+let port;
+function wireBytesIn() {
+  const out = execFileSync('ss', ['-tinH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  let bytes = 0;
+  for (const m of out.matchAll(/bytes_received:(\d+)[^\n]*?segs_in:(\d+)/g)) bytes += Number(m[1]) + 52 * Number(m[2]);
+  return bytes;
+}
 h = new Harness();
 try {
   await h.startPulse({ loopbackMic: true });
   const url = await h.startServer();
+  port = Number(new URL(url).port);
   const clicks = path.join(h.dir, 'clicks.wav');
   clickTrain(clicks);
-  const page = await h.browser({ pulseMic: true });
-  await page.addInitScript(probe);
-  await joinAs(page, url, 'Bench');
+  // Two students on the same microphone: one page sends 20 ms packets, the other 10 ms ones.
+  const student = async (name, query) => {
+    const page = await h.browser({ pulseMic: true });
+    await page.addInitScript(probe);
+    await joinAs(page, `${url}${query}`, name);
+    const box = await page.locator('#talk').boundingBox();
+    return { page, x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  };
+  const twenty = await student('Bench', ''), ten = await student('Bench10', '?packet=10');
+  const page = twenty.page;
   await sleepMs(1000);
 
   // Buffer + device latency (ms) of the stream whose application.name matches.
@@ -155,8 +175,6 @@ try {
     const us = [...block.matchAll(/(?:Buffer|Sink|Source) Latency: (\d+) usec/g)].reduce((s, m) => s + Number(m[1]), 0);
     return us / 1000;
   };
-  const box = await page.locator('#talk').boundingBox();
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
 
   // A sentence, for the rows' speech figure: how well the speakers' output follows the microphone.
   const speech = makeSpeech(h.dir, 'speech', 'push to talk lets one student speak at a time while the professor hears every word clearly through the speakers of the lecture hall', 0.3);
@@ -164,7 +182,9 @@ try {
   // One talk with the click train (or `sound`); returns the click delays (or, for speech, the
   // envelope correlation of what was played with what the microphone heard) and the server's
   // report of the talk.
-  const talk = async (n, measured, rigArgs = null, sound = clicks) => {
+  const talk = async (n, measured, rigArgs = null, sound = clicks, who = twenty) => {
+    const { page } = who;
+    await page.mouse.move(who.x, who.y);
     const rec = path.join(h.dir, `sink-${n}.raw`);
     const recorder = spawn(recorderBinary, ['ptt_sink.monitor', '2', rec], { env: h.env, stdio: ['ignore', 'pipe', 'inherit'] });
     let recorderOut = '';
@@ -173,7 +193,7 @@ try {
     await sleepMs(300);
     // The contention rig (bench and tests share it) runs from before the press to the release.
     const rig = rigArgs ? spawn(injector, ['--seed', String(n), ...rigArgs()], { stdio: 'ignore' }) : null;
-    const cpuBefore = serverCpuMs(), talkStart = performance.now();
+    const cpuBefore = serverCpuMs(), wireBefore = wireBytesIn(), talkStart = performance.now();
     await page.mouse.down();
     await page.locator('#app[data-state="live"]').waitFor({ timeout: 5000 });
     await sleepMs(500);
@@ -187,6 +207,7 @@ try {
     await sleepMs(500);
     await page.mouse.up();
     const talkCpuMs = serverCpuMs() - cpuBefore, talkMs = performance.now() - talkStart;
+    const wireKbps = ((wireBytesIn() - wireBefore) * 8) / talkMs;
     if (rig) {
       rig.kill('SIGTERM');
       await new Promise((r) => (rig.exitCode !== null ? r() : rig.once('exit', r)));
@@ -229,46 +250,62 @@ try {
       played: num(/played: (\d+) packets/), latePlayed: num(/\((\d+) of them after their time\)/),
       concealed: num(/(\d+) concealed/), skippedSilence: num(/skipping (\d+) silent packets/),
       compressedMs: num(/compressing (\d+) ms of speech/), dropped: num(/dropped (\d+) late/) + num(/, (\d+) to cut delay/),
-      underruns: num(/(\d+) output underruns/), cpuPct: (100 * talkCpuMs) / talkMs,
+      underruns: num(/(\d+) output underruns/), cpuPct: (100 * talkCpuMs) / talkMs, wireKbps,
     };
   };
   await talk(0, false);  // warm-up: PulseAudio's first seconds of a new stream are not real time
-  const talks = [];
-  for (let n = 1; n <= runs; n++) talks.push(await talk(n, true));
-  const avg = (key) => talks.reduce((s, t) => s + t[key], 0) / talks.length;
-  const delays = talks.flatMap((t) => t.delays), onsets = talks.reduce((s, t) => s + t.onsets, 0);
-  const capture = avg('capture'), pulseIn = avg('pulseIn'), pulseOut = avg('pulseOut'), c2p = avg('c2p'), c2pP99 = Math.max(...talks.map((t) => t.c2pP99));
-  const a2p = avg('a2p'), c2a = avg('c2a'), device = avg('device');
-  const frameMs = 30;  // a 20 ms packet's first sample waits for the packet and 10 ms of preprocessing lookahead
-
-  const median = quantile(delays, 0.5), p99 = quantile(delays, 0.99);
-  const stages = [
-    [`capture: microphone to the page's audio graph (sink to probe; PulseAudio's buffer ${pulseIn.toFixed(1)} of it)`, capture],
-    ['frame + encode: 20 ms packet, 10 ms preprocessing lookahead (by design)', frameMs],
-    ['network: the rest of render clock to server arrival (in-band)', c2a - frameMs],
-    ['jitter buffer: arrival to the PortAudio callback (in-band)', a2p - device],
-    [`output: callback to the sink, as the device reports it per callback (pactl: ${pulseOut.toFixed(1)})`, device],
-  ];
-  const sum = stages.reduce((s, [, v]) => s + v, 0);
-  // Like each stage, the total the sum is checked against is the mean of the talks' medians.
-  const total = talks.reduce((x, t) => x + quantile(t.delays, 0.5), 0) / talks.length;
-  console.log(`Mouth-to-ear, click train through Chromium, ptt-server and PulseAudio (${runs} talks after a warm-up; ${delays.length} of ${onsets} clicks matched)`);
-  console.log(`  from the audio (click in -> click out):   median ${median.toFixed(1)} ms  p99 ${p99.toFixed(1)} ms  (talk by talk: ${talks.map((t) => quantile(t.delays, 0.5).toFixed(0)).join(', ')} ms)`);
-  console.log(`  in-band (page's audio graph -> playout):  median ${c2p.toFixed(1)} ms  p99 ${c2pP99.toFixed(1)} ms  (server's talk report)`);
-  console.log(`  recorder's dating of the sink: earliest vs median reading ${avg('datingSpreadMs').toFixed(1)} ms apart; ${talks.reduce((x, t) => x + t.captureMatched, 0)} clicks dated in the page`);
-  console.log(`  stages (each the mean of the ${runs} talks' medians):`);
-  for (const [name, v] of stages) console.log(`    ${name.padEnd(72)} ${v.toFixed(1).padStart(6)} ms`);
-  console.log(`    ${'sum of the stages'.padEnd(72)} ${sum.toFixed(1).padStart(6)} ms`);
-  console.log(`    ${'measured from the audio (the same mean of the talks\' medians)'.padEnd(72)} ${total.toFixed(1).padStart(6)} ms  (the sum is ${((100 * (sum - total)) / total).toFixed(1)} % from it)`);
-  for (const [i, t] of talks.entries())
-    console.log(`  talk ${i + 1}: total ${quantile(t.delays, 0.5)} ms = capture ${t.capture.toFixed(1)} + frame ${frameMs} + network ${(t.c2a - frameMs).toFixed(1)} + jitter ${(t.a2p - t.device).toFixed(1)} + output ${t.device.toFixed(1)} (stage medians)`);
+  await talk(0, false, null, clicks, ten);
+  // The whole server process idle (two students connected, nobody talking), over 10 s.
+  const idleCpuBefore = serverCpuMs(), idleStart = performance.now();
+  await sleepMs(10000);
+  const idleCpuPct = (100 * (serverCpuMs() - idleCpuBefore)) / (performance.now() - idleStart);
+  console.log(`Server process CPU idle (2 students connected, nobody talking, 10 s): ${idleCpuPct.toFixed(2)} % of a core`);
+  // The quiet talks of one page, with their stages; returns the talks and the figures for RESULT.
+  const quietTalks = async (who, packetMs, first) => {
+    const talks = [];
+    for (let n = 1; n <= runs; n++) talks.push(await talk(first + n, true, null, clicks, who));
+    const avg = (key) => talks.reduce((s, t) => s + t[key], 0) / talks.length;
+    const delays = talks.flatMap((t) => t.delays), onsets = talks.reduce((s, t) => s + t.onsets, 0);
+    const capture = avg('capture'), pulseIn = avg('pulseIn'), pulseOut = avg('pulseOut'), c2p = avg('c2p'), c2pP99 = Math.max(...talks.map((t) => t.c2pP99));
+    const a2p = avg('a2p'), c2a = avg('c2a'), device = avg('device');
+    // A packet's first sample waits for the packet and 10 ms of preprocessing lookahead.
+    const frameMs = packetMs + 10;
+    const median = quantile(delays, 0.5), p99 = quantile(delays, 0.99);
+    const stages = [
+      [`capture: microphone to the page's audio graph (sink to probe; PulseAudio's buffer ${pulseIn.toFixed(1)} of it)`, capture],
+      [`frame + encode: ${packetMs} ms packet, 10 ms preprocessing lookahead (by design)`, frameMs],
+      ['network: the rest of render clock to server arrival (in-band)', c2a - frameMs],
+      ['jitter buffer: arrival to the PortAudio callback (in-band)', a2p - device],
+      [`output: callback to the sink, as the device reports it per callback (pactl: ${pulseOut.toFixed(1)})`, device],
+    ];
+    const sum = stages.reduce((s, [, v]) => s + v, 0);
+    // Like each stage, the total the sum is checked against is the mean of the talks' medians.
+    const total = talks.reduce((x, t) => x + quantile(t.delays, 0.5), 0) / talks.length;
+    console.log(`Mouth-to-ear with ${packetMs} ms packets, click train through Chromium, ptt-server and PulseAudio (${runs} talks after a warm-up; ${delays.length} of ${onsets} clicks matched)`);
+    console.log(`  from the audio (click in -> click out):   median ${median.toFixed(1)} ms  p99 ${p99.toFixed(1)} ms  (talk by talk: ${talks.map((t) => quantile(t.delays, 0.5).toFixed(0)).join(', ')} ms)`);
+    console.log(`  in-band (page's audio graph -> playout):  median ${c2p.toFixed(1)} ms  p99 ${c2pP99.toFixed(1)} ms  (server's talk report)`);
+    console.log(`  on the wire, student to server: ${avg('wireKbps').toFixed(1)} kbit/s over a talk (TLS, WebSocket, TCP/IP headers included); ` +
+                `server process CPU while talking: ${avg('cpuPct').toFixed(2)} % of a core (idle: ${idleCpuPct.toFixed(2)} %)`);
+    console.log(`  recorder's dating of the sink: earliest vs median reading ${avg('datingSpreadMs').toFixed(1)} ms apart; ${talks.reduce((x, t) => x + t.captureMatched, 0)} clicks dated in the page`);
+    console.log(`  stages (each the mean of the ${runs} talks' medians):`);
+    for (const [name, v] of stages) console.log(`    ${name.padEnd(72)} ${v.toFixed(1).padStart(6)} ms`);
+    console.log(`    ${'sum of the stages'.padEnd(72)} ${sum.toFixed(1).padStart(6)} ms`);
+    console.log(`    ${'measured from the audio (the same mean of the talks\' medians)'.padEnd(72)} ${total.toFixed(1).padStart(6)} ms  (the sum is ${((100 * (sum - total)) / total).toFixed(1)} % from it)`);
+    for (const [i, t] of talks.entries())
+      console.log(`  talk ${i + 1}: total ${quantile(t.delays, 0.5)} ms = capture ${t.capture.toFixed(1)} + frame ${frameMs} + network ${(t.c2a - frameMs).toFixed(1)} + jitter ${(t.a2p - t.device).toFixed(1)} + output ${t.device.toFixed(1)} (stage medians)`);
+    return { talks, median, p99, sum, total, delays, onsets, c2p, c2pP99 };
+  };
+  const q20 = await quietTalks(twenty, 20, 0);
+  const q10 = await quietTalks(ten, 10, 50);
+  const { talks, median, p99, sum, total, delays, onsets } = q20;
   // The same talks on a busy laptop, beside the quiet ones above (same run, same server): every
   // core spinning at normal priority, then the browser and the server frozen 50 ms at a time, 20 %
   // of the time each (ptt_stall_injector, as browser.stalls). Clicks come every 500 ms, so one is
   // matched only within 400 ms of its input: a click missed is one not heard within 400 ms (late,
   // or lost), and the delays are those of the clicks matched. Packets dropped would be speech the
   // server threw away.
-  const rows = [['quiet', [...talks, await talk(100 - 1, true, null, speech.wav)]]];
+  const rows = [['quiet', [...talks, await talk(100 - 1, true, null, speech.wav)]],
+                ['quiet, 10 ms packets', [...q10.talks, await talk(100 - 2, true, null, speech.wav, ten)]]];
   const contention = [
     ['hog (every core)', () => ['--hog', String(os.availableParallelism())]],
     ['stalls 50 ms, 20 % (browser + server)', () => ['--duty', '0.2', '--burst-ms', '50', `tree:${browserPid(page)}`, String(h.server.pid)]],
@@ -294,6 +331,8 @@ try {
       `${sumOf(ts, 'dropped')} | ${sumOf(ts, 'underruns')} | ${(sumOf(ts, 'cpuPct') / ts.length).toFixed(1)} % |`);
   }
   console.log(`RESULT mouth_to_ear median_ms=${median.toFixed(1)} p99_ms=${p99.toFixed(1)} stage_sum_ms=${sum.toFixed(1)} total_ms=${total.toFixed(1)}`);
+  console.log(`RESULT mouth_to_ear_10ms median_ms=${q10.median.toFixed(1)} p99_ms=${q10.p99.toFixed(1)} in_band_ms=${q10.c2p.toFixed(1)} in_band_p99_ms=${q10.c2pP99.toFixed(1)} ` +
+              `vs_20ms=${(q10.median - median).toFixed(1)}`);
   if (delays.length < onsets / 2) process.exitCode = 1;
 } finally {
   await h.close();

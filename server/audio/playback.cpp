@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <type_traits>
 
 #include "ptt/audio_format.hpp"
@@ -38,6 +41,25 @@ PaError quiet_initialize() {
 // laptop (a video call, a compile) cannot make it late. Any real-time priority does that; 10
 // stays below the kernel's interrupt threads (50). Allowed to root and to users with an
 // RLIMIT_RTPRIO (docs/AUDIO.md says how to grant one).
+// PulseAudio's ALSA plugin wakes the callback's thread from its own thread (libpulse's threaded
+// mainloop, "threaded-ml"), which relays the sound server's requests for audio: left at normal
+// priority, a busy core delays that relay and the device runs dry however early the callback is.
+// It gets the callback's priority too. Returns how many such threads there were.
+int raise_sound_server_threads(int priority) {
+  int raised = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (!std::getline(comm, name) || name != "threaded-ml") continue;
+    sched_param param{};
+    param.sched_priority = priority;
+    const pid_t tid = static_cast<pid_t>(std::atoi(task.path().filename().c_str()));
+    raised += ::sched_setscheduler(tid, SCHED_FIFO, &param) == 0;
+  }
+  return raised;
+}
+
 std::string raise_priority(pthread_t thread) {
   constexpr int kWanted = 10;
   rlimit limit{};
@@ -47,11 +69,14 @@ std::string raise_priority(pthread_t thread) {
   if (priority >= 1) {
     sched_param param{};
     param.sched_priority = priority;
-    if (const int err = ::pthread_setschedparam(thread, SCHED_FIFO, &param); err == 0)
-      return "audio thread at real-time priority (SCHED_FIFO " + std::to_string(priority) + ")";
-    else
+    if (const int err = ::pthread_setschedparam(thread, SCHED_FIFO, &param); err == 0) {
+      const int relays = raise_sound_server_threads(priority);
+      return "audio thread at real-time priority (SCHED_FIFO " + std::to_string(priority) + ")" +
+             (relays > 0 ? ", and PulseAudio's relay thread" : "");
+    } else {
       return std::string("audio thread at normal priority: real-time scheduling refused (") + std::strerror(err) +
              "); see docs/AUDIO.md to allow it";
+    }
   }
   return "audio thread at normal priority: real-time scheduling not allowed (RLIMIT_RTPRIO is 0); see docs/AUDIO.md to "
          "allow it";
