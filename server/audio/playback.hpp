@@ -54,7 +54,7 @@ struct TalkReport {
   std::uint32_t refused = 0;  // neither 10 nor 20 ms or unlike the talk's first, off its grid, or repeated: not our page's
   double capture_to_playout_median_ms = -1, capture_to_playout_p99_ms = -1;  // -1: unknown
   double arrival_to_playout_median_ms = -1, arrival_to_playout_p99_ms = -1;
-  // Capture to arrival at the server: the student's framing (20 ms + 10 ms of preprocessing) and the network.
+  // Capture to arrival at the server: the student's framing (the packet + 5 ms of preprocessing) and the network.
   double capture_to_arrival_median_ms = -1, capture_to_arrival_p99_ms = -1;
   double output_latency_ms = 0;
   std::uint32_t underruns = 0;  // times the device ran dry while the talk played (the audio thread was late)

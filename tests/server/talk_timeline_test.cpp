@@ -55,7 +55,7 @@ TEST(TalkTimeline, ThePacketsEndMayLeadTheTalksClockByTheSlackAndNoMore) {
 }
 
 // What the page sends: a full pre-roll (it keeps the newest second said before the grant) as one
-// burst right after the grant, then a packet every 20 ms once its 20 ms and 10 ms of preprocessing
+// burst right after the grant, then a packet every 20 ms once its 20 ms and 5 ms of preprocessing
 // are captured, for a whole 120 s talk, from a sound card 100 ppm fast, with pauses the VAD left
 // out. Every packet is admitted.
 TEST(TalkTimeline, AGenuineTalkWithAFullPrerollAndAFastSoundCardIsAdmittedWhole) {

@@ -122,8 +122,8 @@ TEST(CapturePipeline, TenMillisecondFramesAreFramedAsConfigured) {
     EXPECT_EQ(f[k].header.timestamp, k * af::kSubframeSamples) << k;
     if (k > 0) { EXPECT_EQ(f[k].header.capture_time_us - f[k - 1].header.capture_time_us, 10'000u) << k; }
   }
-  // The newest second: it began 1 s into the vowel, less the preprocessor's 10 ms lag.
-  EXPECT_EQ(f[0].header.capture_time_us, start + 1'000'000 - 10'000);
+  // The newest second: it began 1 s into the vowel, less the preprocessor's 5 ms lag.
+  EXPECT_EQ(f[0].header.capture_time_us, start + 1'000'000 - 5'000);
   ptt::codec::Decoder dec;
   std::vector<float> pcm(af::kMaxPacketSamples);
   for (const auto& v : f) ASSERT_EQ(dec.decode(v.opus, v.opus_size, pcm.data(), af::kMaxPacketSamples), af::kSubframeSamples);
@@ -185,9 +185,9 @@ TEST(CapturePipeline, CaptureTimeIsTheFirstSamplesTime) {
   std::vector<std::vector<std::uint8_t>> storage;
   auto f = frames(p, storage);
   ASSERT_GE(f.size(), 10u);
-  // The preprocessor's output lags by 10 ms, so packet k holds what was captured at start + 20k - 10 ms.
+  // The preprocessor's output lags by 5 ms, so packet k holds what was captured at start + 20k - 5 ms.
   for (std::size_t k = 1; k < 10; ++k)
-    EXPECT_EQ(f[k].header.capture_time_us, start + 20000 * k - 10000) << k;
+    EXPECT_EQ(f[k].header.capture_time_us, start + 20000 * k - 5000) << k;
 }
 
 TEST(CapturePipeline, PacketsDecodeToTheSpeech) {
@@ -208,8 +208,11 @@ TEST(CapturePipeline, PacketsDecodeToTheSpeech) {
     ASSERT_EQ(dec.decode(v.opus, v.opus_size, pcm.data(), af::kFrameSamples), af::kFrameSamples);
     out.insert(out.end(), pcm.begin(), pcm.end());
   }
-  // Delays: 10 ms preprocessor + Opus look-ahead.
-  EXPECT_GT(t::best_correlation(speech, out, 0, 1200), 0.8);
+  // Delays: the preprocessor's 5 ms (speexdsp runs on 5 ms frames) + Opus look-ahead, and no more.
+  long lag = -1;
+  EXPECT_GT(t::best_correlation(speech, out, 0, 1200, &lag), 0.8);
+  // (within half a millisecond: the codec moves the correlation peak by a few samples).
+  EXPECT_NEAR(lag, af::kSamplesPerMs * 5 + ptt::codec::Encoder(c.encoder).lookahead(), af::kSamplesPerMs / 2);
 }
 
 // The server decodes each talk with a freshly reset decoder, so each talk must be encoded from a
