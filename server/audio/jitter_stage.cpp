@@ -129,6 +129,7 @@ int JitterStage::reset_buffer() noexcept {
   started_playing_ = pointer_known_ = draining_ = false;
   jump_slot_ = -1;
   drain_samples_ = held_samples_ = 0;
+  hold_anchor_known_ = false;
   return held;
 }
 
@@ -422,6 +423,11 @@ bool JitterStage::put(const AudioPacket& p) noexcept {
     const std::int64_t bin = (transit - transit_origin_us_) / 2000;
     ++transit_[static_cast<std::size_t>(std::clamp<std::int64_t>(bin, 0, kTransitBins - 1))];
     ++transit_count_;
+    if (!hold_anchor_known_) {
+      hold_anchor_known_ = true;
+      first_transit_us_ = least_transit_us_ = transit;
+    }
+    least_transit_us_ = std::min(least_transit_us_, transit);
   }
   // A packet at or before one already played can no longer play in order.
   if (played_past(timestamp)) {
@@ -512,6 +518,17 @@ JitterStage::Slot* JitterStage::held_with_timestamp(std::uint32_t timestamp) noe
   return nullptr;
 }
 
+// The first packet is held for the start delay counted from when it was due by the earliest
+// packet seen (least transit), not from its own arrival: packets come in bursts (a browser sends
+// what each audio callback made at once), and a first packet that came late in its burst would add
+// its lateness to the whole talk. Timestamps only move the start earlier, never past the delay.
+int JitterStage::hold_samples() const noexcept {
+  const std::int64_t full = static_cast<std::int64_t>(start_delay_ms_) * audio_format::kSamplesPerMs;
+  if (!hold_anchor_known_) return static_cast<int>(full);
+  const std::int64_t early = (first_transit_us_ - least_transit_us_) * audio_format::kSamplesPerMs / 1000;
+  return static_cast<int>(std::clamp<std::int64_t>(full - early, 0, full));
+}
+
 JitterStage::Step JitterStage::pull(float* out) noexcept {
   Step step;
   const int n = step_;
@@ -532,7 +549,7 @@ JitterStage::Step JitterStage::pull(float* out) noexcept {
   // speexdsp plays a talk's first packet at once and only then grows its delay to cover the margin
   // and the jitter it measures, by inserting concealment mid-word. Holding the first packet back
   // for the margin plus the jitter of earlier talks starts the talk with that delay instead.
-  if (!started_playing_ && free_count_ < kPoolSize && held_samples_ < start_delay_ms_ * audio_format::kSamplesPerMs && !draining_) {
+  if (!started_playing_ && free_count_ < kPoolSize && held_samples_ < hold_samples() && !draining_) {
     held_samples_ += n;
     std::fill_n(out, n, 0.0f);
     step.kind = Step::silence;

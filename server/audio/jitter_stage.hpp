@@ -119,7 +119,7 @@ class JitterStage {
   // device buffer of when it is due rather than at the next 20 ms step (see PlayoutRing).
   bool waiting() const noexcept {
     return talk_id_ == 0 || (!started_playing_ && !draining_ &&
-                             (free_count_ == kPoolSize || held_samples_ < start_delay_ms_ * audio_format::kSamplesPerMs));
+                             (free_count_ == kPoolSize || held_samples_ < hold_samples()));
   }
   // `samples` of silence were played while waiting(): they count towards the first packet's hold.
   void wait(int samples) noexcept {
@@ -197,6 +197,11 @@ class JitterStage {
   bool draining_ = false, started_playing_ = false, pointer_known_ = false, resetting_ = false;
   int drain_samples_ = 0;  // played without a packet while draining
   int held_samples_ = 0;  // how long the talk's first packet has been held back (see pull)
+  // The least transit (arrival - timestamp) seen since the first packet came, and the first's: the
+  // hold counts from when the earliest packet says the first was due (see hold_samples).
+  bool hold_anchor_known_ = false;
+  std::int64_t first_transit_us_ = 0, least_transit_us_ = 0;
+  int hold_samples() const noexcept;
   std::uint32_t pointer_ = 0;  // the buffer's play position after the last step
   bool talk_origin_known_ = false;  // the talk's first timestamp: the grid its packets keep to
   std::uint32_t talk_origin_ = 0;

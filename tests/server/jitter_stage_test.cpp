@@ -4,6 +4,7 @@
 #include <opus.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -55,6 +56,7 @@ struct Run {
   std::vector<JitterStage::Step::Kind> kinds;
   int accepted = 0;
   long lag = -1;  // output sample index minus timestamp, from the last packet played (after adaptation)
+  long first_lag = -1;  // the same, from the first packet played (the talk's start delay)
 };
 
 // Delivers each packet at its arrival time (ms); pulls one step every step (20 or 10 ms) of
@@ -95,6 +97,7 @@ Run simulate(JitterStage& stage, const std::vector<AudioPacket>& packets, const 
     if (step.kind == JitterStage::Step::played) {
       EXPECT_EQ(step.samples, step_samples);
       r.lag = played - step.timestamp;
+      if (r.first_lag < 0) r.first_lag = r.lag;
     }
     played += step.samples;
     r.starts.push_back(r.out.size());
@@ -717,4 +720,46 @@ TEST(JitterStage, CatchingUpSkipsSilenceFirstAndNeverSpeech) {
     skipped += st.skipped_silence;
   }
   EXPECT_GT(skipped, 0u) << "silence went first";
+}
+
+// A browser sends what each audio callback made at once: 10 ms packets leave in bursts every
+// 26.7 ms (25 ms buffers), so a packet's transit depends on where in its burst it falls. A talk
+// whose first packet happened to wait almost a whole callback must not play that much later than
+// one whose first packet left at once: the hold counts from the earliest packet's transit.
+TEST(JitterStage, ATalkWhoseFirstPacketCameLateInItsBurstStartsNoLater) {
+  constexpr int kTen = 480;
+  auto s = encode_speech(kTen);
+  const double callback_ms = 1280 / 48.0;
+  // Arrival of each packet: 1 ms after the first callback at or after its last sample.
+  auto bursts = [&](double phase_ms) {
+    std::vector<double> arrival;
+    for (std::size_t i = 0; i < s.packets.size(); ++i) {
+      const double complete = (i + 1) * 10.0;
+      arrival.push_back(std::ceil((complete - phase_ms) / callback_ms) * callback_ms + phase_ms + 1.0);
+    }
+    return arrival;
+  };
+  // Phase 10.5 ms: packet 0 completes at 10 ms and leaves at once (arrives at 11.5 ms); phase
+  // 9.5 ms: it just missed a callback and leaves 26.7 ms later.
+  long lag[2] = {};
+  long played[2] = {};
+  int start_delay = 0;
+  for (int k = 0; k < 2; ++k) {
+    JitterStage stage;
+    const auto train = bursts(3.0);
+    simulate(stage, arriving(s.packets, train), train, 40, kTen);  // learns the bursts' spread
+    start_delay = stage.start_delay_ms();
+    const auto arrival = bursts(k == 0 ? 10.5 : 9.5);
+    ASSERT_NEAR(arrival[0], k == 0 ? 11.5 : 9.5 + callback_ms + 1.0, 0.01);
+    const auto r = simulate(stage, arriving(s.packets, arrival), arrival, 40, kTen);
+    lag[k] = r.first_lag;
+    played[k] = count(r, JitterStage::Step::played);
+  }
+  std::printf("learned start delay %d ms; the talk starts %.1f ms behind its timestamps (first packet on time), "
+              "%.1f ms (first packet late in its burst)\n", start_delay, lag[0] / 48.0, lag[1] / 48.0);
+  EXPECT_GE(start_delay, 20) << "the bursts' spread was learned";
+  EXPECT_EQ(played[0], static_cast<long>(s.packets.size()));
+  EXPECT_EQ(played[1], static_cast<long>(s.packets.size()));
+  // Within one 10 ms step: the talk's delay is set by its earliest packets, not its first.
+  EXPECT_LE(std::abs(lag[1] - lag[0]), kTen);
 }
