@@ -13,7 +13,7 @@
 // The quiet talks run twice, from a page sending 20 ms packets (the default) and from one sending
 // 10 ms packets (?packet=10), each with its stages and the bytes its talks put on the wire.
 // Needs both builds. Usage: node bench/mouth_to_ear.mjs [seconds per talk=8] [contention rows: a regex]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import os from 'node:os';
@@ -21,6 +21,8 @@ import { Harness, joinAs, sleepMs, readFloat32, root, browserPid, makeSpeech } f
 import { envelope as envelope10ms, firstTalk, matchTalk } from '../tests/browser/speech_match.mjs';
 
 const seconds = Number(process.argv[2] ?? 8), runs = 3;
+// The preprocessor's overlap (shared/src/capture_pipeline.cpp runs speexdsp on 5 ms frames).
+const lookaheadMs = 5;
 const rate = 48000, period = 0.5, clickS = 0.04;
 const quantile = (v, q) => { const s = [...v].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
 
@@ -119,6 +121,45 @@ const probe = () => {
   };
 };
 
+// Bench-only instrument for the "before" of the send path: the page's socket worker
+// (socket-worker.js) run on the page's main thread instead, as the page sent its packets before the
+// worker existed. The worker's own script is loaded and run with a local onmessage/postMessage, so
+// the code that sends is the same; only the thread differs.
+const socketOnMainThread = () => {
+  const RealWorker = window.Worker;
+  window.Worker = function (url, options) {
+    if (!String(url).includes('socket-worker.js')) return new RealWorker(url, options);
+    const base = new URL(url, location.href);
+    const fake = { onmessage: null, onerror: null };
+    let deliver = null;
+    const pending = [];
+    fake.postMessage = (data, transfer = []) => {
+      const event = { data, ports: transfer.filter((t) => t instanceof MessagePort) };
+      if (deliver) setTimeout(() => deliver(event));
+      else pending.push(event);
+    };
+    fetch(base).then((r) => r.text()).then(async (src) => {
+      src = src.replace(/import\s*\{([^}]*)\}\s*from\s*'([^']*)';/g,
+        (m, names, rel) => `const {${names}} = await import('${new URL(rel, base)}');`);
+      const AsyncFunction = (async () => {}).constructor;
+      const run = new AsyncFunction('postMessage', `let onmessage;\n${src}\nreturn onmessage;`);
+      const handler = await run((data) => setTimeout(() => fake.onmessage?.({ data })));
+      deliver = handler;
+      for (const event of pending.splice(0)) setTimeout(() => deliver(event));
+    });
+    return fake;
+  };
+};
+
+// Bench-only instrument for the page-side settings: the AudioContext the page makes is made with
+// another latencyHint (the page asks for 25 ms buffers).
+const latencyHint = (hint) => {
+  const Real = window.AudioContext;
+  window.AudioContext = class extends Real {
+    constructor(options = {}) { super({ ...options, latencyHint: hint }); }
+  };
+};
+
 // Onsets (sample index) in one channel: the first sample above 0.05 after 300 ms below it.
 function onsetsIn(stereo, channel) {
   const found = [];
@@ -139,6 +180,19 @@ function serverCpuMs() {
   const fields = readFileSync(`/proc/${h.server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
+// The same per thread name: ptt-server (main and I/O), ptt-audio (the PortAudio callback),
+// threaded-ml (libpulse's relay for PulseAudio's ALSA plugin), ptt-watchdog.
+function serverThreadsMs() {
+  const byName = {};
+  for (const task of readdirSync(`/proc/${h.server.pid}/task`)) {
+    let stat;
+    try { stat = readFileSync(`/proc/${h.server.pid}/task/${task}/stat`, 'utf8'); } catch { continue; }  // ended
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.split(') ')[1].split(' ');
+    byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+  return byName;
+}
 // What the students' connections have put on the wire towards the server so far: TCP payload
 // (TLS records of WebSocket frames) plus 52 bytes of IPv4 and TCP headers (with timestamps) per
 // segment, from the kernel's counters for the server's port (ss).
@@ -157,14 +211,18 @@ try {
   const clicks = path.join(h.dir, 'clicks.wav');
   clickTrain(clicks);
   // Two students on the same microphone: one page sends 20 ms packets, the other 10 ms ones.
-  const student = async (name, query) => {
+  const student = async (name, query, ...instruments) => {
     const page = await h.browser({ pulseMic: true });
     await page.addInitScript(probe);
+    for (const [fn, arg] of instruments) await page.addInitScript(fn, arg);
     await joinAs(page, `${url}${query}`, name);
     const box = await page.locator('#talk').boundingBox();
     return { page, x: box.x + box.width / 2, y: box.y + box.height / 2 };
   };
   const twenty = await student('Bench', ''), ten = await student('Bench10', '?packet=10');
+  // At most two browsers at a time: each records the same PulseAudio source, and with four the
+  // rig's own capture and output delays grew several-fold (measured: capture 37 -> 220 ms).
+  const leave = async (who) => { await who.page.context().close(); };
   const page = twenty.page;
   await sleepMs(1000);
 
@@ -182,8 +240,13 @@ try {
   // One talk with the click train (or `sound`); returns the click delays (or, for speech, the
   // envelope correlation of what was played with what the microphone heard) and the server's
   // report of the talk.
-  const talk = async (n, measured, rigArgs = null, sound = clicks, who = twenty) => {
+  const talk = async (n, measured, rigArgs = null, sound = clicks, who = twenty, busyMain = false) => {
     const { page } = who;
+    // A busy main thread: the page's own thread blocked 50 ms every 200 ms, as a heavy page or a
+    // slow phone would.
+    if (busyMain) await page.evaluate(() => {
+      window.benchBusy = setInterval(() => { for (const end = performance.now() + 50; performance.now() < end;); }, 200);
+    });
     await page.mouse.move(who.x, who.y);
     const rec = path.join(h.dir, `sink-${n}.raw`);
     const recorder = spawn(recorderBinary, ['ptt_sink.monitor', '2', rec], { env: h.env, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -206,6 +269,7 @@ try {
     await new Promise((r) => player.once('exit', r));
     await sleepMs(500);
     await page.mouse.up();
+    if (busyMain) await page.evaluate(() => clearInterval(window.benchBusy));
     const talkCpuMs = serverCpuMs() - cpuBefore, talkMs = performance.now() - talkStart;
     const wireKbps = ((wireBytesIn() - wireBefore) * 8) / talkMs;
     if (rig) {
@@ -246,6 +310,8 @@ try {
       pulseOut: streamLatency(pulse.sinkInputs, 'ALSA plug-in [ptt-server]'),
       c2p: num(/capture-to-playout median (\d+(?:\.\d+)?) ms/), c2pP99: num(/capture-to-playout median [\d.]+ ms, p99 (\d+(?:\.\d+)?) ms/),
       a2p: num(/arrival-to-playout median (\d+(?:\.\d+)?) ms/), c2a: num(/capture-to-arrival median (\d+(?:\.\d+)?) ms/),
+      c2aP99: num(/capture-to-arrival median [\d.]+ ms, p99 (\d+(?:\.\d+)?) ms/),
+      c2aJitter: num(/capture-to-arrival median [\d.]+ ms, p99 (\d+(?:\.\d+)?) ms/) - num(/capture-to-arrival median (\d+(?:\.\d+)?) ms/),
       device: num(/incl\. (\d+(?:\.\d+)?) ms device latency/),
       played: num(/played: (\d+) packets/), latePlayed: num(/\((\d+) of them after their time\)/),
       concealed: num(/(\d+) concealed/), skippedSilence: num(/skipping (\d+) silent packets/),
@@ -255,25 +321,29 @@ try {
   };
   await talk(0, false);  // warm-up: PulseAudio's first seconds of a new stream are not real time
   await talk(0, false, null, clicks, ten);
-  // The whole server process idle (two students connected, nobody talking), over 10 s.
-  const idleCpuBefore = serverCpuMs(), idleStart = performance.now();
+  // The whole server process idle (two students connected, nobody talking), over 10 s, and which
+  // of its threads spend it.
+  const idleCpuBefore = serverCpuMs(), idleThreadsBefore = serverThreadsMs(), idleStart = performance.now();
   await sleepMs(10000);
-  const idleCpuPct = (100 * (serverCpuMs() - idleCpuBefore)) / (performance.now() - idleStart);
-  console.log(`Server process CPU idle (2 students connected, nobody talking, 10 s): ${idleCpuPct.toFixed(2)} % of a core`);
+  const idleMs = performance.now() - idleStart;
+  const idleCpuPct = (100 * (serverCpuMs() - idleCpuBefore)) / idleMs;
+  const idleThreads = Object.entries(serverThreadsMs()).map(([name, ms]) => [name, (100 * (ms - (idleThreadsBefore[name] ?? 0))) / idleMs]);
+  console.log(`Server process CPU idle (2 students connected, nobody talking, 10 s): ${idleCpuPct.toFixed(2)} % of a core ` +
+              `(by thread: ${idleThreads.filter(([, pct]) => pct > 0).map(([name, pct]) => `${name} ${pct.toFixed(2)} %`).join(', ')})`);
   // The quiet talks of one page, with their stages; returns the talks and the figures for RESULT.
-  const quietTalks = async (who, packetMs, first) => {
+  const quietTalks = async (who, packetMs, first, setting = '') => {
     const talks = [];
     for (let n = 1; n <= runs; n++) talks.push(await talk(first + n, true, null, clicks, who));
     const avg = (key) => talks.reduce((s, t) => s + t[key], 0) / talks.length;
     const delays = talks.flatMap((t) => t.delays), onsets = talks.reduce((s, t) => s + t.onsets, 0);
     const capture = avg('capture'), pulseIn = avg('pulseIn'), pulseOut = avg('pulseOut'), c2p = avg('c2p'), c2pP99 = Math.max(...talks.map((t) => t.c2pP99));
     const a2p = avg('a2p'), c2a = avg('c2a'), device = avg('device');
-    // A packet's first sample waits for the packet and 10 ms of preprocessing lookahead.
-    const frameMs = packetMs + 10;
+    // A packet's first sample waits for the packet and the preprocessor's one frame of overlap.
+    const frameMs = packetMs + lookaheadMs;
     const median = quantile(delays, 0.5), p99 = quantile(delays, 0.99);
     const stages = [
       [`capture: microphone to the page's audio graph (sink to probe; PulseAudio's buffer ${pulseIn.toFixed(1)} of it)`, capture],
-      [`frame + encode: ${packetMs} ms packet, 10 ms preprocessing lookahead (by design)`, frameMs],
+      [`frame + encode: ${packetMs} ms packet, ${lookaheadMs} ms preprocessing lookahead (by design)`, frameMs],
       ['network: the rest of render clock to server arrival (in-band)', c2a - frameMs],
       ['jitter buffer: arrival to the PortAudio callback (in-band)', a2p - device],
       [`output: callback to the sink, as the device reports it per callback (pactl: ${pulseOut.toFixed(1)})`, device],
@@ -281,9 +351,10 @@ try {
     const sum = stages.reduce((s, [, v]) => s + v, 0);
     // Like each stage, the total the sum is checked against is the mean of the talks' medians.
     const total = talks.reduce((x, t) => x + quantile(t.delays, 0.5), 0) / talks.length;
-    console.log(`Mouth-to-ear with ${packetMs} ms packets, click train through Chromium, ptt-server and PulseAudio (${runs} talks after a warm-up; ${delays.length} of ${onsets} clicks matched)`);
+    console.log(`Mouth-to-ear with ${packetMs} ms packets${setting}, click train through Chromium, ptt-server and PulseAudio (${runs} talks after a warm-up; ${delays.length} of ${onsets} clicks matched)`);
     console.log(`  from the audio (click in -> click out):   median ${median.toFixed(1)} ms  p99 ${p99.toFixed(1)} ms  (talk by talk: ${talks.map((t) => quantile(t.delays, 0.5).toFixed(0)).join(', ')} ms)`);
-    console.log(`  in-band (page's audio graph -> playout):  median ${c2p.toFixed(1)} ms  p99 ${c2pP99.toFixed(1)} ms  (server's talk report)`);
+    console.log(`  in-band (page's audio graph -> playout):  median ${c2p.toFixed(1)} ms  p99 ${c2pP99.toFixed(1)} ms  (server's talk report; ` +
+                `arrival jitter p99 - median ${avg('c2aJitter').toFixed(1)} ms)`);
     console.log(`  on the wire, student to server: ${avg('wireKbps').toFixed(1)} kbit/s over a talk (TLS, WebSocket, TCP/IP headers included); ` +
                 `server process CPU while talking: ${avg('cpuPct').toFixed(2)} % of a core (idle: ${idleCpuPct.toFixed(2)} %)`);
     console.log(`  recorder's dating of the sink: earliest vs median reading ${avg('datingSpreadMs').toFixed(1)} ms apart; ${talks.reduce((x, t) => x + t.captureMatched, 0)} clicks dated in the page`);
@@ -297,6 +368,35 @@ try {
   };
   const q20 = await quietTalks(twenty, 20, 0);
   const q10 = await quietTalks(ten, 10, 50);
+  const speech10 = await talk(100 - 2, true, null, speech.wav, ten);
+  await leave(ten);
+  // The same 10 ms page with the browser's smallest audio buffers ('interactive').
+  const tenInteractive = await student('Bench10i', '?packet=10', [latencyHint, 'interactive']);
+  await sleepMs(2000);
+  await talk(0, false, null, clicks, tenInteractive);
+  const q10i = await quietTalks(tenInteractive, 10, 70, ' and the browser\'s smallest audio buffers (latencyHint \'interactive\'; the page asks for 25 ms)');
+  await leave(tenInteractive);
+  // A 20 ms page whose socket runs on the main thread (the send path before its worker).
+  const mainThread = await student('BenchMain', '', [socketOnMainThread]);
+  await sleepMs(2000);  // a browser starting takes a core for a while: not part of the measure
+
+  // The send path off the main thread: the page's main thread blocked 50 ms every 200 ms, packets
+  // sent by the socket worker (the page) and by the same code on the main thread (before the
+  // worker), same run. Arrival jitter is the server's capture-to-arrival p99 less its median; the
+  // jitter stage's start delay follows what the talks before taught it (arrival to playout).
+  console.log('Send path with the main thread busy (blocked 50 ms every 200 ms), 20 ms packets, 2 talks each, worker first:');
+  console.log('  | socket on | talk | capture-to-arrival median | p99 | arrival jitter (p99 - median) | arrival to playout (jitter stage + output) | concealed |');
+  console.log('  |---|---|---|---|---|---|---|');
+  const busy = {};
+  for (const [label, who, first] of [['worker (the page)', twenty, 80], ['main thread (before)', mainThread, 85], ['worker (the page)', twenty, 90]]) {
+    const ts = [];
+    for (let n = 1; n <= 2; n++) ts.push(await talk(first + n, true, null, clicks, who, true));
+    for (const [i, t] of ts.entries())
+      console.log(`  | ${label} | ${i + 1} | ${t.c2a} ms | ${t.c2aP99} ms | ${t.c2aJitter.toFixed(0)} ms | ${t.a2p} ms | ${t.concealed} |`);
+    (busy[label] ??= []).push(...ts);
+  }
+  await leave(mainThread);
+  const busyJitter = (label) => quantile(busy[label].map((t) => t.c2aJitter), 0.5);
   const { talks, median, p99, sum, total, delays, onsets } = q20;
   // The same talks on a busy laptop, beside the quiet ones above (same run, same server): every
   // core spinning at normal priority, then the browser and the server frozen 50 ms at a time, 20 %
@@ -305,7 +405,7 @@ try {
   // or lost), and the delays are those of the clicks matched. Packets dropped would be speech the
   // server threw away.
   const rows = [['quiet', [...talks, await talk(100 - 1, true, null, speech.wav)]],
-                ['quiet, 10 ms packets', [...q10.talks, await talk(100 - 2, true, null, speech.wav, ten)]]];
+                ['quiet, 10 ms packets', [...q10.talks, speech10]]];
   const contention = [
     ['hog (every core)', () => ['--hog', String(os.availableParallelism())]],
     ['stalls 50 ms, 20 % (browser + server)', () => ['--duty', '0.2', '--burst-ms', '50', `tree:${browserPid(page)}`, String(h.server.pid)]],
@@ -331,6 +431,8 @@ try {
       `${sumOf(ts, 'dropped')} | ${sumOf(ts, 'underruns')} | ${(sumOf(ts, 'cpuPct') / ts.length).toFixed(1)} % |`);
   }
   console.log(`RESULT mouth_to_ear median_ms=${median.toFixed(1)} p99_ms=${p99.toFixed(1)} stage_sum_ms=${sum.toFixed(1)} total_ms=${total.toFixed(1)}`);
+  console.log(`RESULT mouth_to_ear_10ms_interactive median_ms=${q10i.median.toFixed(1)} p99_ms=${q10i.p99.toFixed(1)} in_band_ms=${q10i.c2p.toFixed(1)} in_band_p99_ms=${q10i.c2pP99.toFixed(1)}`);
+  console.log(`RESULT busy_main_thread arrival_jitter_worker_ms=${busyJitter('worker (the page)').toFixed(1)} arrival_jitter_main_ms=${busyJitter('main thread (before)').toFixed(1)}`);
   console.log(`RESULT mouth_to_ear_10ms median_ms=${q10.median.toFixed(1)} p99_ms=${q10.p99.toFixed(1)} in_band_ms=${q10.c2p.toFixed(1)} in_band_p99_ms=${q10.c2pP99.toFixed(1)} ` +
               `vs_20ms=${(q10.median - median).toFixed(1)}`);
   if (delays.length < onsets / 2) process.exitCode = 1;

@@ -361,6 +361,8 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
 }
 
 void Playback::watchdog() {
+  // Named, as the callback thread is below, so top -H and /proc say which thread spends what.
+  ::pthread_setname_np(::pthread_self(), "ptt-watchdog");
   std::uint64_t last_callbacks = callbacks_.load();
   auto last_progress = std::chrono::steady_clock::now();
   auto last_attempt = last_progress;
@@ -375,6 +377,7 @@ void Playback::watchdog() {
     if (!priority_tried_ && running_) {
       if (const unsigned long thread = audio_thread_.load(std::memory_order_acquire); thread != 0) {
         priority_tried_ = true;
+        ::pthread_setname_np(static_cast<pthread_t>(thread), "ptt-audio");
         const std::string outcome = raise_priority(static_cast<pthread_t>(thread));
         log_(outcome.find("real-time priority") == std::string::npos, outcome);
       }
