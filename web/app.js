@@ -168,13 +168,24 @@ async function startAudio() {
   // until the render thread takes it, and a queue filled while the processor was starting (its
   // wasm instance is made on the render thread) stays as delay for the whole session.
   await rendering;
-  audio = { ctx, node, stream, ring: new CaptureRing(shared) };
+  audio = { ctx, node, stream, source: null, ring: new CaptureRing(shared) };
   node.port.onmessage = ({ data }) => onWorklet(data);
   // Packets go from the worklet to the socket's worker without passing through this thread.
   const packets = new MessageChannel();
   node.port.postMessage({ command: 'packets-port' }, [packets.port1]);
   socket.postMessage({ type: 'capture', shared }, [packets.port2]);
-  ctx.createMediaStreamSource(stream).connect(node);
+  joinMicrophone();
+}
+
+// Chromium keeps what the microphone captured and the graph has not yet taken as delay, for as long
+// as the source node lives: a render thread starved once (the page starting beside other work, a
+// busy phone) left one page 230 ms behind its microphone for the rest of the session. A new source
+// node starts from an empty queue (30 ms measured right after), so each press joins the microphone
+// afresh; what it drops was captured before the press.
+function joinMicrophone() {
+  audio.source?.disconnect();
+  audio.source = audio.ctx.createMediaStreamSource(audio.stream);
+  audio.source.connect(audio.node);
 }
 
 // Page clock (us) minus the audio clock (us): turns the worklet's currentTime into when the
@@ -255,8 +266,16 @@ socket.onerror = (e) => {
 
 // ---- pressing ------------------------------------------------------------------------------------
 
-const press = () => apply(session.press());
-const release = () => apply(session.release());
+let held = false;  // the button or Space is down
+const press = () => {
+  if (!held && audio) joinMicrophone();  // a second press while held changes nothing
+  held = true;
+  apply(session.press());
+};
+const release = () => {
+  held = false;
+  apply(session.release());
+};
 
 function bindPress() {
   ui.talk.addEventListener('pointerdown', (e) => {
