@@ -1,8 +1,9 @@
 // The student's side of a talk, as the AudioWorklet runs it (compiled to wasm) and the tests run
 // it natively: 10 ms sub-frames through speexdsp's preprocessor (noise suppression, bounded gain;
 // run on 5 ms frames, since it delays by one of them), the voice-activity detector and the level
-// meter; 20 ms (or 10 ms) Opus packets framed with the shared protocol. A packet is a whole number of 10 ms sub-frames: a configuration whose frame is not (any
-// frame_ms but 10 or 20) leaves the pipeline not ok(), and it then produces nothing.
+// meter; 20 ms (or 10 ms) Opus packets framed with the shared protocol. A packet is a whole number
+// of 10 ms sub-frames: a configuration whose frame is not (any frame_ms but 10 or 20) leaves the
+// pipeline not ok(), and it then produces nothing.
 //
 // A press starts a pre-roll: packets are encoded and held (up to `preroll_ms`) until the grant
 // arrives, then sent first, so the first syllable is not lost; a denial drops them. While live,
