@@ -55,6 +55,10 @@ export class Harness {
       ...modules.flatMap((m) => ['-L', m])], 'pulseaudio');
     for (let i = 0; i < 100 && !existsSync(path.join(this.runtime, 'pulse/native')); i++) await sleep(50);
     if (!existsSync(path.join(this.runtime, 'pulse/native'))) throw new Error('pulseaudio did not start');
+    // A null sink nobody reads wakes only every second or two, so a stream restarted after an
+    // underrun waits that long (the warm-up talk was heard 2 s late, and the output buffer grew
+    // before any talk); a sound card is read at a steady pace, and so is the sink here.
+    this.spawn('sh', ['-c', 'exec parec -d ptt_sink.monitor --latency-msec=10 > /dev/null'], 'sink-reader');
   }
 
   async startServer(extra = []) {

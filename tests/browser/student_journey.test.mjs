@@ -120,7 +120,10 @@ for (const [name, method] of Object.entries(methods)) {
     console.log(`${name}: talk at ${o1}..${o2} (10 ms frames) of the capture, ${describe}`);
     assert.ok(best > 0.9, `output envelope correlates ${best.toFixed(3)} with A's speech`);
     assert.ok(mean > 0.8, `output envelope correlates ${mean.toFixed(3)} on average with A's speech`);
-    assert.ok(Math.abs(playedS - heardS) <= 0.05 * heardS, `played for ${playedS} s, heard for ${heardS} s`);
+    // Nothing A said is lost: the talk plays for at least the speech it covers. It may play longer:
+    // a late packet is waited for (concealment) and then played, not dropped, so a busy browser
+    // puts time in (0.3-0.5 s of 3 s with both cores spun); the bound on that is the next check.
+    assert.ok(playedS >= 0.95 * heardS, `played for ${playedS} s, heard for ${heardS} s: speech was lost`);
     assert.ok((o2 - o1 + 1) / 100 <= heldS * 1.05 + 0.1, `playout (${(o2 - o1 + 1) / 100} s) does not outlast the ${heldS} s hold`);
 
     // The talk was recorded and the file passes opusinfo.

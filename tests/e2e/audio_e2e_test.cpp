@@ -105,6 +105,7 @@ class AudioEndToEnd : public ::testing::Test {
 
   // An isolated PulseAudio with a null sink; the server plays into it, parec records its monitor.
   void start_pulse() {
+    sink_reader_.reset();
     fs::remove(dir_ / "runtime" / "pulse" / "native");
     pulse_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{"pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
@@ -113,6 +114,12 @@ class AudioEndToEnd : public ::testing::Test {
         env_, (dir_ / "pulseaudio.log").string());
     for (int i = 0; i < 100 && !fs::exists(dir_ / "runtime" / "pulse" / "native"); ++i) std::this_thread::sleep_for(50ms);
     ASSERT_TRUE(fs::exists(dir_ / "runtime" / "pulse" / "native")) << read_file(dir_ / "pulseaudio.log");
+    // A null sink nobody reads wakes only every second or two, so a stream ALSA restarts after an
+    // underrun waits that long (seen: 1.9 s behind, 37 of 150 packets lost); a sound card is read
+    // at a steady pace, and so is this sink, from the start.
+    sink_reader_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"sh", "-c", "exec parec -d ptt_sink.monitor --latency-msec=10 > /dev/null"}, env_,
+        (dir_ / "sink-reader.log").string());
   }
   void TearDown() override {
     if (server_) {
@@ -125,6 +132,7 @@ class AudioEndToEnd : public ::testing::Test {
     }
     server_.reset();
     parec_.reset();
+    sink_reader_.reset();
     pulse_.reset();
     if (!HasFailure()) fs::remove_all(dir_);
   }
@@ -272,7 +280,7 @@ class AudioEndToEnd : public ::testing::Test {
   fs::path dir_;
   std::vector<std::string> env_;
   std::vector<std::string> launcher_;  // runs the server under this (e.g. prlimit), if set
-  std::unique_ptr<ChildProcess> pulse_, server_, parec_;
+  std::unique_ptr<ChildProcess> pulse_, server_, parec_, sink_reader_;
   std::unique_ptr<ptt::codec::Encoder> enc_;
 };
 
@@ -331,9 +339,6 @@ TEST_F(AudioEndToEnd, UnderrunsGrowTheOutputBufferAndTheNextTalkIsHeardWhole) {
   ASSERT_NE(port, 0);
   // Underruns in a stream's first 3 s are not counted (its start, not a late thread).
   std::this_thread::sleep_for(3s);
-  // Recording from the start: a null sink that nobody reads wakes only every second or two, so the
-  // stream ALSA restarts after an underrun waits that long (seen here: 1.9 s behind, 37 of 150
-  // packets lost); a sound card's sink does not.
   start_recording_sink();
   ptt::server::test::WsTestClient c(port, {});
   ptt::server::test::join(c, "Ana");
