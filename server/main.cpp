@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   using namespace ptt::server;
   ServerConfig config;
   int max_talk_s = 120, silence_s = 15, handshake_s = 10, idle_s = 15;
+  bool queue = false, moderated = false;
   std::string log_level = "info";
   std::filesystem::path recordings, web_root, wasm_dir;
   std::string run_as;
@@ -99,7 +100,9 @@ int main(int argc, char** argv) {
           },
           "at most 32 bytes"));
   app.add_option("--admin-token", config.admin_token, "Bearer token for /admin/status and /admin/revoke (default: random, printed)");
-  app.add_flag("--queue", config.room.floor.queue_mode, "Let denied students wait in line and be granted in order");
+  auto* queue_flag = app.add_flag("--queue", queue, "Let denied students wait in line and be granted in order");
+  app.add_flag("--moderated", moderated, "Every request waits in line until the professor grants it (admin API)")
+      ->excludes(queue_flag);
   app.add_option("--max-talk", max_talk_s, "Longest talk in seconds before the floor is revoked")->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--silence-release", silence_s, "Revoke the floor after this many seconds in which the holder sent no speech (0: never)")->capture_default_str()->check(CLI::Range(0, 3600));
   app.add_option("--max-clients", config.room.max_clients, "Most connections at once")->capture_default_str()->check(CLI::Range(1, 100000));
@@ -166,6 +169,9 @@ int main(int argc, char** argv) {
                    static_cast<unsigned long long>(files.rlim_cur), static_cast<unsigned long long>(files.rlim_cur) - 64);
   }
   config.room.floor.max_talk = std::chrono::seconds(max_talk_s);
+  config.room.floor.mode = moderated ? ptt::server::FloorMode::moderated
+                           : queue   ? ptt::server::FloorMode::queue
+                                     : ptt::server::FloorMode::first_come;
   config.room.floor.silence = std::chrono::seconds(silence_s);
   config.handshake_timeout = std::chrono::seconds(handshake_s);
   config.room.idle_timeout = std::chrono::seconds(idle_s);
@@ -255,8 +261,16 @@ int main(int argc, char** argv) {
   std::printf("\n%s\n", terminal_qr(urls.front()).c_str());
   if (!config.room.room_code.empty()) std::printf("Room code: %s\n", config.room.room_code.c_str());
   if (token_generated) std::printf("Admin token (this run): %s\n", config.admin_token.c_str());
-  std::printf("Floor: first come, first served%s; longest talk %d s. Ctrl-C stops.\n\n",
-              config.room.floor.queue_mode ? ", with a queue" : "", max_talk_s);
+  // The console's link carries the token after '#': the browser sends it only in the login request.
+  if (token_generated)
+    std::printf("Your console (on this laptop): %sconsole.html#token=%s\n", urls.back().c_str(), config.admin_token.c_str());
+  else
+    std::printf("Your console (on this laptop): %sconsole.html (log in with your admin token)\n", urls.back().c_str());
+  std::printf("Floor: %s; longest talk %d s. Ctrl-C stops.\n\n",
+              moderated ? "moderated (students wait in line until you grant them)"
+              : queue   ? "first come, first served, with a queue"
+                        : "first come, first served",
+              max_talk_s);
   std::fflush(stdout);
 
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);

@@ -38,6 +38,7 @@ const REVOKED = {
 const REJECTED = {
   bad_name: 'Type a name of 1 to 32 visible characters (letters, digits, signs), on one line.',
   guess_limit: 'Too many wrong room codes from this network: wait a minute, then try again.',
+  removed: 'The professor removed you from the room. You can join again in a minute.',
 };
 const HINT = 'Hold the button (or the Space key) while you speak.';
 
@@ -106,8 +107,11 @@ function statusText(v) {
   switch (v.state) {
     case 'requesting': return 'Asking for the floor…';
     case 'live': return "You're live";
-    case 'busy': return v.reason === 'rate_limited' ? 'Too many presses: keep holding, asking again in a moment.' : `${v.holder} is speaking`;
-    case 'queued': return `${v.holder} is speaking. You are number ${v.position} in line.`;
+    case 'busy': return v.reason === 'rate_limited' ? 'Too many presses: keep holding, asking again in a moment.'
+      : v.holder ? `${v.holder} is speaking` : 'Not now: the professor has not given you the floor.';
+    // With no holder the line waits for the professor to pick (moderated mode).
+    case 'queued': return v.holder ? `${v.holder} is speaking. You are number ${v.position} in line.`
+      : `Waiting for the professor to give you the floor. You are number ${v.position} in line.`;
     case 'revoked': case 'ready': return REVOKED[v.reason] ?? '';
     case 'unreachable': {
       const seconds = Math.max(1, Math.round((reconnectAt - performance.now()) / 1000));

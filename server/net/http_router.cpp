@@ -21,6 +21,17 @@ void common_headers(HttpReply& res) {
   res.set("Cross-Origin-Resource-Policy", "same-origin");
 }
 
+bool token_matches(std::string_view token, std::string_view given) {
+  return !token.empty() && given.size() == token.size() && CRYPTO_memcmp(given.data(), token.data(), token.size()) == 0;
+}
+
+// The console's login, from its cookie; empty when there is none or it is not (or no longer) valid.
+std::string console_login(const HttpRequest& req, const RouterContext& context) {
+  if (!context.consoles) return {};
+  const auto id = ConsoleSessions::from_cookie_header(req[http::field::cookie]);
+  return context.consoles->valid(id) ? std::string(id) : std::string{};
+}
+
 bool admin_authorised(std::string_view token, const HttpRequest& req) {
   const auto auth = req[http::field::authorization];
   constexpr std::string_view bearer = "Bearer ";
@@ -29,12 +40,8 @@ bool admin_authorised(std::string_view token, const HttpRequest& req) {
   return CRYPTO_memcmp(auth.data() + bearer.size(), token.data(), token.size()) == 0;
 }
 
-// "/admin/recordings/<id>", the id a decimal number from the listing (1 to 9 digits, no leading
-// zero); 0 for anything else.
-std::uint32_t recording_id(std::string_view target) {
-  constexpr std::string_view prefix = "/admin/recordings/";
-  if (!target.starts_with(prefix)) return 0;
-  const auto digits = target.substr(prefix.size());
+// A decimal id of 1 to 9 digits without a leading zero; 0 for anything else.
+std::uint32_t decimal_id(std::string_view digits) {
   if (digits.empty() || digits.size() > 9 || digits.front() == '0') return 0;
   std::uint32_t id = 0;
   for (char c : digits) {
@@ -42,6 +49,30 @@ std::uint32_t recording_id(std::string_view target) {
     id = id * 10 + static_cast<std::uint32_t>(c - '0');
   }
   return id;
+}
+
+// "/admin/recordings/<id>", the id a decimal number from the listing (1 to 9 digits, no leading
+// zero); 0 for anything else.
+std::uint32_t recording_id(std::string_view target) {
+  constexpr std::string_view prefix = "/admin/recordings/";
+  if (!target.starts_with(prefix)) return 0;
+  return decimal_id(target.substr(prefix.size()));
+}
+
+// The value of `key` in the target's query (?a=1&b=2), as sent (no percent-decoding: every value
+// asked for here is a number or a mode name); empty when absent.
+std::string_view query_value(std::string_view target, std::string_view key) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  auto query = target.substr(q + 1, target.find('#') == std::string_view::npos ? std::string_view::npos
+                                                                               : target.find('#') - q - 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.size() > key.size() && pair.starts_with(key) && pair[key.size()] == '=') return pair.substr(key.size() + 1);
+  }
+  return {};
 }
 
 // If-None-Match holds the served representation's tag (or "*"): the client's copy is current.
@@ -118,15 +149,40 @@ Route route(const HttpRequest& req, const RouterContext& context) {
   }
   const auto bare = req.target().substr(0, req.target().find_first_of("?#"));
   if (boost::beast::websocket::is_upgrade(req)) {
-    if (bare != "/ws") r.reply = text_reply(req, http::status::not_found, "no WebSocket here\n");
+    if (bare != "/ws" && bare != "/console/ws") r.reply = text_reply(req, http::status::not_found, "no WebSocket here\n");
     // Browsers send one Origin; two are a forgery, whatever the first says.
     else if (req.count(http::field::origin) > 1 || !context.origins.allows(req[http::field::origin]))
       r.reply = text_reply(req, http::status::forbidden, "foreign origin\n");
-    else r.kind = RouteKind::websocket;
+    else if (bare == "/ws") r.kind = RouteKind::websocket;
+    else if (auto login = console_login(req, context); login.empty())
+      r.reply = text_reply(req, http::status::unauthorized, "log in to the console first\n");
+    else {
+      r.kind = RouteKind::console_websocket;
+      r.console_session = std::move(login);
+    }
+    return r;
+  }
+  if (bare == "/console/login" || bare == "/console/logout") {
+    if (req.method() != http::verb::post) {
+      r.reply = text_reply(req, http::status::method_not_allowed, "POST only\n");
+      r.reply.set(http::field::allow, "POST");
+    } else if (req.count(http::field::origin) > 1 || !context.origins.allows(req[http::field::origin])) {
+      r.reply = text_reply(req, http::status::forbidden, "foreign origin\n");  // a login planted by another site
+    } else if (bare == "/console/logout") {
+      r.kind = RouteKind::console_logout;
+      r.console_session = std::string(ConsoleSessions::from_cookie_header(req[http::field::cookie]));
+    } else if (!context.consoles || !token_matches(context.admin_token, req.body())) {
+      r.reply = text_reply(req, http::status::unauthorized, "wrong admin token\n");
+    } else {
+      r.kind = RouteKind::console_login;
+    }
     return r;
   }
   if (bare.starts_with("/admin/")) {
-    if (!admin_authorised(context.admin_token, req)) {
+    // The console's cookie reads (status, recordings: an <audio> element sends no bearer token); acting
+    // takes the token or the console's own channel.
+    const bool reads_with_cookie = req.method() == http::verb::get && !console_login(req, context).empty();
+    if (!reads_with_cookie && !admin_authorised(context.admin_token, req)) {
       r.reply = text_reply(req, http::status::unauthorized, "admin token required (Authorization: Bearer ...)\n");
       r.reply.set(http::field::www_authenticate, "Bearer");
     } else if (bare == "/admin/status" && req.method() == http::verb::get) {
@@ -138,6 +194,24 @@ Route route(const HttpRequest& req, const RouterContext& context) {
     } else if (const auto id = recording_id(bare); id && req.method() == http::verb::get) {
       r.kind = RouteKind::admin_recording;
       r.recording_id = id;
+    } else if (req.method() == http::verb::post &&
+               (bare == "/admin/grant" || bare == "/admin/dequeue" || bare == "/admin/remove")) {
+      r.client = decimal_id(query_value(req.target(), "client"));
+      if (r.client == 0) {
+        r.reply = text_reply(req, http::status::bad_request, "name the student: ?client=<id from /admin/status>\n");
+      } else {
+        r.kind = RouteKind::admin_action;
+        r.action = bare == "/admin/grant" ? AdminAction::grant : bare == "/admin/dequeue" ? AdminAction::dequeue
+                                                                                        : AdminAction::remove;
+      }
+    } else if (req.method() == http::verb::post && bare == "/admin/mode") {
+      if (const auto mode = floor_mode_from_string(query_value(req.target(), "mode"))) {
+        r.kind = RouteKind::admin_action;
+        r.action = AdminAction::mode;
+        r.mode = *mode;
+      } else {
+        r.reply = text_reply(req, http::status::bad_request, "?mode=first_come, queue or moderated\n");
+      }
     } else {
       r.reply = text_reply(req, http::status::not_found, "unknown admin action\n");
     }

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "console_sessions.hpp"
+#include "floor_control.hpp"
 #include "origin_policy.hpp"
 #include "recording_catalog.hpp"
 #include "static_files.hpp"
@@ -23,14 +25,28 @@ struct RouterContext {
   const StaticFiles& files;
   const OriginPolicy& origins;
   std::string_view admin_token;  // empty: admin endpoints refused
+  const ConsoleSessions* consoles = nullptr;  // the console's logins; none: no console
 };
 
-enum class RouteKind { reply, websocket, admin_status, admin_revoke, admin_recordings, admin_recording };
+enum class RouteKind {
+  reply, websocket, admin_status, admin_revoke, admin_recordings, admin_recording, admin_action,
+  console_login,      // POST /console/login with the admin token as its body: the session sets the cookie
+  console_logout,     // POST /console/logout
+  console_websocket,  // the console's live channel, /console/ws, for a logged-in browser
+};
+
+// The professor's floor actions besides revoke (POST /admin/grant?client=ID, /admin/dequeue?client=ID,
+// /admin/remove?client=ID, /admin/mode?mode=first_come|queue|moderated).
+enum class AdminAction { grant, dequeue, remove, mode };
 
 struct Route {
   RouteKind kind = RouteKind::reply;
   HttpReply reply;  // kind == reply
   std::uint32_t recording_id = 0;  // kind == admin_recording: an id from the listing
+  AdminAction action = AdminAction::grant;  // kind == admin_action
+  std::uint32_t client = 0;                 // grant, dequeue, remove: the student's id (/admin/status)
+  FloorMode mode = FloorMode::first_come;   // mode
+  std::string console_session;              // console_websocket, console_logout: the cookie's login
 };
 
 Route route(const HttpRequest& req, const RouterContext& context);

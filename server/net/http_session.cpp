@@ -45,7 +45,8 @@ class HttpSession {
     if (ec) return fail(ec, "http read");  // timeout, reset, or a request over the limits: drop the connection
     Request req = parser_->release();
     if (derived().redirect_to_https()) return send(redirect(req));
-    const RouterContext context{state_->static_files(), state_->origins(), state_->config().admin_token};
+    const RouterContext context{state_->static_files(), state_->origins(), state_->config().admin_token,
+                                &state_->consoles()};
     Route r = route(req, context);
     switch (r.kind) {
       case RouteKind::reply:
@@ -60,6 +61,22 @@ class HttpSession {
         return send(recordings_reply(req));
       case RouteKind::admin_recording:
         return send(recording_reply(req, r.recording_id));
+      case RouteKind::admin_action:
+        return admin_action(std::move(req), r);
+      case RouteKind::console_websocket:
+        beast::get_lowest_layer(derived().stream()).expires_never();
+        return run_websocket_session(derived().release_stream(), std::move(req), state_, std::move(r.console_session));
+      case RouteKind::console_login:
+      case RouteKind::console_logout: {
+        std::string id;
+        if (r.kind == RouteKind::console_login) id = state_->consoles().open();
+        else state_->consoles().close(r.console_session);
+        if (r.kind == RouteKind::console_login && id.empty())
+          return send(text_reply(req, http::status::service_unavailable, "no random source for a login\n"));
+        auto res = text_reply(req, http::status::no_content, "");
+        res.set(http::field::set_cookie, ConsoleSessions::set_cookie(id));
+        return send(std::move(res));
+      }
     }
   }
 
@@ -111,6 +128,29 @@ class HttpSession {
       net::post(beast::get_lowest_layer(self->stream()).get_executor(),
                 [self, req = std::move(req), body = std::move(body)]() mutable {
                   self->send(text_reply(req, http::status::ok, std::move(body), "application/json"));
+                });
+    });
+  }
+
+  // POST /admin/grant, /admin/dequeue, /admin/remove, /admin/mode: carried out on the room's strand
+  // through the room's rules; 200 with the room's status, or 409 when it changed nothing (the
+  // student is not in line, not here, the floor is taken, the mode is already that).
+  void admin_action(Request&& req, const Route& r) {
+    state_->with_room([self = derived().shared_from_this(), req = std::move(req), action = r.action, client = r.client,
+                       mode = r.mode](Room& room) mutable {
+      const auto now = Clock::now();
+      bool changed = false;
+      switch (action) {
+        case AdminAction::grant: changed = room.grant_floor(client, now); break;
+        case AdminAction::dequeue: changed = room.dequeue(client, now); break;
+        case AdminAction::remove: changed = room.remove_client(client, now); break;
+        case AdminAction::mode: changed = room.set_floor_mode(mode, now); break;
+      }
+      std::string body = room.status_json();
+      net::post(beast::get_lowest_layer(self->stream()).get_executor(),
+                [self, req = std::move(req), body = std::move(body), changed]() mutable {
+                  self->send(text_reply(req, changed ? http::status::ok : http::status::conflict, std::move(body),
+                                        "application/json"));
                 });
     });
   }

@@ -38,6 +38,7 @@ Server::Server(net::io_context& ioc, ServerConfig config, AudioSink* sink) {
   }
   const auto& c = state_->config();
   state_->set_origins(OriginPolicy(c.tls, hosts, port(), c.extra_origins));
+  state_->with_room([urls = student_urls()](Room& room) mutable { room.set_join_urls(std::move(urls)); });
   listener_->run();
   state_->start();
 }

@@ -9,6 +9,7 @@
 #include <boost/asio/strand.hpp>
 #include <memory>
 
+#include "console_sessions.hpp"
 #include "origin_policy.hpp"
 #include "room.hpp"
 #include "server_config.hpp"
@@ -29,6 +30,8 @@ class SharedState : public std::enable_shared_from_this<SharedState> {
   void set_origins(OriginPolicy origins) { origins_ = std::move(origins); }
   const StaticFiles& static_files() const noexcept { return config_.static_files ? *config_.static_files : no_files_; }
   Strand& strand() noexcept { return strand_; }
+  // The professor's console logins (thread-safe).
+  ConsoleSessions& consoles() noexcept { return consoles_; }
   // Only on strand().
   Room& room() noexcept { return room_; }
 
@@ -54,6 +57,7 @@ class SharedState : public std::enable_shared_from_this<SharedState> {
   ServerConfig config_;
   OriginPolicy origins_;
   StaticFiles no_files_{{}};
+  ConsoleSessions consoles_;
   Strand strand_;
   Room room_;
   net::steady_timer timer_;

@@ -26,12 +26,14 @@ namespace websocket = beast::websocket;
 template <class Derived>
 class WebSocketSession : public Peer {
  public:
-  explicit WebSocketSession(std::shared_ptr<SharedState> state) : state_(std::move(state)) {}
+  WebSocketSession(std::shared_ptr<SharedState> state, std::string console_session)
+      : state_(std::move(state)), console_session_(std::move(console_session)) {}
 
   ~WebSocketSession() override {
     // The room keeps only a weak reference: tell it the connection is gone.
     if (id_ != 0) {
-      state_->with_room([id = id_](Room& room) { room.disconnect(id, Clock::now()); });
+      if (console()) state_->with_room([id = id_](Room& room) { room.disconnect_console(id); });
+      else state_->with_room([id = id_](Room& room) { room.disconnect(id, Clock::now()); });
     }
   }
 
@@ -64,9 +66,17 @@ class WebSocketSession : public Peer {
 
  private:
   Derived& derived() { return static_cast<Derived&>(*this); }
+  bool console() const noexcept { return !console_session_.empty(); }
 
   void on_accept(beast::error_code ec) {
     if (ec) return fail(ec, "websocket accept");
+    if (console()) {
+      state_->with_room([self = derived().shared_from_this()](Room& room) {
+        const ClientId id = room.connect_console(std::weak_ptr<Peer>(self), Clock::now());
+        net::post(self->ws().get_executor(), [self, id] { self->on_registered(id, {}); });
+      });
+      return;
+    }
     beast::error_code ignored;
     auto address = beast::get_lowest_layer(derived().ws()).socket().remote_endpoint(ignored).address().to_string();
     state_->with_room([self = derived().shared_from_this(), address = std::move(address)](Room& room) mutable {
@@ -119,7 +129,19 @@ class WebSocketSession : public Peer {
     }
     const auto arrival = Clock::now();
     const auto data = buffer_.cdata();
-    if (text) {
+    if (console()) {
+      // Each action is checked against the login again: after a logout nothing more is carried out.
+      if (!text || !state_->consoles().valid(console_session_)) {
+        buffer_.consume(buffer_.size());
+        on_send(std::make_shared<const std::string>(
+            text ? R"({"type":"error","message":"logged out: log in again"})" : R"({"type":"error","message":"text only"})"));
+        on_close_request(close_code::policy, text ? "logged out" : "text only");
+        return;
+      }
+      state_->with_room([id = id_, arrival, text = beast::buffers_to_string(data)](Room& room) {
+        room.on_console_text(id, text, arrival);
+      });
+    } else if (text) {
       state_->with_room([id = id_, arrival, text = beast::buffers_to_string(data)](Room& room) {
         room.on_text(id, text, arrival);
       });
@@ -188,6 +210,7 @@ class WebSocketSession : public Peer {
   }
 
   std::shared_ptr<SharedState> state_;
+  std::string console_session_;  // empty: a student
   beast::flat_buffer buffer_;
   ClientId id_ = 0;
   std::deque<std::shared_ptr<const std::string>> queue_;

@@ -11,8 +11,9 @@ using detail::WebSocketSession;
 class PlainWebSocketSession : public WebSocketSession<PlainWebSocketSession>,
                               public std::enable_shared_from_this<PlainWebSocketSession> {
  public:
-  PlainWebSocketSession(beast::tcp_stream&& stream, std::shared_ptr<SharedState> state)
-      : WebSocketSession(std::move(state)), ws_(std::move(stream)) {}
+  PlainWebSocketSession(beast::tcp_stream&& stream, std::shared_ptr<SharedState> state,
+                        std::string console_session)
+      : WebSocketSession(std::move(state), std::move(console_session)), ws_(std::move(stream)) {}
   websocket::stream<beast::tcp_stream>& ws() { return ws_; }
 
  private:
@@ -21,8 +22,10 @@ class PlainWebSocketSession : public WebSocketSession<PlainWebSocketSession>,
 
 }  // namespace
 
-void run_websocket_session(beast::tcp_stream&& stream, UpgradeRequest&& req, std::shared_ptr<SharedState> state) {
-  std::make_shared<PlainWebSocketSession>(std::move(stream), std::move(state))->run(std::move(req));
+void run_websocket_session(beast::tcp_stream&& stream, UpgradeRequest&& req, std::shared_ptr<SharedState> state,
+                           std::string console_session) {
+  std::make_shared<PlainWebSocketSession>(std::move(stream), std::move(state), std::move(console_session))
+      ->run(std::move(req));
 }
 
 }  // namespace ptt::server

@@ -14,8 +14,9 @@ using detail::WebSocketSession;
 class SslWebSocketSession : public WebSocketSession<SslWebSocketSession>,
                             public std::enable_shared_from_this<SslWebSocketSession> {
  public:
-  SslWebSocketSession(beast::ssl_stream<beast::tcp_stream>&& stream, std::shared_ptr<SharedState> state)
-      : WebSocketSession(std::move(state)), ws_(std::move(stream)) {}
+  SslWebSocketSession(beast::ssl_stream<beast::tcp_stream>&& stream, std::shared_ptr<SharedState> state,
+                      std::string console_session)
+      : WebSocketSession(std::move(state), std::move(console_session)), ws_(std::move(stream)) {}
   websocket::stream<beast::ssl_stream<beast::tcp_stream>>& ws() { return ws_; }
 
  private:
@@ -25,8 +26,9 @@ class SslWebSocketSession : public WebSocketSession<SslWebSocketSession>,
 }  // namespace
 
 void run_websocket_session(beast::ssl_stream<beast::tcp_stream>&& stream, UpgradeRequest&& req,
-                           std::shared_ptr<SharedState> state) {
-  std::make_shared<SslWebSocketSession>(std::move(stream), std::move(state))->run(std::move(req));
+                           std::shared_ptr<SharedState> state, std::string console_session) {
+  std::make_shared<SslWebSocketSession>(std::move(stream), std::move(state), std::move(console_session))
+      ->run(std::move(req));
 }
 
 }  // namespace ptt::server

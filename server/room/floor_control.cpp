@@ -1,8 +1,20 @@
 #include "floor_control.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace ptt::server {
+namespace {
+constexpr std::string_view kModeNames[] = {"first_come", "queue", "moderated"};
+}
+
+std::string_view to_string(FloorMode mode) noexcept { return kModeNames[static_cast<std::size_t>(mode)]; }
+
+std::optional<FloorMode> floor_mode_from_string(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < std::size(kModeNames); ++i)
+    if (kModeNames[i] == s) return static_cast<FloorMode>(i);
+  return std::nullopt;
+}
 
 Talk FloorControl::grant(ClientId client, TimePoint now) {
   holder_ = Talk{client, next_talk_id_++};
@@ -21,17 +33,18 @@ std::uint32_t FloorControl::queue_position(ClientId client) const noexcept {
 
 RequestResult FloorControl::request(ClientId client, TimePoint now) {
   RequestResult r;
-  if (!holder_) {
-    // A queued client can only be waiting while someone holds the floor, so the queue is empty here.
+  if (!holder_ && mode_ != FloorMode::moderated) {
+    // Outside moderated mode a client waits in line only while someone holds the floor, so the
+    // queue is empty here.
     r.outcome = RequestOutcome::granted;
     r.change.granted = grant(client, now);
     return r;
   }
-  if (holder_->client == client) {
+  if (holder_ && holder_->client == client) {
     r.outcome = RequestOutcome::already_holding;
     return r;
   }
-  if (!config_.queue_mode) {
+  if (mode_ == FloorMode::first_come) {
     r.outcome = RequestOutcome::busy;
     return r;
   }
@@ -108,10 +121,52 @@ FloorChange FloorControl::end_talk(std::optional<protocol::RevokeReason> reason,
   c.ended = holder_;
   c.revoked = reason;
   holder_.reset();
-  if (config_.queue_mode && !queue_.empty()) {
-    const ClientId next = queue_.front();
-    queue_.pop_front();
-    c.granted = grant(next, now);
+  if (mode_ == FloorMode::queue) {
+    auto next = grant_first(now);
+    c.granted = next.granted;
+    c.queue_changed = next.queue_changed;
+  }
+  return c;
+}
+
+FloorChange FloorControl::grant_first(TimePoint now) {
+  FloorChange c;
+  if (holder_ || queue_.empty()) return c;
+  const ClientId next = queue_.front();
+  queue_.pop_front();
+  c.granted = grant(next, now);
+  c.queue_changed = true;
+  return c;
+}
+
+FloorChange FloorControl::grant_queued(ClientId client, TimePoint now) {
+  FloorChange c;
+  auto it = std::find(queue_.begin(), queue_.end(), client);
+  if (holder_ || it == queue_.end()) return c;
+  queue_.erase(it);
+  c.granted = grant(client, now);
+  c.queue_changed = true;
+  return c;
+}
+
+FloorChange FloorControl::dequeue(ClientId client) {
+  FloorChange c;
+  auto it = std::find(queue_.begin(), queue_.end(), client);
+  if (it == queue_.end()) return c;
+  queue_.erase(it);
+  c.queue_changed = true;
+  c.left_queue.push_back(client);
+  return c;
+}
+
+FloorChange FloorControl::set_mode(FloorMode mode, TimePoint now) {
+  if (mode == mode_) return {};
+  mode_ = mode;
+  if (mode == FloorMode::moderated) return {};  // the line waits for the professor
+  FloorChange c = grant_first(now);
+  if (mode == FloorMode::first_come && !queue_.empty()) {
+    c.left_queue.assign(queue_.begin(), queue_.end());
+    queue_.clear();
     c.queue_changed = true;
   }
   return c;

@@ -1,20 +1,29 @@
-// First-come-first-served floor control: who may speak, as a plain state machine with no I/O, no
-// clock of its own and no Beast, so every transition is unit-tested directly. The room calls it on
-// its strand and turns each FloorChange into messages.
+// Floor control: who may speak, as a plain state machine with no I/O, no clock of its own and no
+// Beast, so every transition is unit-tested directly. The room calls it on its strand and turns each
+// FloorChange into messages. Three modes, changeable live by the professor: first come, first served
+// (a request while the floor is taken is refused); queue (it waits in line, and the next in line
+// gets the floor when it frees); moderated (every request waits in line, and only the professor
+// gives the floor, to whoever in line they pick).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <string_view>
+#include <vector>
 
 #include "ptt/protocol.hpp"
 #include "ptt/server/vocabulary.hpp"
 
 namespace ptt::server {
 
+enum class FloorMode : std::uint8_t { first_come, queue, moderated };
+std::string_view to_string(FloorMode mode) noexcept;  // "first_come", "queue", "moderated"
+std::optional<FloorMode> floor_mode_from_string(std::string_view s) noexcept;
+
 struct FloorConfig {
-  bool queue_mode = false;                         // denied students wait in line (MCPTT-style)
+  FloorMode mode = FloorMode::first_come;          // at start; the professor may change it live
   std::chrono::milliseconds max_talk{120'000};     // longest talk
   std::chrono::milliseconds unresponsive{3'000};   // holder silent (no message, no pong) this long: revoked
   std::chrono::milliseconds silence{0};            // holder sends no speech this long: revoked (0 = off)
@@ -31,6 +40,8 @@ struct FloorChange {
   std::optional<protocol::RevokeReason> revoked;  // set when the server ended it
   std::optional<Talk> granted;  // a talk began (a request, or the next in line)
   bool queue_changed = false;
+  // Taken out of line without being granted (the professor's dequeue, a change to first come).
+  std::vector<ClientId> left_queue;
   bool floor_changed() const noexcept { return ended.has_value() || granted.has_value(); }
 };
 
@@ -49,7 +60,8 @@ struct ReleaseResult {
 
 class FloorControl {
  public:
-  explicit FloorControl(const FloorConfig& config = {}) : config_(config) {}
+  explicit FloorControl(const FloorConfig& config = {})
+      : config_(config), mode_(config.mode) {}
 
   RequestResult request(ClientId client, TimePoint now);
   // The client lets go (docs/PROTOCOL.md section 5, rule 6). talk_id 0 cancels whatever its request
@@ -66,6 +78,15 @@ class FloorControl {
   FloorChange tick(TimePoint now);
   // The professor takes the floor back.
   FloorChange revoke(protocol::RevokeReason reason, TimePoint now);
+  // The professor gives the free floor to `client`, who is in line (in any mode; moderated mode
+  // has no other way to the floor). Changes nothing while someone holds it or if not in line.
+  FloorChange grant_queued(ClientId client, TimePoint now);
+  // The professor takes `client` out of line.
+  FloorChange dequeue(ClientId client);
+  // A new mode, at once. Into queue mode, a free floor goes to the first in line; into first come,
+  // too, and everyone else in line leaves it (first come has no line).
+  FloorChange set_mode(FloorMode mode, TimePoint now);
+  FloorMode mode() const noexcept { return mode_; }
 
   bool accepts_audio(ClientId client, std::uint32_t talk_id) const noexcept {
     return holder_ && holder_->client == client && holder_->talk_id == talk_id;
@@ -85,7 +106,11 @@ class FloorControl {
     return talk_id != 0 && (ids_wrapped_ || talk_id < next_talk_id_);
   }
 
+  // The free floor to the first in line.
+  FloorChange grant_first(TimePoint now);
+
   FloorConfig config_;
+  FloorMode mode_;
   std::optional<Talk> holder_;
   std::deque<ClientId> queue_;
   std::uint32_t next_talk_id_ = 1;

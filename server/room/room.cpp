@@ -58,6 +58,18 @@ TimePoint capture_on_room_clock(std::uint64_t capture_time_us, std::int64_t send
   return arrival - std::chrono::microseconds(age_us);
 }
 
+// A student's place on the floor (`state` idle, queued with `position`, or live), as the admin
+// status and the console show it.
+void add_floor_place(nlohmann::json& j, const FloorControl& floor, ClientId id) {
+  j["state"] = "idle";
+  if (floor.holder() && floor.holder()->client == id) {
+    j["state"] = "live";
+  } else if (const auto position = floor.queue_position(id)) {
+    j["state"] = "queued";
+    j["position"] = position;
+  }
+}
+
 }  // namespace
 
 Room::Room(RoomConfig config, AudioSink* sink, WallClock wall_clock)
@@ -85,7 +97,7 @@ ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now, std::string addr
                               RateLimiter(config_.floor_requests_per_s, config_.floor_request_burst),
                               RateLimiter(config_.messages_per_s, config_.message_burst),
                               RateLimiter(config_.audio_frames_per_s, config_.audio_frame_burst), std::nullopt,
-                              static_cast<std::int64_t>(wall_clock_()) - room_us(now), -1, std::move(address)});
+                              static_cast<std::int64_t>(wall_clock_()) - room_us(now), -1, std::move(address), 0, {}});
   return id;
 }
 
@@ -180,14 +192,14 @@ void Room::handle(ClientId id, Client& c, proto::ControlMessage&& msg, TimePoint
         send(id, proto::FloorGranted{floor_.holder()->talk_id, static_cast<std::uint32_t>(config_.floor.max_talk.count())});
         break;
       case RequestOutcome::busy:
-        send(id, proto::FloorDenied{proto::DenyReason::busy, *name_of(floor_.holder()->client), 0});
+        send(id, proto::FloorDenied{proto::DenyReason::busy, holder_name(), 0});
         break;
       case RequestOutcome::queued:
         if (r.change.queue_changed) {
           apply(r.change, now);  // tells this client its place (and no one whose place is unchanged)
         } else {  // asked again: the answer is its place, unchanged
-          queue_told_[id] = QueueNotice{r.position, floor_.holder()->client};
-          send(id, proto::FloorDenied{proto::DenyReason::queued, *name_of(floor_.holder()->client), r.position});
+          queue_told_[id] = QueueNotice{r.position, floor_.holder() ? floor_.holder()->client : 0};
+          send(id, proto::FloorDenied{proto::DenyReason::queued, holder_name(), r.position});
         }
         break;
     }
@@ -248,12 +260,22 @@ void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now, pro
          "names are 1 to 32 characters, at least one of them visible, without control characters", now);
     return;
   }
+  if (auto removed = removed_.find({c.address, *name}); removed != removed_.end()) {
+    if (now < removed->second) {
+      const auto wait_s = std::chrono::ceil<std::chrono::seconds>(removed->second - now).count();
+      drop(id, close_code::policy, proto::ErrorCode::removed,
+           "the professor removed you; you can join again in " + std::to_string(wait_s) + " s", now);
+      return;
+    }
+    removed_.erase(removed);
+  }
+  c.asked_name = *name;
   c.name = unique_name(*name);
   c.joined = true;
   c.floor_version = floor_version_;  // the welcome carries the current state
   ++joined_;
   send(id, proto::Welcome{id, c.name, static_cast<std::uint32_t>(config_.floor.max_talk.count()),
-                          config_.floor.queue_mode, floor_state()});
+                          floor_.mode() != FloorMode::first_come, floor_state()});
 }
 
 void Room::on_binary(ClientId id, const std::uint8_t* data, std::size_t size, TimePoint now) {
@@ -297,6 +319,7 @@ void Room::on_binary(ClientId id, const std::uint8_t* data, std::size_t size, Ti
 
 void Room::tick(TimePoint now) {
   apply(floor_.tick(now), now);
+  update_consoles(now, false);
 
   // Each client is pinged on its own schedule, from when it connected: with thousands connected,
   // a tick pings a slice of them rather than all at once (which would delay every other message).
@@ -323,10 +346,43 @@ void Room::tick(TimePoint now) {
     last_guess_sweep_ = now;
     for (auto it = code_guesses_.begin(); it != code_guesses_.end();)
       it = it->second.full(now) ? code_guesses_.erase(it) : std::next(it);
+    for (auto it = removed_.begin(); it != removed_.end();) it = now >= it->second ? removed_.erase(it) : std::next(it);
   }
 }
 
-void Room::revoke_floor(TimePoint now) { apply(floor_.revoke(proto::RevokeReason::admin, now), now); }
+bool Room::revoke_floor(TimePoint now) {
+  const auto change = floor_.revoke(proto::RevokeReason::admin, now);
+  apply(change, now);
+  return change.floor_changed();
+}
+
+bool Room::grant_floor(ClientId id, TimePoint now) {
+  const auto change = floor_.grant_queued(id, now);
+  apply(change, now);
+  return change.floor_changed();
+}
+
+bool Room::dequeue(ClientId id, TimePoint now) {
+  const auto change = floor_.dequeue(id);
+  apply(change, now);
+  return change.queue_changed;
+}
+
+bool Room::remove_client(ClientId id, TimePoint now) {
+  auto it = clients_.find(id);
+  if (it == clients_.end() || !it->second.joined) return false;
+  removed_[{it->second.address, it->second.asked_name}] = now + config_.removal_block;
+  const auto block_s = std::chrono::ceil<std::chrono::seconds>(config_.removal_block).count();
+  drop(id, close_code::policy, proto::ErrorCode::removed,
+       "the professor removed you; you can join again in " + std::to_string(block_s) + " s", now);
+  return true;
+}
+
+bool Room::set_floor_mode(FloorMode mode, TimePoint now) {
+  if (mode == floor_.mode()) return false;
+  apply(floor_.set_mode(mode, now), now);
+  return true;
+}
 
 void Room::close_all(std::uint16_t code, std::string_view reason, TimePoint now) {
   std::vector<ClientId> ids;
@@ -336,13 +392,18 @@ void Room::close_all(std::uint16_t code, std::string_view reason, TimePoint now)
 
 std::string Room::status_json() const {
   nlohmann::json clients = nlohmann::json::array();
-  for (const auto& [id, c] : clients_)
-    if (c.joined) clients.push_back({{"id", id}, {"name", c.name}});
+  for (const auto& [id, c] : clients_) {
+    if (!c.joined) continue;
+    nlohmann::json j{{"id", id}, {"name", c.name}};
+    add_floor_place(j, floor_, id);
+    clients.push_back(std::move(j));
+  }
   const auto floor = nlohmann::json::parse(proto::encode_control(floor_state()));
   return nlohmann::json{{"connections", clients_.size()},
                         {"clients", clients},
                         {"floor", floor},
-                        {"queue_mode", config_.floor.queue_mode},
+                        {"queue_mode", floor_.mode() != FloorMode::first_come},
+                        {"floor_mode", to_string(floor_.mode())},
                         {"stats",
                          {{"talks", stats_.talks},
                           {"audio_accepted", stats_.audio_accepted},
@@ -351,6 +412,90 @@ std::string Room::status_json() const {
                           {"protocol_errors", stats_.protocol_errors},
                           {"room_code_refusals", stats_.room_code_refusals}}}}
              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+ClientId Room::connect_console(std::weak_ptr<Peer> peer, TimePoint now) {
+  const ClientId id = next_console_id_++;
+  consoles_.emplace(id, peer);
+  if (auto p = peer.lock()) p->send(std::make_shared<const std::string>(console_json(now)));
+  return id;
+}
+
+void Room::disconnect_console(ClientId id) { consoles_.erase(id); }
+
+void Room::update_consoles(TimePoint now, bool force) {
+  if (consoles_.empty() || (!force && now - console_sent_at_ < std::chrono::milliseconds(250))) return;
+  // The view without its clock: a talk's elapsed time alone is no reason to send (the page counts on).
+  auto view = nlohmann::json::parse(console_json(now));
+  view["floor"].erase("elapsed_ms");
+  auto compare = view.dump();
+  if (!force && compare == console_sent_) return;
+  console_sent_ = std::move(compare);
+  console_sent_at_ = now;
+  const auto text = std::make_shared<const std::string>(console_json(now));
+  for (auto& [id, peer] : consoles_)
+    if (auto p = peer.lock()) p->send(text);
+}
+
+std::string Room::console_json(TimePoint now) const {
+  nlohmann::json clients = nlohmann::json::array();
+  for (const auto& [id, c] : clients_) {
+    if (!c.joined) continue;
+    nlohmann::json j{{"id", id},
+                     {"name", c.name},
+                     {"connected_s", std::chrono::duration_cast<std::chrono::seconds>(now - c.connected).count()},
+                     {"rtt_ms", c.best_round_trip_us < 0 ? -1 : (c.best_round_trip_us + 500) / 1000}};
+    add_floor_place(j, floor_, id);
+    clients.push_back(std::move(j));
+  }
+  nlohmann::json floor{{"taken", false}, {"max_talk_ms", config_.floor.max_talk.count()}};
+  if (const auto& h = floor_.holder()) {
+    floor["taken"] = true;
+    floor["holder_id"] = h->client;
+    floor["holder"] = name_of(h->client).value_or("");
+    floor["talk"] = h->talk_id;
+    floor["elapsed_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(now - floor_.talk_started()).count();
+  }
+  nlohmann::json queue = nlohmann::json::array();
+  for (ClientId id : floor_.queue()) queue.push_back(id);
+  return nlohmann::json{{"type", "room"}, {"mode", to_string(floor_.mode())},
+                        {"clients", clients}, {"floor", floor},
+                        {"queue", queue},   {"talks", stats_.talks},
+                        {"join_urls", join_urls_}, {"room_code", config_.room_code}}
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
+  auto console = consoles_.find(id);
+  if (console == consoles_.end()) return;
+  auto reply = [&](nlohmann::json j) {
+    if (auto p = console->second.lock())
+      p->send(std::make_shared<const std::string>(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  };
+  const auto msg = nlohmann::json::parse(text, nullptr, false);
+  const auto type = msg.is_object() && msg.contains("type") && msg["type"].is_string() ? msg["type"].get<std::string>() : "";
+  auto client = [&]() -> ClientId {
+    if (!msg.contains("client") || !msg["client"].is_number_unsigned()) return 0;
+    const auto v = msg["client"].get<std::uint64_t>();
+    return v <= 0xffffffffu ? static_cast<ClientId>(v) : 0;
+  };
+  bool changed = false;
+  if (type == "revoke") {
+    changed = revoke_floor(now);
+  } else if (type == "grant" || type == "dequeue" || type == "remove") {
+    const ClientId target = client();
+    if (target == 0) return reply({{"type", "error"}, {"action", type}, {"message", "`client` must be a student's id"}});
+    changed = type == "grant" ? grant_floor(target, now) : type == "dequeue" ? dequeue(target, now) : remove_client(target, now);
+  } else if (type == "mode") {
+    const auto mode = msg.contains("mode") && msg["mode"].is_string()
+                          ? floor_mode_from_string(msg["mode"].get<std::string>()) : std::nullopt;
+    if (!mode) return reply({{"type", "error"}, {"action", type}, {"message", "`mode` is first_come, queue or moderated"}});
+    changed = set_floor_mode(*mode, now);
+  } else {
+    return reply({{"type", "error"}, {"message", "unknown action: revoke, grant, dequeue, remove or mode"}});
+  }
+  reply({{"type", "done"}, {"action", type}, {"changed", changed}});
+  update_consoles(now, true);
 }
 
 void Room::apply(const FloorChange& change, TimePoint now) {
@@ -364,29 +509,38 @@ void Room::apply(const FloorChange& change, TimePoint now) {
     send(change.granted->client,
          proto::FloorGranted{change.granted->talk_id, static_cast<std::uint32_t>(config_.floor.max_talk.count())});
   }
+  if (!change.left_queue.empty()) {
+    const auto holder = holder_name();
+    for (ClientId id : change.left_queue) send(id, proto::FloorDenied{proto::DenyReason::busy, holder, 0});
+  }
   if (change.floor_changed() || change.queue_changed) {
     broadcast_floor_state();
     send_queue_positions();
   }
 }
 
+std::string Room::holder_name() const {
+  const auto& h = floor_.holder();
+  return h ? name_of(h->client).value_or("") : std::string{};
+}
+
 void Room::send_queue_positions() {
   // Only those whose place or holder changed are told: a newcomer at the back is the only one told
   // of its arrival, where telling everyone each time made n arrivals cost n^2 / 2 messages.
+  // In moderated mode the line also waits while the floor is free (holder 0, no name).
   std::map<ClientId, QueueNotice> told;
-  if (const auto& holder = floor_.holder()) {
-    std::optional<std::string> holder_name;
-    std::uint32_t position = 0;
-    for (ClientId id : floor_.queue()) {
-      const QueueNotice notice{++position, holder->client};
-      auto before = queue_told_.find(id);
-      if (before == queue_told_.end() || before->second.position != notice.position ||
-          before->second.holder != notice.holder) {
-        if (!holder_name) holder_name = name_of(holder->client).value_or("");
-        send(id, proto::FloorDenied{proto::DenyReason::queued, *holder_name, notice.position});
-      }
-      told.emplace(id, notice);
+  const ClientId holder = floor_.holder() ? floor_.holder()->client : 0;
+  std::optional<std::string> name;
+  std::uint32_t position = 0;
+  for (ClientId id : floor_.queue()) {
+    const QueueNotice notice{++position, holder};
+    auto before = queue_told_.find(id);
+    if (before == queue_told_.end() || before->second.position != notice.position ||
+        before->second.holder != notice.holder) {
+      if (!name) name = holder_name();
+      send(id, proto::FloorDenied{proto::DenyReason::queued, *name, notice.position});
     }
+    told.emplace(id, notice);
   }
   queue_told_ = std::move(told);  // those no longer in line are forgotten
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "audio_sink.hpp"
 #include "floor_control.hpp"
@@ -28,6 +29,9 @@ struct RoomConfig {
   std::chrono::milliseconds join_timeout{10'000};
   std::chrono::milliseconds idle_timeout{15'000};   // any client silent this long is closed
   std::chrono::milliseconds ping_interval{1'000};
+  // A student the professor removed cannot join again under the same name from the same address
+  // for this long (the page would otherwise rejoin at once).
+  std::chrono::milliseconds removal_block{60'000};
   double floor_requests_per_s = 2, floor_request_burst = 5;
   double messages_per_s = 50, message_burst = 100;  // text messages
   // Binary frames (audio), checked before decoding; over it a frame is dropped and counted, and the
@@ -72,8 +76,14 @@ class Room {
   void on_binary(ClientId id, const std::uint8_t* data, std::size_t size, TimePoint now);
   // Timers: pings, join and idle timeouts, the floor's time limits. Call at least every 100 ms.
   void tick(TimePoint now);
-  // The professor takes the floor back.
-  void revoke_floor(TimePoint now);
+  // The professor's actions (the console). Each goes through the floor's rules, as a student's own
+  // messages do, and returns false when it changed nothing.
+  bool revoke_floor(TimePoint now);                 // takes the floor back
+  bool grant_floor(ClientId id, TimePoint now);     // gives the free floor to one in line
+  bool dequeue(ClientId id, TimePoint now);         // takes one out of line
+  bool remove_client(ClientId id, TimePoint now);   // closes one, who cannot rejoin for removal_block
+  bool set_floor_mode(FloorMode mode, TimePoint now);
+  FloorMode floor_mode() const noexcept { return floor_.mode(); }
   // Closes every connection (server shutting down).
   void close_all(std::uint16_t code, std::string_view reason, TimePoint now);
   // A floor-state broadcast still has clients to reach: call continue_broadcast() soon (the server
@@ -83,6 +93,16 @@ class Room {
   void continue_broadcast();
   // Clients, floor and counters as JSON, for GET /admin/status.
   std::string status_json() const;
+
+  // The professor's consoles (docs/PROTOCOL.md section 8): each is sent console_json() when the
+  // room changes (at most every 250 ms, from tick()) and acts with on_console_text(). A console is
+  // not a student: it is never in the floor's views and cannot send student messages.
+  ClientId connect_console(std::weak_ptr<Peer> peer, TimePoint now);
+  void disconnect_console(ClientId id);
+  void on_console_text(ClientId id, std::string_view text, TimePoint now);
+  std::string console_json(TimePoint now) const;
+  // The addresses students open (the LAN's first), for the console's join view.
+  void set_join_urls(std::vector<std::string> urls) { join_urls_ = std::move(urls); }
 
   protocol::FloorState floor_state() const;
   std::size_t client_count() const noexcept { return clients_.size(); }
@@ -105,6 +125,7 @@ class Room {
     std::int64_t best_round_trip_us = -1;
     std::string address;
     std::uint64_t floor_version = 0;  // the newest floor state this client has been sent
+    std::string asked_name;  // the name as asked for (normalised), before it was made unique
   };
 
   void handle(ClientId id, Client& c, protocol::ControlMessage&& msg, TimePoint now);
@@ -122,6 +143,8 @@ class Room {
   std::string unique_name(const std::string& wanted) const;
   // Tells each queued client its position and the holder, when they differ from what it was last told.
   void send_queue_positions();
+  // The holder's name, empty when the floor is free.
+  std::string holder_name() const;
 
   RoomConfig config_;
   AudioSink* sink_;
@@ -136,8 +159,17 @@ class Room {
     ClientId holder = 0;
   };
   std::map<ClientId, QueueNotice> queue_told_;  // what each queued client was last told
+  // Sends the consoles the room's view if it changed (or `force`), at most every 250 ms unless forced.
+  void update_consoles(TimePoint now, bool force);
+  std::map<ClientId, std::weak_ptr<Peer>> consoles_;
+  std::vector<std::string> join_urls_;
+  ClientId next_console_id_ = 1;
+  std::string console_sent_;  // the view the consoles have
+  TimePoint console_sent_at_{};
   std::map<std::string, std::size_t> per_address_;  // connections from each non-loopback address
   std::map<std::string, RateLimiter> code_guesses_;  // by source address; forgotten once full again
+  // Removed students, by address and asked name, with when each may join again.
+  std::map<std::pair<std::string, std::string>, TimePoint> removed_;
   TimePoint last_guess_sweep_{};
   // The floor-state broadcast in progress: the newest state, its version, and where the sweep
   // resumes. A client the sweep has not reached when the floor changes again gets only the newest.

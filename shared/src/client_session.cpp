@@ -189,6 +189,10 @@ void ClientSession::on(const proto::Error& m, double) {
       // Before the welcome only the room-code guess limit refuses a join with rate_limited.
       if (state_ == State::connecting) set(State::rejected, Reason::guess_limit);
       break;
+    case proto::ErrorCode::removed:
+      stop_capture();
+      set(State::rejected, Reason::removed);
+      break;
     case proto::ErrorCode::server_full:
       stop_capture();
       set(State::unreachable, Reason::server_full);
@@ -279,6 +283,7 @@ std::string_view ClientSession::to_string(Reason r) noexcept {
     case Reason::guess_limit: return "guess_limit";
     case Reason::server_full: return "server_full";
     case Reason::connection_lost: return "connection_lost";
+    case Reason::removed: return "removed";
   }
   return "";
 }

@@ -9,11 +9,12 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::array<std::string_view, 20> kErrorNames = {
+constexpr std::array<std::string_view, 21> kErrorNames = {
     "ok",         "truncated",     "too_large",      "bad_version",  "bad_flags",
     "bad_opus",   "malformed_json", "bad_utf8",      "unknown_type", "missing_field",
     "bad_field",  "not_joined",    "already_joined", "bad_name",     "bad_room_code",
-    "rate_limited", "server_full", "not_holder",     "stale_talk",   "internal",
+    "rate_limited", "server_full", "not_holder",     "stale_talk",   "removed",
+    "internal",
 };
 static_assert(kErrorNames.size() == static_cast<std::size_t>(ErrorCode::internal) + 1);
 

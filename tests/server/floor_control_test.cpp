@@ -212,7 +212,7 @@ TEST(FloorControl, AudioOnlyFromTheHolderForTheCurrentTalk) {
 
 TEST(FloorControlQueue, DeniedClientsWaitInOrderAndAreGrantedAutomatically) {
   FloorConfig cfg;
-  cfg.queue_mode = true;
+  cfg.mode = FloorMode::queue;
   FloorControl f(cfg);
   const auto talk = f.request(1, t0).change.granted->talk_id;
   auto r2 = f.request(2, t0);
@@ -239,7 +239,7 @@ TEST(FloorControlQueue, DeniedClientsWaitInOrderAndAreGrantedAutomatically) {
 
 TEST(FloorControlQueue, LeavingTheQueueAndDisconnectingWhileQueued) {
   FloorConfig cfg;
-  cfg.queue_mode = true;
+  cfg.mode = FloorMode::queue;
   FloorControl f(cfg);
   const auto talk = f.request(1, t0).change.granted->talk_id;
   f.request(2, t0);
@@ -257,7 +257,7 @@ TEST(FloorControlQueue, LeavingTheQueueAndDisconnectingWhileQueued) {
 
 TEST(FloorControlQueue, RevokeGrantsTheNextInLine) {
   FloorConfig cfg;
-  cfg.queue_mode = true;
+  cfg.mode = FloorMode::queue;
   cfg.max_talk = 5s;
   FloorControl f(cfg);
   f.request(1, t0);
@@ -274,7 +274,7 @@ TEST(FloorControlQueue, RevokeGrantsTheNextInLine) {
 
 TEST(FloorControlQueue, CancellingAfterTheGrantPassesTheFloorToTheNextInLine) {
   FloorConfig cfg;
-  cfg.queue_mode = true;
+  cfg.mode = FloorMode::queue;
   FloorControl f(cfg);
   const auto first = f.request(1, t0).change.granted->talk_id;
   f.request(2, t0);
@@ -290,4 +290,92 @@ TEST(FloorControlQueue, CancellingAfterTheGrantPassesTheFloorToTheNextInLine) {
   EXPECT_TRUE(r.change.queue_changed);
   EXPECT_EQ(f.holder()->client, 3u);
   EXPECT_TRUE(f.queue().empty());
+}
+
+TEST(FloorControlModerated, EveryRequestWaitsAndOnlyTheProfessorGrants) {
+  FloorConfig cfg;
+  cfg.mode = FloorMode::moderated;
+  FloorControl f(cfg);
+  // Even on a free floor a request waits in line.
+  auto r1 = f.request(1, t0);
+  EXPECT_EQ(r1.outcome, RequestOutcome::queued);
+  EXPECT_EQ(r1.position, 1u);
+  EXPECT_FALSE(f.holder());
+  EXPECT_EQ(f.request(2, t0).position, 2u);
+  // The professor picks the second in line; the first keeps its place.
+  EXPECT_FALSE(f.grant_queued(3, t0).floor_changed());  // not in line
+  auto g = f.grant_queued(2, t0);
+  ASSERT_TRUE(g.granted);
+  EXPECT_EQ(g.granted->client, 2u);
+  EXPECT_TRUE(g.queue_changed);
+  EXPECT_EQ(f.queue_position(1), 1u);
+  EXPECT_FALSE(f.grant_queued(1, t0).floor_changed());  // the floor is taken
+  // The talk ends and the floor stays free: nobody is granted without the professor.
+  auto rel = f.release(2, g.granted->talk_id, t0 + 1s);
+  EXPECT_TRUE(rel.change.ended);
+  EXPECT_FALSE(rel.change.granted);
+  EXPECT_FALSE(f.holder());
+  EXPECT_EQ(f.queue_position(1), 1u);
+  // A revoke does not grant either.
+  f.grant_queued(1, t0 + 2s);
+  auto rev = f.revoke(RevokeReason::admin, t0 + 3s);
+  EXPECT_TRUE(rev.ended);
+  EXPECT_FALSE(rev.granted);
+}
+
+TEST(FloorControlModerated, DequeueTakesOneOutOfLineAndSaysWho) {
+  FloorConfig cfg;
+  cfg.mode = FloorMode::moderated;
+  FloorControl f(cfg);
+  f.request(1, t0);
+  f.request(2, t0);
+  auto d = f.dequeue(1);
+  EXPECT_TRUE(d.queue_changed);
+  EXPECT_EQ(d.left_queue, std::vector<ClientId>{1});
+  EXPECT_FALSE(d.floor_changed());
+  EXPECT_EQ(f.queue_position(2), 1u);
+  EXPECT_FALSE(f.dequeue(1).queue_changed);  // not in line any more
+}
+
+TEST(FloorControlModes, ChangingModeLiveKeepsOneHolderAndAnHonestLine) {
+  FloorControl f;
+  EXPECT_EQ(f.mode(), FloorMode::first_come);
+  EXPECT_FALSE(f.set_mode(FloorMode::first_come, t0).queue_changed);
+  // First come to moderated: nothing moves; requests now wait.
+  f.request(1, t0);  // granted before the change
+  EXPECT_FALSE(f.set_mode(FloorMode::moderated, t0).floor_changed());
+  EXPECT_EQ(f.holder()->client, 1u);
+  f.request(2, t0);
+  f.request(3, t0);
+  f.revoke(RevokeReason::admin, t0);
+  EXPECT_FALSE(f.holder());
+  // Moderated to queue with a free floor: the first in line gets it, the rest keep waiting.
+  auto q = f.set_mode(FloorMode::queue, t0 + 1s);
+  ASSERT_TRUE(q.granted);
+  EXPECT_EQ(q.granted->client, 2u);
+  EXPECT_TRUE(q.left_queue.empty());
+  EXPECT_EQ(f.queue_position(3), 1u);
+  f.request(4, t0 + 1s);
+  // Queue to first come: the line is gone, its members are named, the holder stays.
+  auto fc = f.set_mode(FloorMode::first_come, t0 + 2s);
+  EXPECT_FALSE(fc.floor_changed());
+  EXPECT_EQ(fc.left_queue, (std::vector<ClientId>{3, 4}));
+  EXPECT_TRUE(f.queue().empty());
+  EXPECT_EQ(f.holder()->client, 2u);
+  // Moderated to first come with a free floor: the first in line came first and gets it.
+  f.set_mode(FloorMode::moderated, t0 + 3s);
+  f.release(2, f.holder()->talk_id, t0 + 3s);
+  f.request(5, t0 + 3s);
+  f.request(6, t0 + 3s);
+  auto back = f.set_mode(FloorMode::first_come, t0 + 4s);
+  ASSERT_TRUE(back.granted);
+  EXPECT_EQ(back.granted->client, 5u);
+  EXPECT_EQ(back.left_queue, std::vector<ClientId>{6});
+}
+
+TEST(FloorControlModes, NamesRoundTrip) {
+  for (auto m : {FloorMode::first_come, FloorMode::queue, FloorMode::moderated})
+    EXPECT_EQ(floor_mode_from_string(to_string(m)), m);
+  EXPECT_FALSE(floor_mode_from_string("Queue"));
+  EXPECT_FALSE(floor_mode_from_string(""));
 }

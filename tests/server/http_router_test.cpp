@@ -249,6 +249,27 @@ TEST(Router, AdminNeedsTheTokenAndNamesItsAction) {
   EXPECT_EQ(admin(http::verb::get, "/admin//status", "").reply.result(), http::status::bad_request);  // grammar first
   EXPECT_EQ(admin(http::verb::get, "/admin/status?x=1", "Bearer let-me-in").kind, RouteKind::admin_status);
   EXPECT_EQ(admin(http::verb::get, "/admin/recordings/3#top", "Bearer let-me-in").recording_id, 3u);
+  // The floor actions: POST only, the student named by a plain decimal id, the mode by its name.
+  const auto grant = admin(http::verb::post, "/admin/grant?client=42", "Bearer let-me-in");
+  EXPECT_EQ(grant.kind, RouteKind::admin_action);
+  EXPECT_EQ(grant.action, AdminAction::grant);
+  EXPECT_EQ(grant.client, 42u);
+  EXPECT_EQ(admin(http::verb::post, "/admin/dequeue?x=1&client=7", "Bearer let-me-in").action, AdminAction::dequeue);
+  EXPECT_EQ(admin(http::verb::post, "/admin/dequeue?x=1&client=7", "Bearer let-me-in").client, 7u);
+  EXPECT_EQ(admin(http::verb::post, "/admin/remove?client=9#x", "Bearer let-me-in").client, 9u);
+  EXPECT_EQ(admin(http::verb::post, "/admin/remove?client=9", "").reply.result(), http::status::unauthorized);
+  EXPECT_EQ(admin(http::verb::get, "/admin/grant?client=42", "Bearer let-me-in").reply.result(), http::status::not_found);
+  for (const char* bad : {"/admin/grant", "/admin/grant?client=", "/admin/grant?client=0", "/admin/grant?client=012",
+                          "/admin/grant?client=-1", "/admin/grant?client=1e3", "/admin/grant?client=9999999999",
+                          "/admin/grant?clients=4", "/admin/grant?client=4x"})
+    EXPECT_EQ(admin(http::verb::post, bad, "Bearer let-me-in").reply.result(), http::status::bad_request) << bad;
+  const auto mode = admin(http::verb::post, "/admin/mode?mode=moderated", "Bearer let-me-in");
+  EXPECT_EQ(mode.kind, RouteKind::admin_action);
+  EXPECT_EQ(mode.action, AdminAction::mode);
+  EXPECT_EQ(mode.mode, FloorMode::moderated);
+  EXPECT_EQ(admin(http::verb::post, "/admin/mode?mode=queue", "Bearer let-me-in").mode, FloorMode::queue);
+  for (const char* bad : {"/admin/mode", "/admin/mode?mode=", "/admin/mode?mode=Queue", "/admin/mode?mode=queue2"})
+    EXPECT_EQ(admin(http::verb::post, bad, "Bearer let-me-in").reply.result(), http::status::bad_request) << bad;
   const RouterContext no_token{files, origins, ""};
   HttpRequest req{http::verb::get, "/admin/status", 11};
   req.set(http::field::authorization, "Bearer ");

@@ -513,6 +513,47 @@ TEST_F(ServerFixture, RecordingsAreServedByIdFromTheListingOnly) {
   }
 }
 
+// The professor's actions over the admin API, through a real server: moderated mode, a grant, a
+// removal; each refused without the token, and a 409 when it changes nothing.
+TEST_F(ServerFixture, TheProfessorModeratesGrantsAndRemovesOverTheAdminApi) {
+  start(true);
+  const std::string auth = "Bearer let-me-in";
+  EXPECT_EQ(http_request(port(), true, "POST", "/admin/mode?mode=moderated").status, 401);
+  EXPECT_EQ(http_request(port(), true, "POST", "/admin/mode?mode=loud", auth).status, 400);
+  auto mode = http_request(port(), true, "POST", "/admin/mode?mode=moderated", auth);
+  EXPECT_EQ(mode.status, 200);
+  EXPECT_NE(mode.body.find(R"("floor_mode":"moderated")"), std::string::npos) << mode.body;
+  EXPECT_EQ(http_request(port(), true, "POST", "/admin/mode?mode=moderated", auth).status, 409);
+
+  auto a = client();
+  const auto welcome = join(*a, "Ana");
+  a->send(proto::FloorRequest{});
+  auto queued = a->expect<proto::FloorDenied>();
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(queued->reason, proto::DenyReason::queued);
+  const std::string grant = "/admin/grant?client=" + std::to_string(welcome.client_id);
+  EXPECT_EQ(http_request(port(), true, "POST", grant).status, 401);
+  EXPECT_EQ(http_request(port(), true, "POST", "/admin/grant", auth).status, 400);
+  EXPECT_EQ(http_request(port(), true, "POST", "/admin/grant?client=0", auth).status, 400);
+  EXPECT_EQ(http_request(port(), true, "POST", grant, auth).status, 200);
+  EXPECT_TRUE(a->expect<proto::FloorGranted>());
+  EXPECT_EQ(http_request(port(), true, "POST", grant, auth).status, 409);  // not in line any more
+
+  const std::string remove = "/admin/remove?client=" + std::to_string(welcome.client_id);
+  EXPECT_EQ(http_request(port(), true, "POST", remove, "Bearer wrong-token").status, 401);
+  EXPECT_EQ(http_request(port(), true, "POST", remove, auth).status, 200);
+  auto err = a->expect<proto::Error>();
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->code, proto::ErrorCode::removed);
+  EXPECT_EQ(a->wait_closed(), close_code::policy);
+  // The same name from the same address is refused for the block.
+  auto again = client();
+  again->send(proto::Join{"Ana", ""});
+  auto refused = again->expect<proto::Error>();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, proto::ErrorCode::removed);
+}
+
 TEST_F(ServerFixture, AdminEndpointsNeedTheToken) {
   start(true);
   auto a = client();

@@ -445,7 +445,7 @@ TEST_F(RoomFixture, CancelEndsAGrantStillOnItsWay) {
   send(b, proto::FloorRequest{});
   EXPECT_NE(granted_talk(b), 0u);
 
-  config.floor.queue_mode = true;
+  config.floor.mode = FloorMode::queue;
   make_room();
   const auto c = joined("Cy"), d = joined("Di"), e = joined("Ed");
   send(c, proto::FloorRequest{});
@@ -572,7 +572,7 @@ TEST_F(RoomFixture, AudioBeforeJoinIsAnsweredAtMostOnceASecond) {
 }
 
 TEST_F(RoomFixture, QueueModeGrantsInOrderAndUpdatesPositions) {
-  config.floor.queue_mode = true;
+  config.floor.mode = FloorMode::queue;
   make_room();
   const auto a = joined("Ana"), b = joined("Ben"), c = joined("Cy");
   send(a, proto::FloorRequest{});
@@ -592,7 +592,7 @@ TEST_F(RoomFixture, QueueModeGrantsInOrderAndUpdatesPositions) {
 // Each queued client is sent its place when it changes, and only then: n arrivals cost n messages,
 // not n^2 / 2; one leaving tells only those behind it; a new holder tells everyone in line.
 TEST_F(RoomFixture, QueuedClientsAreToldOnlyWhenTheirPlaceChanges) {
-  config.floor.queue_mode = true;
+  config.floor.mode = FloorMode::queue;
   config.floor_request_burst = 100;
   make_room();
   const auto holder = joined("Ana");
@@ -709,6 +709,105 @@ TEST_F(RoomFixture, AdminRevokeAndCloseAll) {
   EXPECT_EQ(room->client_count(), 0u);
 }
 
+TEST_F(RoomFixture, ModeratedRequestsWaitUntilTheProfessorGrants) {
+  config.floor.mode = FloorMode::moderated;
+  make_room();
+  const auto a = joined("Ana"), b = joined("Ben");
+  EXPECT_TRUE(peer(a).last<proto::Welcome>()->queue_mode);
+  send(b, proto::FloorRequest{});
+  // Free floor, and still in line: told so, with nobody named as holder.
+  auto told = peer(b).last<proto::FloorDenied>();
+  ASSERT_TRUE(told);
+  EXPECT_EQ(told->reason, proto::DenyReason::queued);
+  EXPECT_EQ(told->position, 1u);
+  EXPECT_EQ(told->holder, "");
+  EXPECT_FALSE(peer(b).last<proto::FloorGranted>());
+  EXPECT_EQ(room->floor_state().queue_length, 1u);
+  EXPECT_NE(room->status_json().find(R"("position":1,"state":"queued")"), std::string::npos) << room->status_json();
+  // Audio before the grant goes nowhere.
+  audio(b, audio_frame(1));
+  EXPECT_TRUE(sink.frames.empty());
+
+  EXPECT_FALSE(room->grant_floor(a, now));  // Ana is not in line
+  ASSERT_TRUE(room->grant_floor(b, now));
+  const auto talk = granted_talk(b);
+  ASSERT_NE(talk, 0u);
+  EXPECT_EQ(peer(a).last<proto::FloorState>()->holder, "Ben");
+  audio(b, audio_frame(talk));
+  EXPECT_EQ(sink.frames.size(), 1u);
+  // Ana asks while Ben talks: in line behind nobody else, Ben named.
+  send(a, proto::FloorRequest{});
+  EXPECT_EQ(peer(a).last<proto::FloorDenied>()->holder, "Ben");
+  EXPECT_FALSE(room->grant_floor(a, now));  // the floor is taken
+  send(b, proto::FloorRelease{talk});
+  EXPECT_FALSE(room->floor_state().taken);  // nobody granted without the professor
+  // Her place is unchanged and the holder is gone: she is told so.
+  EXPECT_EQ(peer(a).last<proto::FloorDenied>()->holder, "");
+  EXPECT_TRUE(room->grant_floor(a, now));
+  EXPECT_NE(granted_talk(a), 0u);
+}
+
+TEST_F(RoomFixture, DequeueAndModeChangesTellThoseWhoLeaveTheLine) {
+  config.floor.mode = FloorMode::queue;
+  make_room();
+  const auto a = joined("Ana"), b = joined("Ben"), c = joined("Cleo");
+  send(a, proto::FloorRequest{});
+  send(b, proto::FloorRequest{});
+  send(c, proto::FloorRequest{});
+  ASSERT_TRUE(room->dequeue(b, now));
+  EXPECT_EQ(peer(b).last<proto::FloorDenied>()->reason, proto::DenyReason::busy);
+  EXPECT_EQ(peer(c).last<proto::FloorDenied>()->position, 1u);  // moved up
+  EXPECT_FALSE(room->dequeue(b, now));
+  // To first come: the line goes, Cleo is told the floor is busy, Ana keeps it.
+  ASSERT_TRUE(room->set_floor_mode(FloorMode::first_come, now));
+  EXPECT_FALSE(room->set_floor_mode(FloorMode::first_come, now));
+  EXPECT_EQ(peer(c).last<proto::FloorDenied>()->reason, proto::DenyReason::busy);
+  EXPECT_EQ(peer(c).last<proto::FloorDenied>()->holder, "Ana");
+  EXPECT_EQ(room->floor_state().queue_length, 0u);
+  EXPECT_EQ(room->floor_state().holder, "Ana");
+  EXPECT_NE(room->status_json().find(R"("floor_mode":"first_come")"), std::string::npos);
+  // A student joining now is told the room has no line.
+  EXPECT_FALSE(peer(joined("Dev")).last<proto::Welcome>()->queue_mode);
+}
+
+TEST_F(RoomFixture, ARemovedStudentIsClosedAndCannotRejoinUnderThatNameForTheBlock) {
+  config.removal_block = 60s;
+  make_room();
+  const auto a = joined("Ana");
+  const auto b = connect("10.9.9.9");
+  text(b, proto::encode_control(proto::Join{"Ben", ""}));
+  send(b, proto::FloorRequest{});
+  ASSERT_TRUE(room->floor_state().taken);
+  ASSERT_TRUE(room->remove_client(b, now));
+  EXPECT_EQ(peer(b).closed, close_code::policy);
+  EXPECT_EQ(peer(b).last<proto::Error>()->code, proto::ErrorCode::removed);
+  EXPECT_FALSE(room->floor_state().taken);  // the floor freed with the student
+  EXPECT_EQ(peer(a).last<proto::FloorState>()->taken, false);
+  EXPECT_FALSE(room->remove_client(b, now));  // gone already
+
+  // The page rejoins at once under the same name: refused, with the time left.
+  advance(1s);
+  const auto again = connect("10.9.9.9");
+  text(again, proto::encode_control(proto::Join{"Ben", ""}));
+  EXPECT_EQ(peer(again).closed, close_code::policy);
+  auto refused = peer(again).last<proto::Error>();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, proto::ErrorCode::removed);
+  EXPECT_NE(refused->message.find("59 s"), std::string::npos) << refused->message;
+  // Another student behind the same address, and the same name elsewhere, are not blocked.
+  const auto other = connect("10.9.9.9");
+  text(other, proto::encode_control(proto::Join{"Bea", ""}));
+  EXPECT_TRUE(peer(other).last<proto::Welcome>());
+  const auto elsewhere = connect("10.9.9.10");
+  text(elsewhere, proto::encode_control(proto::Join{"Ben", ""}));
+  EXPECT_TRUE(peer(elsewhere).last<proto::Welcome>());
+  // After the block the name is welcome again from that address.
+  advance(60s);
+  const auto later = connect("10.9.9.9");
+  text(later, proto::encode_control(proto::Join{"Ben", ""}));
+  EXPECT_TRUE(peer(later).last<proto::Welcome>());
+}
+
 // With more clients than a broadcast slice, a floor change reaches the first slice at once and the
 // rest through continue_broadcast(); the grant and a denial are not held behind the sweep; a
 // second change during the sweep means no client is sent a stale state, and every client ends with
@@ -765,20 +864,21 @@ TEST_F(RoomFixture, FloorStateBroadcastGoesOutInSlicesAndCoalesces) {
 }
 
 // 20 clients, 10,000 random presses, releases, disconnects (and rejoins), audio frames and clock
-// steps. After every step: at most one client believes it holds the floor, and it is the room's
-// holder; every client's last floor_state matches the room's; audio reached the sink only from
-// the holder for the current talk.
+// steps, mixed with the professor's actions (grant, revoke, dequeue, remove, mode changes), in each
+// starting mode. After every step: at most one client believes it holds the floor, and it is the
+// room's holder; every client's last floor_state matches the room's; audio reached the sink only
+// from the holder for the current talk; no one is in line in first-come mode.
 TEST_F(RoomFixture, RandomisedOperationsKeepEveryViewConsistent) {
   config.floor_request_burst = 1e9;  // rate limits are tested above; here every press counts
   config.messages_per_s = 1e9;
   config.message_burst = 1e9;
   config.audio_frame_burst = 1e9;
-  for (bool queue_mode : {false, true}) {
-    config.floor.queue_mode = queue_mode;
+  for (FloorMode start_mode : {FloorMode::first_come, FloorMode::queue, FloorMode::moderated}) {
+    config.floor.mode = start_mode;
     make_room();
     peers.clear();
     sink = CountingSink{};
-    std::mt19937 rng(queue_mode ? 7 : 42);
+    std::mt19937 rng(42 + static_cast<int>(start_mode) * 7);
     std::vector<ClientId> ids;
     for (int i = 0; i < 20; ++i) ids.push_back(joined("S" + std::to_string(i)));
     std::map<ClientId, std::uint32_t> believes;  // talk id each client thinks it holds
@@ -795,7 +895,7 @@ TEST_F(RoomFixture, RandomisedOperationsKeepEveryViewConsistent) {
     for (int step = 0; step < 10'000; ++step) {
       const std::size_t k = rng() % ids.size();
       const ClientId id = ids[k];
-      const int op = static_cast<int>(rng() % 100);
+      const int op = static_cast<int>(rng() % 110);
       const auto sent_frames = sink.frames.size();
       const auto holder_before = room->floor_state();
       bool audio_sent = false;
@@ -817,6 +917,23 @@ TEST_F(RoomFixture, RandomisedOperationsKeepEveryViewConsistent) {
         if (audio_talk == 0) audio_talk = 1;
         audio(id, audio_frame(audio_talk, static_cast<std::uint16_t>(step)));
         audio_sent = true;
+      } else if (op < 100) {
+        room->grant_floor(id, now);
+      } else if (op < 102) {
+        room->dequeue(id, now);
+      } else if (op < 103) {
+        room->revoke_floor(now);
+      } else if (op < 104) {
+        room->set_floor_mode(static_cast<FloorMode>(rng() % 3), now);
+      } else if (op < 105) {
+        if (room->remove_client(id, now)) {
+          ASSERT_EQ(peer(id).closed, close_code::policy);
+          peers.erase(id);
+          believes.erase(id);
+          views.erase(id);
+          ids[k] = joined("R" + std::to_string(step));
+          continue;
+        }
       } else {
         advance(100ms);
         for (auto cid : ids) send(cid, proto::Pong{wall_us, wall_us, wall_us});
@@ -846,6 +963,9 @@ TEST_F(RoomFixture, RandomisedOperationsKeepEveryViewConsistent) {
       }
       ASSERT_LE(believers, 1) << "step " << step;
       ASSERT_EQ(believers, truth.taken ? 1 : 0) << "step " << step;
+      if (room->floor_mode() == FloorMode::first_come) {
+        ASSERT_EQ(truth.queue_length, 0u) << "step " << step;
+      }
     }
     EXPECT_GT(room->stats().talks, 100u);
     EXPECT_GT(room->stats().audio_accepted, 50u);

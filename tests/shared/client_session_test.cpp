@@ -326,7 +326,8 @@ TEST_F(Session, RefusedJoinsAreRejectedWithTheirReason) {
 
   for (auto [code, reason] : {std::pair{proto::ErrorCode::bad_name, Reason::bad_name},
                               std::pair{proto::ErrorCode::bad_room_code, Reason::bad_room_code},
-                              std::pair{proto::ErrorCode::rate_limited, Reason::guess_limit}}) {
+                              std::pair{proto::ErrorCode::rate_limited, Reason::guess_limit},
+                              std::pair{proto::ErrorCode::removed, Reason::removed}}) {
     ASSERT_FALSE(s.open("Ana", "x").empty());
     server(proto::Error{code, "no"});
     EXPECT_EQ(s.state(), State::rejected);
@@ -379,5 +380,23 @@ TEST_F(Session, TheMeterAndTheHintShowOnlyWhileLive) {
   EXPECT_EQ(s.level(), 0.0f);
 }
 
+// The professor removes a student mid-talk: the capture stops at once and the page explains, with
+// no retry (the server would refuse the same name for a while).
+TEST_F(Session, RemovedWhileLiveStopsTheCaptureAndDoesNotRetry) {
+  join();
+  s.press(now_ms);
+  server(proto::FloorGranted{7, 60000});
+  capture();
+  server(proto::Error{proto::ErrorCode::removed, "the professor removed you"});
+  EXPECT_EQ(s.state(), State::rejected);
+  EXPECT_EQ(s.reason(), Reason::removed);
+  auto cap = capture();
+  ASSERT_EQ(cap.size(), 1u);
+  EXPECT_EQ(cap[0].command, Cmd::release);
+  s.closed();
+  EXPECT_EQ(s.state(), State::rejected);
+}
+
 }  // namespace
 }  // namespace ptt
+

@@ -54,6 +54,7 @@ class ClientSession {
     bad_name,        // rejected
     bad_room_code,   // rejected
     guess_limit,     // rejected: too many wrong room codes from this network
+    removed,         // rejected: the professor removed this student (for a while)
     server_full,     // unreachable: the room is full
     connection_lost, // unreachable
   };

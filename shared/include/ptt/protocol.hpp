@@ -58,6 +58,7 @@ enum class ErrorCode : std::uint8_t {
   server_full,        // connection limit reached
   not_holder,         // release or audio from a client that does not hold the floor
   stale_talk,         // talk id does not match the current talk
+  removed,            // the professor removed this student; a join is refused for a while
   internal,           // the server failed; not the client's fault
 };
 

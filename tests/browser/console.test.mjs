@@ -1,0 +1,153 @@
+// The professor's console (web/console.html) in the browser, against the real server: it opens from
+// the terminal's link, shows the students, the live talk's timer, the line; the professor takes the
+// floor back, runs the room in moderated mode (B waits until granted, then is heard through the
+// speakers), removes a student who cannot rejoin at once, and plays a recording. Access: no cookie,
+// a wrong token, a student's socket and an action after logout are each refused.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { Harness, makeSpeech, joinAs, sleepMs, waitState, artifacts } from './harness.mjs';
+import { envelope, firstTalk, matchTalk } from './speech_match.mjs';
+
+const h = new Harness();
+const token = 'console-test-token';
+let url, consolePage, pageA, pageB, pageC, speechB;
+
+before(async () => {
+  await h.startPulse();
+  url = await h.startServer(['--admin-token', token]);
+  const silence = path.join(h.dir, 'silence.wav');
+  execFileSync('sox', ['-n', '-r', '48000', '-c', '1', silence, 'trim', '0', '5']);
+  speechB = makeSpeech(h.dir, 'b', 'may I ask a question about the last slide please, and about the homework for next week');
+  consolePage = await h.browser({ wav: silence });
+  await consolePage.setViewportSize({ width: 1280, height: 800 });
+  pageA = await h.browser({ wav: silence });
+  pageB = await h.browser({ wav: speechB.wav });
+  pageC = await h.browser({ wav: silence });
+  await joinAs(pageA, url, 'A');
+  await joinAs(pageB, url, 'B');
+  await joinAs(pageC, url, 'C');
+});
+
+after(async () => {
+  if (process.exitCode) console.log(h.logs());
+  await h.close();
+});
+
+const students = (p) => p.locator('#students tr');
+const row = (name) => consolePage.locator(`#students tr[data-name="${name}"]`);
+
+test('the console opens from the link, runs the class, and refuses those without the token', { timeout: 120000 }, async () => {
+  // A wrong token in the link: the login form, and nothing of the room.
+  await consolePage.goto(`${url}console.html#token=wrong`);
+  await consolePage.locator('#login').waitFor({ state: 'visible', timeout: 10000 });
+  assert.match(await consolePage.locator('#login-error').textContent(), /not this server/);
+  assert.ok(await consolePage.locator('#room').isHidden());
+  // The terminal's link: the token leaves the address bar at once.
+  await consolePage.goto(`${url}console.html#token=${token}`);
+  await consolePage.locator('#room').waitFor({ state: 'visible', timeout: 10000 });
+  assert.ok(!consolePage.url().includes(token), `the token left the address bar: ${consolePage.url()}`);
+  await students(consolePage).nth(2).waitFor({ timeout: 5000 });
+  assert.deepEqual((await consolePage.locator('#students tr').evaluateAll((rows) => rows.map((r) => r.dataset.name))).sort(), ['A', 'B', 'C']);
+
+  // A talks: live on the console, the timer runs.
+  await pageA.keyboard.down('Space');
+  await waitState(pageA, 'live', 5000);
+  await consolePage.locator('#holder', { hasText: 'A is speaking' }).waitFor({ timeout: 3000 });
+  assert.equal(await row('A').locator('td').nth(1).textContent(), 'live');
+  const t1 = await consolePage.locator('#timer').textContent();
+  await sleepMs(1300);
+  const t2 = await consolePage.locator('#timer').textContent();
+  assert.match(t2, /^0:0\d of 2:00/);
+  assert.notEqual(t1, t2, `the timer runs (${t1}, then ${t2})`);
+  await consolePage.screenshot({ path: path.join(artifacts, 'console-desktop.png') });
+
+  // The professor takes the floor back; A's page says so.
+  await consolePage.getByRole('button', { name: 'Take the floor back' }).click();
+  await pageA.locator('#status', { hasText: 'The professor took the floor back.' }).waitFor({ timeout: 3000 });
+  await pageA.keyboard.up('Space');
+  await consolePage.locator('#holder', { hasText: 'Nobody is speaking.' }).waitFor({ timeout: 3000 });
+
+  // Moderated: B's request waits in the console's line until the professor grants it.
+  await consolePage.getByLabel('Moderated (you grant)').check();
+  await consolePage.locator('input[value="moderated"]:checked').waitFor({ timeout: 3000 });
+  const sink = path.join(h.dir, 'sink.raw');
+  h.startSinkRecording(sink);
+  await sleepMs(500);
+  const box = await pageB.locator('#talk').boundingBox();
+  await pageB.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await pageB.mouse.down();
+  await waitState(pageB, 'queued', 3000);
+  assert.equal(await pageB.locator('#status').textContent(), 'Waiting for the professor to give you the floor. You are number 1 in line.');
+  await consolePage.locator('#queue li', { hasText: 'B' }).waitFor({ timeout: 3000 });
+  await sleepMs(1500);
+  assert.equal(await pageB.locator('#app').getAttribute('data-state'), 'queued', 'B is not live before the grant');
+  await consolePage.locator('#queue li', { hasText: 'B' }).getByRole('button', { name: 'Give the floor' }).click();
+  await waitState(pageB, 'live', 3000);
+  const liveAt = performance.now();
+  await sleepMs(3000);
+  await pageB.mouse.up();
+  const heldS = (performance.now() - liveAt) / 1000;
+  await waitState(pageB, 'ready', 2000);
+  for (const end = performance.now() + 15000; !h.logs().includes('talk 2 played') && performance.now() < end;) await sleepMs(100);
+  await sleepMs(500);
+  const out = await h.stopSinkRecording();
+  const outEnv = envelope(out);
+  const [o1, o2] = firstTalk(outEnv, 150, 0);
+  assert.ok(o1 >= 0, 'B was played');
+  const { best, mean } = matchTalk(outEnv.slice(o1, o2 + 1), speechB.samples);
+  console.log(`console: B granted by the professor, held ${heldS.toFixed(2)} s; played ${((o2 - o1 + 1) / 100).toFixed(2)} s; envelope correlation ${best.toFixed(3)}, mean ${mean.toFixed(3)}`);
+  assert.ok(best > 0.9, `B's speech reached the speakers (correlation ${best.toFixed(3)})`);
+
+  // Remove C: C's page says why, and the same page cannot rejoin for a while.
+  await row('C').getByRole('button', { name: 'Remove' }).click();
+  await pageC.locator('#join-error', { hasText: 'The professor removed you' }).waitFor({ timeout: 3000 });
+  await row('C').waitFor({ state: 'detached', timeout: 3000 });
+  await pageC.getByRole('button', { name: 'Join' }).click();
+  await sleepMs(1000);
+  assert.match(await pageC.locator('#join-error').textContent(), /The professor removed you/);
+  assert.equal(await row('C').count(), 0, 'C did not get back in');
+
+  // The recordings of this session play in the console.
+  const audio = consolePage.locator('#recordings li', { hasText: 'B-1.opus' }).locator('audio');
+  await audio.waitFor({ timeout: 5000 });
+  const ended = await audio.evaluate((a) => new Promise((resolve, reject) => {
+    a.muted = true;
+    a.addEventListener('ended', () => resolve(a.duration), { once: true });
+    a.addEventListener('error', () => reject(new Error(`audio error ${a.error?.code}`)), { once: true });
+    a.play().catch(reject);
+  }));
+  assert.ok(ended > 1.5, `B's recording played to its end (${ended} s)`);
+
+  // Access. A student's page: no console channel without the login, no login with a wrong token, and
+  // a console message on the student's own socket is refused as not a student message.
+  const refused = await pageA.evaluate(async () => {
+    const noLogin = await new Promise((resolve) => {
+      const w = new WebSocket(`wss://${location.host}/console/ws`);
+      w.onopen = () => resolve('opened');
+      w.onerror = () => resolve('refused');
+    });
+    const wrong = (await fetch('/console/login', { method: 'POST', body: 'guess' })).status;
+    const status = (await fetch('/admin/status')).status;
+    return { noLogin, wrong, status };
+  });
+  assert.deepEqual(refused, { noLogin: 'refused', wrong: 401, status: 401 });
+  // An action sent on a console channel after its logout is refused, and nothing changes.
+  const afterLogout = await consolePage.evaluate(async () => {
+    const w = new WebSocket(`wss://${location.host}/console/ws`);
+    await new Promise((resolve) => { w.onopen = resolve; });
+    const first = await new Promise((resolve) => { w.onmessage = (e) => resolve(JSON.parse(e.data)); });
+    await fetch('/console/logout', { method: 'POST' });
+    const answer = new Promise((resolve) => { w.onmessage = (e) => resolve(JSON.parse(e.data)); w.onclose = () => resolve({ closed: true }); });
+    w.send(JSON.stringify({ type: 'mode', mode: 'first_come' }));
+    return { mode: first.mode, answer: await answer };
+  });
+  assert.equal(afterLogout.mode, 'moderated');
+  assert.equal(afterLogout.answer.type, 'error', JSON.stringify(afterLogout.answer));
+  // The page's own channel, open since before the logout, is refused the same way and shows the login.
+  await consolePage.getByLabel('Queue', { exact: true }).check();
+  await consolePage.locator('#login').waitFor({ state: 'visible', timeout: 5000 });
+  const status = JSON.parse(execFileSync('curl', ['-sk', '-H', `Authorization: Bearer ${token}`, `${url}admin/status`]).toString());
+  assert.equal(status.floor_mode, 'moderated', 'no action after the logout changed anything');
+});
