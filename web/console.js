@@ -115,6 +115,18 @@ function render() {
     return tr;
   }));
 
+  $('log').replaceChildren(...v.log.slice().reverse().map((e) => {
+    const tr = document.createElement('tr');
+    const cells = [new Date(e.time).toLocaleTimeString(), e.student, e.event, e.detail,
+      e.duration_ms === undefined ? '' : `${(e.duration_ms / 1000).toFixed(1)} s`];
+    for (const text of cells) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  }));
+
   const key = `${v.talks}:${v.floor.taken}`;
   if (key !== recordingsFor) {
     recordingsFor = key;

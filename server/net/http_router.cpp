@@ -189,6 +189,8 @@ Route route(const HttpRequest& req, const RouterContext& context) {
       r.kind = RouteKind::admin_status;
     } else if (bare == "/admin/revoke" && req.method() == http::verb::post) {
       r.kind = RouteKind::admin_revoke;
+    } else if (bare == "/admin/log.csv" && req.method() == http::verb::get) {
+      r.kind = RouteKind::admin_log;
     } else if (bare == "/admin/recordings" && req.method() == http::verb::get) {
       r.kind = RouteKind::admin_recordings;
     } else if (const auto id = recording_id(bare); id && req.method() == http::verb::get) {

@@ -33,6 +33,7 @@ enum class RouteKind {
   console_login,      // POST /console/login with the admin token as its body: the session sets the cookie
   console_logout,     // POST /console/logout
   console_websocket,  // the console's live channel, /console/ws, for a logged-in browser
+  admin_log,          // GET /admin/log.csv: the session log
 };
 
 // The professor's floor actions besides revoke (POST /admin/grant?client=ID, /admin/dequeue?client=ID,

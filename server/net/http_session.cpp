@@ -63,6 +63,8 @@ class HttpSession {
         return send(recording_reply(req, r.recording_id));
       case RouteKind::admin_action:
         return admin_action(std::move(req), r);
+      case RouteKind::admin_log:
+        return admin_log(std::move(req));
       case RouteKind::console_websocket:
         beast::get_lowest_layer(derived().stream()).expires_never();
         return run_websocket_session(derived().release_stream(), std::move(req), state_, std::move(r.console_session));
@@ -128,6 +130,19 @@ class HttpSession {
       net::post(beast::get_lowest_layer(self->stream()).get_executor(),
                 [self, req = std::move(req), body = std::move(body)]() mutable {
                   self->send(text_reply(req, http::status::ok, std::move(body), "application/json"));
+                });
+    });
+  }
+
+  // GET /admin/log.csv, read on the room's strand.
+  void admin_log(Request&& req) {
+    state_->with_room([self = derived().shared_from_this(), req = std::move(req)](Room& room) mutable {
+      std::string body = room.session_log_csv();
+      net::post(beast::get_lowest_layer(self->stream()).get_executor(),
+                [self, req = std::move(req), body = std::move(body)]() mutable {
+                  auto res = text_reply(req, http::status::ok, std::move(body), "text/csv; charset=utf-8");
+                  res.set(http::field::content_disposition, "attachment; filename=\"session-log.csv\"");
+                  self->send(std::move(res));
                 });
     });
   }

@@ -106,8 +106,10 @@ void Room::disconnect(ClientId id, TimePoint now) {
   if (it == clients_.end()) return;
   if (it->second.joined) --joined_;
   if (auto a = per_address_.find(it->second.address); a != per_address_.end() && --a->second == 0) per_address_.erase(a);
+  departed_name_ = std::move(it->second.name);  // the session log still names them
   clients_.erase(it);
-  apply(floor_.remove(id, now), now);
+  apply(floor_.remove(id, now), now, "disconnected");
+  departed_name_.clear();
 }
 
 void Room::on_text(ClientId id, std::string_view text, TimePoint now) {
@@ -186,16 +188,18 @@ void Room::handle(ClientId id, Client& c, proto::ControlMessage&& msg, TimePoint
     auto r = floor_.request(id, now);
     switch (r.outcome) {
       case RequestOutcome::granted:
-        apply(r.change, now);
+        apply(r.change, now, "asked");
         break;
       case RequestOutcome::already_holding:
         send(id, proto::FloorGranted{floor_.holder()->talk_id, static_cast<std::uint32_t>(config_.floor.max_talk.count())});
         break;
       case RequestOutcome::busy:
+        log("denied", id, holder_name() + " was speaking");
         send(id, proto::FloorDenied{proto::DenyReason::busy, holder_name(), 0});
         break;
       case RequestOutcome::queued:
         if (r.change.queue_changed) {
+          log("queued", id, "position " + std::to_string(r.position));
           apply(r.change, now);  // tells this client its place (and no one whose place is unchanged)
         } else {  // asked again: the answer is its place, unchanged
           queue_told_[id] = QueueNotice{r.position, floor_.holder() ? floor_.holder()->client : 0};
@@ -209,7 +213,10 @@ void Room::handle(ClientId id, Client& c, proto::ControlMessage&& msg, TimePoint
     auto r = floor_.release(id, rel->talk_id, now);
     switch (r.outcome) {
       case ReleaseOutcome::released:
+        apply(r.change, now, "released");
+        break;
       case ReleaseOutcome::left_queue:
+        log("left line", id, "let go");
         apply(r.change, now);
         break;
       case ReleaseOutcome::not_holder:
@@ -358,13 +365,13 @@ bool Room::revoke_floor(TimePoint now) {
 
 bool Room::grant_floor(ClientId id, TimePoint now) {
   const auto change = floor_.grant_queued(id, now);
-  apply(change, now);
+  apply(change, now, "by the professor");
   return change.floor_changed();
 }
 
 bool Room::dequeue(ClientId id, TimePoint now) {
   const auto change = floor_.dequeue(id);
-  apply(change, now);
+  apply(change, now, "taken out by the professor");
   return change.queue_changed;
 }
 
@@ -372,6 +379,7 @@ bool Room::remove_client(ClientId id, TimePoint now) {
   auto it = clients_.find(id);
   if (it == clients_.end() || !it->second.joined) return false;
   removed_[{it->second.address, it->second.asked_name}] = now + config_.removal_block;
+  log("removed", id, "by the professor");
   const auto block_s = std::chrono::ceil<std::chrono::seconds>(config_.removal_block).count();
   drop(id, close_code::policy, proto::ErrorCode::removed,
        "the professor removed you; you can join again in " + std::to_string(block_s) + " s", now);
@@ -380,7 +388,8 @@ bool Room::remove_client(ClientId id, TimePoint now) {
 
 bool Room::set_floor_mode(FloorMode mode, TimePoint now) {
   if (mode == floor_.mode()) return false;
-  apply(floor_.set_mode(mode, now), now);
+  log_.add(LogEntry{wall_clock_(), "mode", "", std::string(to_string(mode)), -1});
+  apply(floor_.set_mode(mode, now), now, "mode change");
   return true;
 }
 
@@ -458,10 +467,19 @@ std::string Room::console_json(TimePoint now) const {
   }
   nlohmann::json queue = nlohmann::json::array();
   for (ClientId id : floor_.queue()) queue.push_back(id);
+  // The newest 50 entries of the session log (all of it: GET /admin/log.csv).
+  nlohmann::json log = nlohmann::json::array();
+  const auto& entries = log_.entries();
+  for (auto it = entries.size() > 50 ? entries.end() - 50 : entries.begin(); it != entries.end(); ++it) {
+    nlohmann::json e{{"time", iso_utc(it->wall_us)}, {"event", it->event}, {"student", it->student}, {"detail", it->detail}};
+    if (it->duration_ms >= 0) e["duration_ms"] = it->duration_ms;
+    log.push_back(std::move(e));
+  }
   return nlohmann::json{{"type", "room"}, {"mode", to_string(floor_.mode())},
                         {"clients", clients}, {"floor", floor},
                         {"queue", queue},   {"talks", stats_.talks},
-                        {"join_urls", join_urls_}, {"room_code", config_.room_code}}
+                        {"join_urls", join_urls_}, {"room_code", config_.room_code},
+                        {"log", log}}
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -498,7 +516,29 @@ void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
   update_consoles(now, true);
 }
 
-void Room::apply(const FloorChange& change, TimePoint now) {
+void Room::log(std::string event, ClientId id, std::string detail, std::int64_t duration_ms) {
+  log_.add(LogEntry{wall_clock_(), std::move(event), name_of(id).value_or(departed_name_), std::move(detail), duration_ms});
+}
+
+void Room::apply(const FloorChange& change, TimePoint now, std::string_view cause) {
+  if (change.ended) {
+    std::string how = cause.empty() ? "released" : std::string(cause);
+    if (change.revoked) {
+      switch (*change.revoked) {
+        case proto::RevokeReason::max_time: how = "revoked: time limit"; break;
+        case proto::RevokeReason::unresponsive: how = "revoked: connection stalled"; break;
+        case proto::RevokeReason::silence: how = "revoked: silence"; break;
+        case proto::RevokeReason::admin: how = "revoked: the professor"; break;
+      }
+    }
+    log("ended", change.ended->client, std::move(how),
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - live_talk_start_).count());
+  }
+  if (change.granted) {
+    live_talk_start_ = now;
+    log("granted", change.granted->client, change.ended ? "next in line" : cause.empty() ? "next in line" : std::string(cause));
+  }
+  for (ClientId id : change.left_queue) log("left line", id, std::string(cause));
   if (change.ended) {
     if (sink_) sink_->talk_ended(change.ended->talk_id, now);
     if (change.revoked) send(change.ended->client, proto::FloorRevoked{change.ended->talk_id, *change.revoked});

@@ -16,6 +16,7 @@
 #include "floor_control.hpp"
 #include "peer.hpp"
 #include "rate_limiter.hpp"
+#include "session_log.hpp"
 
 namespace ptt::server {
 
@@ -101,6 +102,9 @@ class Room {
   void disconnect_console(ClientId id);
   void on_console_text(ClientId id, std::string_view text, TimePoint now);
   std::string console_json(TimePoint now) const;
+  // The session log as CSV (GET /admin/log.csv).
+  std::string session_log_csv() const { return log_.csv(); }
+  const SessionLog& session_log() const noexcept { return log_; }
   // The addresses students open (the LAN's first), for the console's join view.
   void set_join_urls(std::vector<std::string> urls) { join_urls_ = std::move(urls); }
 
@@ -133,7 +137,11 @@ class Room {
   // (bad_room_code or bad_name; j is then empty).
   void join(ClientId id, Client& c, const protocol::Join& j, TimePoint now,
             protocol::ErrorCode refused = protocol::ErrorCode::ok);
-  void apply(const FloorChange& change, TimePoint now);
+  // `cause` names, for the session log, what ended a talk that was not revoked ("released",
+  // "disconnected") or what granted one ("asked", "by the professor", "mode change"), and why
+  // anyone left the line.
+  void apply(const FloorChange& change, TimePoint now, std::string_view cause = {});
+  void log(std::string event, ClientId id, std::string detail = {}, std::int64_t duration_ms = -1);
   void send(ClientId id, const protocol::ControlMessage& msg);
   void send(Client& c, std::shared_ptr<const std::string> text);
   void broadcast_floor_state();
@@ -163,6 +171,9 @@ class Room {
   void update_consoles(TimePoint now, bool force);
   std::map<ClientId, std::weak_ptr<Peer>> consoles_;
   std::vector<std::string> join_urls_;
+  SessionLog log_;
+  TimePoint live_talk_start_{};  // the current talk's grant
+  std::string departed_name_;    // while a disconnect is applied: the name of who left
   ClientId next_console_id_ = 1;
   std::string console_sent_;  // the view the consoles have
   TimePoint console_sent_at_{};

@@ -120,6 +120,18 @@ test('the console opens from the link, runs the class, and refuses those without
   }));
   assert.ok(ended > 1.5, `B's recording played to its end (${ended} s)`);
 
+  // The session log lists every talk with its length and how it ended; the console exports it as CSV.
+  await consolePage.locator('#log tr', { hasText: 'revoked: the professor' }).waitFor({ timeout: 3000 });
+  assert.equal(await consolePage.locator('#csv').getAttribute('href'), '/admin/log.csv');
+  const csv = await consolePage.evaluate(async () => (await fetch('/admin/log.csv')).text());
+  const talks = csv.split('\r\n').filter((line) => line.includes(',ended,'));
+  console.log(`console: session log's talks:\n${talks.join('\n')}`);
+  assert.equal(talks.length, 2, csv);
+  assert.match(talks[0], /,ended,A,revoked: the professor,\d+\.\d$/);
+  assert.match(talks[1], /,ended,B,released,[3-4]\.\d$/);  // B's 3 s, from the grant
+  assert.match(csv, /,granted,B,by the professor,/);
+  assert.match(csv, /,removed,C,by the professor,/);
+
   // Access. A student's page: no console channel without the login, no login with a wrong token, and
   // a console message on the student's own socket is refused as not a student message.
   const refused = await pageA.evaluate(async () => {

@@ -249,6 +249,9 @@ TEST(Router, AdminNeedsTheTokenAndNamesItsAction) {
   EXPECT_EQ(admin(http::verb::get, "/admin//status", "").reply.result(), http::status::bad_request);  // grammar first
   EXPECT_EQ(admin(http::verb::get, "/admin/status?x=1", "Bearer let-me-in").kind, RouteKind::admin_status);
   EXPECT_EQ(admin(http::verb::get, "/admin/recordings/3#top", "Bearer let-me-in").recording_id, 3u);
+  EXPECT_EQ(admin(http::verb::get, "/admin/log.csv", "Bearer let-me-in").kind, RouteKind::admin_log);
+  EXPECT_EQ(admin(http::verb::get, "/admin/log.csv", "").reply.result(), http::status::unauthorized);
+  EXPECT_EQ(admin(http::verb::post, "/admin/log.csv", "Bearer let-me-in").reply.result(), http::status::not_found);
   // The floor actions: POST only, the student named by a plain decimal id, the mode by its name.
   const auto grant = admin(http::verb::post, "/admin/grant?client=42", "Bearer let-me-in");
   EXPECT_EQ(grant.kind, RouteKind::admin_action);
