@@ -99,7 +99,13 @@ int main(int argc, char** argv) {
             return code.size() <= ptt::protocol::kMaxRoomCodeBytes ? std::string() : std::string("at most 32 bytes");
           },
           "at most 32 bytes"));
-  app.add_option("--admin-token", config.admin_token, "Bearer token for /admin/status and /admin/revoke (default: random, printed)");
+  app.add_option("--admin-token", config.admin_token,
+                 "The professor's token for the console and /admin/ (at least 16 characters; default: random, printed)")
+      ->check(CLI::Validator(
+          [](std::string& token) {  // nothing throttles guesses: the token's length is the defence
+            return token.size() >= 16 ? std::string() : std::string("at least 16 characters (a short token is guessed in seconds)");
+          },
+          "at least 16 characters"));
   auto* queue_flag = app.add_flag("--queue", queue, "Let denied students wait in line and be granted in order");
   app.add_flag("--moderated", moderated, "Every request waits in line until the professor grants it (admin API)")
       ->excludes(queue_flag);

@@ -185,6 +185,19 @@ $('logout').addEventListener('click', async () => {
   showLogin('Logged out.');
 });
 $('revoke').addEventListener('click', () => act({ type: 'revoke' }));
+$('show-join').addEventListener('click', () => {
+  $('join-address').textContent = $('address').textContent;
+  $('join-code').textContent = view?.room_code ? `Room code: ${view.room_code}` : '';
+  $('join-code').hidden = !view?.room_code;
+  $('join-view').hidden = false;
+  $('join-view').requestFullscreen?.().catch(() => {});  // the overlay alone where the browser refuses
+});
+const hideJoin = () => {
+  $('join-view').hidden = true;
+  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+};
+$('join-view').addEventListener('click', hideJoin);
+document.addEventListener('keydown', (e) => { if (e.key === 'Escape') hideJoin(); });
 for (const r of document.querySelectorAll('input[name="mode"]')) r.addEventListener('change', () => act({ type: 'mode', mode: r.value }));
 setInterval(renderTimer, 250);
 

@@ -7,7 +7,7 @@
 
 namespace ptt::server {
 
-std::string ConsoleSessions::open() {
+std::string ConsoleSessions::open(std::string* evicted) {
   std::array<unsigned char, 16> bytes{};
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) return {};
   static constexpr char kHex[] = "0123456789abcdef";
@@ -17,7 +17,10 @@ std::string ConsoleSessions::open() {
     id += kHex[b & 15];
   }
   std::lock_guard lock(mutex_);
-  if (ids_.size() == kMaxSessions) ids_.erase(ids_.begin());
+  if (ids_.size() == kMaxSessions) {
+    if (evicted) *evicted = std::move(ids_.front());
+    ids_.erase(ids_.begin());
+  }
   ids_.push_back(id);
   return id;
 }

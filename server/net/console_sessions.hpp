@@ -19,7 +19,8 @@ class ConsoleSessions {
   static constexpr std::size_t kMaxSessions = 8;
 
   // A new session id (32 hex digits from the system's random source); empty if none could be made.
-  std::string open();
+  // `evicted`: the oldest login, when this one pushed it out (its channels should close).
+  std::string open(std::string* evicted = nullptr);
   void close(std::string_view id);
   // Compared in constant time with each open session.
   bool valid(std::string_view id) const;

@@ -60,19 +60,25 @@ std::uint32_t recording_id(std::string_view target) {
 }
 
 // The value of `key` in the target's query (?a=1&b=2), as sent (no percent-decoding: every value
-// asked for here is a number or a mode name); empty when absent.
+// asked for here is a number or a mode name); empty when absent or given twice (which one was meant?).
 std::string_view query_value(std::string_view target, std::string_view key) {
   const auto q = target.find('?');
   if (q == std::string_view::npos) return {};
   auto query = target.substr(q + 1, target.find('#') == std::string_view::npos ? std::string_view::npos
                                                                                : target.find('#') - q - 1);
+  std::string_view value;
+  bool found = false;
   while (!query.empty()) {
     const auto amp = query.find('&');
     const auto pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.size() > key.size() && pair.starts_with(key) && pair[key.size()] == '=') return pair.substr(key.size() + 1);
+    if (pair.size() >= key.size() + 1 && pair.starts_with(key) && pair[key.size()] == '=') {
+      if (found) return {};
+      found = true;
+      value = pair.substr(key.size() + 1);
+    }
   }
-  return {};
+  return value;
 }
 
 // If-None-Match holds the served representation's tag (or "*"): the client's copy is current.
@@ -217,6 +223,10 @@ Route route(const HttpRequest& req, const RouterContext& context) {
     } else {
       r.reply = text_reply(req, http::status::not_found, "unknown admin action\n");
     }
+    return r;
+  }
+  if (bare == "/join-qr.svg" && !context.join_qr_svg.empty() && req.method() == http::verb::get) {
+    r.reply = text_reply(req, http::status::ok, std::string(context.join_qr_svg), "image/svg+xml");
     return r;
   }
   r.reply = static_reply(req, bare, context.files);

@@ -26,6 +26,7 @@ struct RouterContext {
   const OriginPolicy& origins;
   std::string_view admin_token;  // empty: admin endpoints refused
   const ConsoleSessions* consoles = nullptr;  // the console's logins; none: no console
+  std::string_view join_qr_svg = {};          // GET /join-qr.svg (the students' address); empty: 404
 };
 
 enum class RouteKind {

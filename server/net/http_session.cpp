@@ -46,7 +46,7 @@ class HttpSession {
     Request req = parser_->release();
     if (derived().redirect_to_https()) return send(redirect(req));
     const RouterContext context{state_->static_files(), state_->origins(), state_->config().admin_token,
-                                &state_->consoles()};
+                                &state_->consoles(), state_->join_qr_svg()};
     Route r = route(req, context);
     switch (r.kind) {
       case RouteKind::reply:
@@ -70,9 +70,10 @@ class HttpSession {
         return run_websocket_session(derived().release_stream(), std::move(req), state_, std::move(r.console_session));
       case RouteKind::console_login:
       case RouteKind::console_logout: {
-        std::string id;
-        if (r.kind == RouteKind::console_login) id = state_->consoles().open();
-        else state_->consoles().close(r.console_session);
+        std::string id, ended;
+        if (r.kind == RouteKind::console_login) id = state_->consoles().open(&ended);
+        else state_->consoles().close(ended = r.console_session);
+        if (!ended.empty()) state_->with_room([ended](Room& room) { room.close_consoles(ended); });
         if (r.kind == RouteKind::console_login && id.empty())
           return send(text_reply(req, http::status::service_unavailable, "no random source for a login\n"));
         auto res = text_reply(req, http::status::no_content, "");

@@ -5,6 +5,7 @@
 #include "certificate.hpp"
 #include "listener.hpp"
 #include "network_addresses.hpp"
+#include "terminal_qr.hpp"
 
 namespace ptt::server {
 
@@ -38,6 +39,7 @@ Server::Server(net::io_context& ioc, ServerConfig config, AudioSink* sink) {
   }
   const auto& c = state_->config();
   state_->set_origins(OriginPolicy(c.tls, hosts, port(), c.extra_origins));
+  state_->set_join_qr_svg(svg_qr(student_urls().front()));
   state_->with_room([urls = student_urls()](Room& room) mutable { room.set_join_urls(std::move(urls)); });
   listener_->run();
   state_->start();

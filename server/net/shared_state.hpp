@@ -28,6 +28,9 @@ class SharedState : public std::enable_shared_from_this<SharedState> {
   // Set once by Server, before the I/O threads run; read-only after.
   const OriginPolicy& origins() const noexcept { return origins_; }
   void set_origins(OriginPolicy origins) { origins_ = std::move(origins); }
+  // The join address's QR code as SVG (GET /join-qr.svg); set once with the origins.
+  const std::string& join_qr_svg() const noexcept { return join_qr_svg_; }
+  void set_join_qr_svg(std::string svg) { join_qr_svg_ = std::move(svg); }
   const StaticFiles& static_files() const noexcept { return config_.static_files ? *config_.static_files : no_files_; }
   Strand& strand() noexcept { return strand_; }
   // The professor's console logins (thread-safe).
@@ -56,6 +59,7 @@ class SharedState : public std::enable_shared_from_this<SharedState> {
 
   ServerConfig config_;
   OriginPolicy origins_;
+  std::string join_qr_svg_;
   StaticFiles no_files_{{}};
   ConsoleSessions consoles_;
   Strand strand_;

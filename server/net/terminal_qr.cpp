@@ -6,9 +6,29 @@
 
 namespace ptt::server {
 
+namespace {
+using QrPtr = std::unique_ptr<QRcode, decltype(&QRcode_free)>;
+QrPtr encode(const std::string& text, QRecLevel level) {
+  return QrPtr(QRcode_encodeString(text.c_str(), 0, level, QR_MODE_8, 1), &QRcode_free);
+}
+}  // namespace
+
+std::string svg_qr(const std::string& text) {
+  const auto qr = encode(text, QR_ECLEVEL_M);  // a projector's glare and a far seat: more redundancy
+  if (!qr) return {};
+  const int n = qr->width, quiet = 4, size = n + 2 * quiet;
+  std::string path;
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x)
+      if (qr->data[y * n + x] & 1) path += "M" + std::to_string(x + quiet) + " " + std::to_string(y + quiet) + "h1v1h-1z";
+  const auto s = std::to_string(size);
+  return R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 )" + s + " " + s +
+         R"(" shape-rendering="crispEdges"><rect width="100%" height="100%" fill="#fff"/><path fill="#000" d=")" + path +
+         R"("/></svg>)" + "\n";
+}
+
 std::string terminal_qr(const std::string& text) {
-  std::unique_ptr<QRcode, decltype(&QRcode_free)> qr(
-      QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_L, QR_MODE_8, 1), &QRcode_free);
+  const auto qr = encode(text, QR_ECLEVEL_L);
   if (!qr) return {};
   const int n = qr->width, quiet = 2;
   // Light modules are drawn (terminal text is light on most themes), dark ones left blank; two

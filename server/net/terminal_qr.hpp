@@ -9,4 +9,8 @@ namespace ptt::server {
 // Returns the drawing (several lines), or an empty string if the text cannot be encoded.
 std::string terminal_qr(const std::string& text);
 
+// The same code as an SVG image (dark modules on white, a 4-module quiet zone), for the console's
+// join view on the classroom projector; empty if the text cannot be encoded.
+std::string svg_qr(const std::string& text);
+
 }  // namespace ptt::server

@@ -72,7 +72,7 @@ class WebSocketSession : public Peer {
     if (ec) return fail(ec, "websocket accept");
     if (console()) {
       state_->with_room([self = derived().shared_from_this()](Room& room) {
-        const ClientId id = room.connect_console(std::weak_ptr<Peer>(self), Clock::now());
+        const ClientId id = room.connect_console(std::weak_ptr<Peer>(self), Clock::now(), self->console_session_);
         net::post(self->ws().get_executor(), [self, id] { self->on_registered(id, {}); });
       });
       return;

@@ -58,6 +58,22 @@ TimePoint capture_on_room_clock(std::uint64_t capture_time_us, std::int64_t send
   return arrival - std::chrono::microseconds(age_us);
 }
 
+// The name a removal blocks: case folded (ASCII) and without the " (2)" the room adds to tell
+// namesakes apart, so "ana" or "Ana (2)" is not a way straight back in. (Look-alike letters from
+// other scripts still are: the block stops the page rejoining, not a student set on evading it.)
+std::string removal_key(std::string_view name) {
+  if (name.size() > 4 && name.back() == ')') {
+    const auto open = name.rfind(" (");
+    if (open != std::string_view::npos && open + 3 < name.size() &&
+        name.substr(open + 2, name.size() - open - 3).find_first_not_of("0123456789") == std::string_view::npos)
+      name = name.substr(0, open);
+  }
+  std::string key(name);
+  for (char& ch : key)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  return key;
+}
+
 // A student's place on the floor (`state` idle, queued with `position`, or live), as the admin
 // status and the console show it.
 void add_floor_place(nlohmann::json& j, const FloorControl& floor, ClientId id) {
@@ -267,7 +283,7 @@ void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now, pro
          "names are 1 to 32 characters, at least one of them visible, without control characters", now);
     return;
   }
-  if (auto removed = removed_.find({c.address, *name}); removed != removed_.end()) {
+  if (auto removed = removed_.find({c.address, removal_key(*name)}); removed != removed_.end()) {
     if (now < removed->second) {
       const auto wait_s = std::chrono::ceil<std::chrono::seconds>(removed->second - now).count();
       drop(id, close_code::policy, proto::ErrorCode::removed,
@@ -378,7 +394,7 @@ bool Room::dequeue(ClientId id, TimePoint now) {
 bool Room::remove_client(ClientId id, TimePoint now) {
   auto it = clients_.find(id);
   if (it == clients_.end() || !it->second.joined) return false;
-  removed_[{it->second.address, it->second.asked_name}] = now + config_.removal_block;
+  removed_[{it->second.address, removal_key(it->second.asked_name)}] = now + config_.removal_block;
   log("removed", id, "by the professor");
   const auto block_s = std::chrono::ceil<std::chrono::seconds>(config_.removal_block).count();
   drop(id, close_code::policy, proto::ErrorCode::removed,
@@ -423,11 +439,25 @@ std::string Room::status_json() const {
              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-ClientId Room::connect_console(std::weak_ptr<Peer> peer, TimePoint now) {
+ClientId Room::connect_console(std::weak_ptr<Peer> peer, TimePoint now, std::string login) {
   const ClientId id = next_console_id_++;
-  consoles_.emplace(id, peer);
   if (auto p = peer.lock()) p->send(std::make_shared<const std::string>(console_json(now)));
+  consoles_.emplace(id, Console{std::move(peer), std::move(login)});
   return id;
+}
+
+void Room::close_consoles(std::string_view login) {
+  for (auto it = consoles_.begin(); it != consoles_.end();) {
+    if (it->second.login != login) {
+      ++it;
+      continue;
+    }
+    if (auto p = it->second.peer.lock()) {
+      p->send(std::make_shared<const std::string>(R"({"type":"error","message":"logged out: log in again"})"));
+      p->close(close_code::policy, "logged out");
+    }
+    it = consoles_.erase(it);
+  }
 }
 
 void Room::disconnect_console(ClientId id) { consoles_.erase(id); }
@@ -442,8 +472,8 @@ void Room::update_consoles(TimePoint now, bool force) {
   console_sent_ = std::move(compare);
   console_sent_at_ = now;
   const auto text = std::make_shared<const std::string>(console_json(now));
-  for (auto& [id, peer] : consoles_)
-    if (auto p = peer.lock()) p->send(text);
+  for (auto& [id, console] : consoles_)
+    if (auto p = console.peer.lock()) p->send(text);
 }
 
 std::string Room::console_json(TimePoint now) const {
@@ -487,7 +517,7 @@ void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
   auto console = consoles_.find(id);
   if (console == consoles_.end()) return;
   auto reply = [&](nlohmann::json j) {
-    if (auto p = console->second.lock())
+    if (auto p = console->second.peer.lock())
       p->send(std::make_shared<const std::string>(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   };
   const auto msg = nlohmann::json::parse(text, nullptr, false);

@@ -98,7 +98,10 @@ class Room {
   // The professor's consoles (docs/PROTOCOL.md section 8): each is sent console_json() when the
   // room changes (at most every 250 ms, from tick()) and acts with on_console_text(). A console is
   // not a student: it is never in the floor's views and cannot send student messages.
-  ClientId connect_console(std::weak_ptr<Peer> peer, TimePoint now);
+  // `login`: the console login it was opened with (close_consoles() ends its channels).
+  ClientId connect_console(std::weak_ptr<Peer> peer, TimePoint now, std::string login = {});
+  // Closes the channels of a login that ended (logout, or pushed out by newer logins).
+  void close_consoles(std::string_view login);
   void disconnect_console(ClientId id);
   void on_console_text(ClientId id, std::string_view text, TimePoint now);
   std::string console_json(TimePoint now) const;
@@ -169,7 +172,11 @@ class Room {
   std::map<ClientId, QueueNotice> queue_told_;  // what each queued client was last told
   // Sends the consoles the room's view if it changed (or `force`), at most every 250 ms unless forced.
   void update_consoles(TimePoint now, bool force);
-  std::map<ClientId, std::weak_ptr<Peer>> consoles_;
+  struct Console {
+    std::weak_ptr<Peer> peer;
+    std::string login;
+  };
+  std::map<ClientId, Console> consoles_;
   std::vector<std::string> join_urls_;
   SessionLog log_;
   TimePoint live_talk_start_{};  // the current talk's grant

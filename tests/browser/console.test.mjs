@@ -11,7 +11,7 @@ import { Harness, makeSpeech, joinAs, sleepMs, waitState, artifacts } from './ha
 import { envelope, firstTalk, matchTalk } from './speech_match.mjs';
 
 const h = new Harness();
-const token = 'console-test-token';
+const token = 'console-test-token-0123';
 let url, consolePage, pageA, pageB, pageC, speechB;
 
 before(async () => {
@@ -50,6 +50,16 @@ test('the console opens from the link, runs the class, and refuses those without
   assert.ok(!consolePage.url().includes(token), `the token left the address bar: ${consolePage.url()}`);
   await students(consolePage).nth(2).waitFor({ timeout: 5000 });
   assert.deepEqual((await consolePage.locator('#students tr').evaluateAll((rows) => rows.map((r) => r.dataset.name))).sort(), ['A', 'B', 'C']);
+
+  // The join screen for the projector: the address and its QR code, full screen.
+  await consolePage.getByRole('button', { name: 'Show the join screen (for the projector)' }).click();
+  await consolePage.locator('#join-view').waitFor({ state: 'visible', timeout: 3000 });
+  assert.equal(await consolePage.locator('#join-address').textContent(), url);
+  const qrWidth = await consolePage.locator('#join-qr').evaluate(async (img) => { await img.decode(); return img.naturalWidth; });
+  assert.ok(qrWidth > 0, 'the QR code loaded');
+  await consolePage.screenshot({ path: path.join(artifacts, 'console-join-view.png') });
+  await consolePage.keyboard.press('Escape');
+  await consolePage.locator('#join-view').waitFor({ state: 'hidden', timeout: 3000 });
 
   // A talks: live on the console, the timer runs.
   await pageA.keyboard.down('Space');
@@ -145,20 +155,22 @@ test('the console opens from the link, runs the class, and refuses those without
     return { noLogin, wrong, status };
   });
   assert.deepEqual(refused, { noLogin: 'refused', wrong: 401, status: 401 });
-  // An action sent on a console channel after its logout is refused, and nothing changes.
+  // A logout ends its login's channels at once (the page's own included), and an action sent on one
+  // after the logout is refused: nothing changes.
   const afterLogout = await consolePage.evaluate(async () => {
     const w = new WebSocket(`wss://${location.host}/console/ws`);
+    const got = [];
+    const closed = new Promise((resolve) => { w.onclose = (e) => resolve(e.code); });
+    w.onmessage = (e) => got.push(JSON.parse(e.data));
     await new Promise((resolve) => { w.onopen = resolve; });
-    const first = await new Promise((resolve) => { w.onmessage = (e) => resolve(JSON.parse(e.data)); });
     await fetch('/console/logout', { method: 'POST' });
-    const answer = new Promise((resolve) => { w.onmessage = (e) => resolve(JSON.parse(e.data)); w.onclose = () => resolve({ closed: true }); });
-    w.send(JSON.stringify({ type: 'mode', mode: 'first_come' }));
-    return { mode: first.mode, answer: await answer };
+    if (w.readyState === WebSocket.OPEN) w.send(JSON.stringify({ type: 'mode', mode: 'first_come' }));
+    const code = await closed;
+    return { mode: got[0]?.mode, errors: got.filter((m) => m.type === 'error').map((m) => m.message), code };
   });
   assert.equal(afterLogout.mode, 'moderated');
-  assert.equal(afterLogout.answer.type, 'error', JSON.stringify(afterLogout.answer));
-  // The page's own channel, open since before the logout, is refused the same way and shows the login.
-  await consolePage.getByLabel('Queue', { exact: true }).check();
+  assert.deepEqual(afterLogout.errors.slice(0, 1), ['logged out: log in again'], JSON.stringify(afterLogout));
+  assert.equal(afterLogout.code, 1008);
   await consolePage.locator('#login').waitFor({ state: 'visible', timeout: 5000 });
   const status = JSON.parse(execFileSync('curl', ['-sk', '-H', `Authorization: Bearer ${token}`, `${url}admin/status`]).toString());
   assert.equal(status.floor_mode, 'moderated', 'no action after the logout changed anything');

@@ -264,14 +264,15 @@ TEST(Router, AdminNeedsTheTokenAndNamesItsAction) {
   EXPECT_EQ(admin(http::verb::get, "/admin/grant?client=42", "Bearer let-me-in").reply.result(), http::status::not_found);
   for (const char* bad : {"/admin/grant", "/admin/grant?client=", "/admin/grant?client=0", "/admin/grant?client=012",
                           "/admin/grant?client=-1", "/admin/grant?client=1e3", "/admin/grant?client=9999999999",
-                          "/admin/grant?clients=4", "/admin/grant?client=4x"})
+                          "/admin/grant?clients=4", "/admin/grant?client=4x", "/admin/grant?client=4&client=5"})
     EXPECT_EQ(admin(http::verb::post, bad, "Bearer let-me-in").reply.result(), http::status::bad_request) << bad;
   const auto mode = admin(http::verb::post, "/admin/mode?mode=moderated", "Bearer let-me-in");
   EXPECT_EQ(mode.kind, RouteKind::admin_action);
   EXPECT_EQ(mode.action, AdminAction::mode);
   EXPECT_EQ(mode.mode, FloorMode::moderated);
   EXPECT_EQ(admin(http::verb::post, "/admin/mode?mode=queue", "Bearer let-me-in").mode, FloorMode::queue);
-  for (const char* bad : {"/admin/mode", "/admin/mode?mode=", "/admin/mode?mode=Queue", "/admin/mode?mode=queue2"})
+  for (const char* bad : {"/admin/mode", "/admin/mode?mode=", "/admin/mode?mode=Queue", "/admin/mode?mode=queue2",
+                          "/admin/mode?mode=moderated&mode=queue"})
     EXPECT_EQ(admin(http::verb::post, bad, "Bearer let-me-in").reply.result(), http::status::bad_request) << bad;
   const RouterContext no_token{files, origins, ""};
   HttpRequest req{http::verb::get, "/admin/status", 11};

@@ -794,6 +794,12 @@ TEST_F(RoomFixture, ARemovedStudentIsClosedAndCannotRejoinUnderThatNameForTheBlo
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->code, proto::ErrorCode::removed);
   EXPECT_NE(refused->message.find("59 s"), std::string::npos) << refused->message;
+  // Nor in other case, nor with the suffix the room gives namesakes.
+  for (const char* variant : {"ben", "BEN", "Ben (2)", "ben (17)"}) {
+    const auto sly = connect("10.9.9.9");
+    text(sly, proto::encode_control(proto::Join{variant, ""}));
+    EXPECT_EQ(peer(sly).last<proto::Error>()->code, proto::ErrorCode::removed) << variant;
+  }
   // Another student behind the same address, and the same name elsewhere, are not blocked.
   const auto other = connect("10.9.9.9");
   text(other, proto::encode_control(proto::Join{"Bea", ""}));
