@@ -85,6 +85,8 @@ function render() {
   for (const r of document.querySelectorAll('input[name="mode"]')) r.checked = r.value === v.mode;
   $('holder').textContent = v.floor.taken ? `${v.floor.holder} is speaking` : 'Nobody is speaking.';
   $('revoke').disabled = !v.floor.taken;
+  $('mute').checked = v.output.muted;
+  if (document.activeElement !== $('volume')) $('volume').value = Math.round(v.output.volume * 100);
   renderTimer();
 
   $('queue-count').textContent = v.queue.length ? `(${v.queue.length})` : '';
@@ -185,6 +187,8 @@ $('logout').addEventListener('click', async () => {
   showLogin('Logged out.');
 });
 $('revoke').addEventListener('click', () => act({ type: 'revoke' }));
+$('mute').addEventListener('change', () => act({ type: 'output', muted: $('mute').checked }));
+$('volume').addEventListener('change', () => act({ type: 'output', volume: Number($('volume').value) / 100 }));
 $('show-join').addEventListener('click', () => {
   $('join-address').textContent = $('address').textContent;
   $('join-code').textContent = view?.room_code ? `Room code: ${view.room_code}` : '';

@@ -32,6 +32,9 @@ class AudioPipeline : public AudioSink, public RecordingCatalog {
   void talk_started(TalkId talk_id, const std::string& speaker, TimePoint now) override;
   void audio(const AudioPacket& packet) override;
   void talk_ended(TalkId talk_id, TimePoint now) override;
+  void set_output_gain(float gain) override {
+    if (playback_) playback_->set_gain(gain);
+  }
 
   // RecordingCatalog: the recorder's, or none.
   std::vector<RecordingEntry> recordings() const override {

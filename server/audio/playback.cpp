@@ -334,6 +334,9 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
   }
 
   const auto us = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+  const float gain_from = applied_gain_, gain_to = gain_.load(std::memory_order_relaxed);
+  applied_gain_ = gain_to;
+  const float gain_step = frames > 0 ? (gain_to - gain_from) / static_cast<float>(frames) : 0.0f;
   for (unsigned long done = 0; done < frames;) {
     const std::size_t n = std::min<std::size_t>(frames - done, mono_.size());
     ring_.fill(stage_, mono_.data(), n, [&](const JitterStage::Step& step, std::size_t queued) {
@@ -348,8 +351,10 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
       if (arrived) arrival_hist_.add(us(playout - step.arrival));
       if (captured && arrived) transit_hist_.add(us(step.arrival - step.capture));
     });
-    for (std::size_t i = 0; i < n; ++i)
-      for (int ch = 0; ch < channels_; ++ch) out[(done + i) * channels_ + ch] = mono_[i];
+    for (std::size_t i = 0; i < n; ++i) {
+      const float v = mono_[i] * (gain_from + gain_step * static_cast<float>(done + i + 1));
+      for (int ch = 0; ch < channels_; ++ch) out[(done + i) * channels_ + ch] = v;
+    }
     done += n;
   }
   if (was_active_ && !stage_.active()) {

@@ -85,6 +85,9 @@ class Playback {
   void packet(const AudioPacket& packet);
   void talk_ended(TalkId talk_id);
   std::uint64_t dropped_commands() const noexcept { return dropped_.load(); }
+  // The professor's volume, 0 (muted) to 1, from any thread; the audio thread ramps to it over one
+  // callback's buffer, so a mute does not click.
+  void set_gain(float gain) noexcept { gain_.store(gain < 0 ? 0.0f : gain > 1 ? 1.0f : gain, std::memory_order_relaxed); }
 
  private:
   // What the room's strand hands the audio thread, in the order it happened. A talk's start or end
@@ -135,6 +138,9 @@ class Playback {
   std::atomic<bool> running_{false};
   std::atomic<std::uint64_t> callbacks_{0}, dropped_{0}, underruns_{0};
   std::atomic<bool> talking_{false};
+  std::atomic<float> gain_{1.0f};
+  static_assert(std::atomic<float>::is_always_lock_free, "the audio thread reads it: no lock behind it");
+  float applied_gain_ = 1.0f;  // the audio thread's: where the last buffer's ramp ended
   OutputBufferPolicy buffer_policy_{OutputBufferPolicy::Clock::now()};  // watchdog (and constructor) only
   mutable std::mutex mutex_;  // status_, stream_ (never taken by the callback)
   std::string status_;

@@ -1,5 +1,6 @@
 #include "room.hpp"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -509,7 +510,8 @@ std::string Room::console_json(TimePoint now) const {
                         {"clients", clients}, {"floor", floor},
                         {"queue", queue},   {"talks", stats_.talks},
                         {"join_urls", join_urls_}, {"room_code", config_.room_code},
-                        {"log", log}}
+                        {"log", log},
+                        {"output", {{"muted", output_muted_}, {"volume", output_volume_}}}}
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -539,8 +541,22 @@ void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
                           ? floor_mode_from_string(msg["mode"].get<std::string>()) : std::nullopt;
     if (!mode) return reply({{"type", "error"}, {"action", type}, {"message", "`mode` is first_come, queue or moderated"}});
     changed = set_floor_mode(*mode, now);
+  } else if (type == "output") {
+    // {"type":"output","muted":bool,"volume":0..1}: either field alone changes only itself.
+    const bool has_muted = msg.contains("muted"), has_volume = msg.contains("volume");
+    if ((!has_muted && !has_volume) || (has_muted && !msg["muted"].is_boolean()) ||
+        (has_volume && (!msg["volume"].is_number() || !(msg["volume"].get<double>() >= 0.0) || msg["volume"].get<double>() > 1.0)))
+      return reply({{"type", "error"}, {"action", type}, {"message", "`muted` is true or false, `volume` 0 to 1"}});
+    const bool muted = has_muted ? msg["muted"].get<bool>() : output_muted_;
+    const double volume = has_volume ? msg["volume"].get<double>() : output_volume_;
+    changed = muted != output_muted_ || volume != output_volume_;
+    output_muted_ = muted;
+    output_volume_ = volume;
+    if (sink_) sink_->set_output_gain(muted ? 0.0f : static_cast<float>(volume));
+    if (changed)
+      log_.add(LogEntry{wall_clock_(), "output", "", muted ? "muted" : "volume " + std::to_string(std::lround(volume * 100)) + " %", -1});
   } else {
-    return reply({{"type", "error"}, {"message", "unknown action: revoke, grant, dequeue, remove or mode"}});
+    return reply({{"type", "error"}, {"message", "unknown action: revoke, grant, dequeue, remove, mode or output"}});
   }
   reply({{"type", "done"}, {"action", type}, {"changed", changed}});
   update_consoles(now, true);

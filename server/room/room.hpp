@@ -180,6 +180,8 @@ class Room {
   std::vector<std::string> join_urls_;
   SessionLog log_;
   TimePoint live_talk_start_{};  // the current talk's grant
+  bool output_muted_ = false;    // the professor's mute and volume (0 to 1) of the speakers
+  double output_volume_ = 1.0;
   std::string departed_name_;    // while a disconnect is applied: the name of who left
   ClientId next_console_id_ = 1;
   std::string console_sent_;  // the view the consoles have

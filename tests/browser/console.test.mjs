@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { Harness, makeSpeech, joinAs, sleepMs, waitState, artifacts } from './harness.mjs';
+import { Harness, makeSpeech, joinAs, sleepMs, waitState, artifacts, recordedTalk } from './harness.mjs';
 import { envelope, firstTalk, matchTalk } from './speech_match.mjs';
 
 const h = new Harness();
@@ -110,6 +110,28 @@ test('the console opens from the link, runs the class, and refuses those without
   console.log(`console: B granted by the professor, held ${heldS.toFixed(2)} s; played ${((o2 - o1 + 1) / 100).toFixed(2)} s; envelope correlation ${best.toFixed(3)}, mean ${mean.toFixed(3)}`);
   assert.ok(best > 0.9, `B's speech reached the speakers (correlation ${best.toFixed(3)})`);
 
+  // Muted speakers: B's next talk plays nothing, and is still recorded.
+  await consolePage.getByLabel('Mute the speakers (talks are still recorded)').check();
+  const muted = path.join(h.dir, 'sink-muted.raw');
+  h.startSinkRecording(muted);
+  await sleepMs(500);
+  await pageB.mouse.down();
+  await waitState(pageB, 'queued', 3000);
+  await consolePage.locator('#queue li', { hasText: 'B' }).getByRole('button', { name: 'Give the floor' }).click();
+  await waitState(pageB, 'live', 3000);
+  await sleepMs(2500);
+  await pageB.mouse.up();
+  await waitState(pageB, 'ready', 2000);
+  for (const end = performance.now() + 15000; !h.logs().includes('talk 3 played') && performance.now() < end;) await sleepMs(100);
+  const quiet = await h.stopSinkRecording();
+  const peak = quiet.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const recordedB2 = recordedTalk(h, 'B-2');
+  const recordedPeak = recordedB2 ? recordedB2.reduce((m, v) => Math.max(m, Math.abs(v)), 0) : 0;
+  console.log(`console: muted, the sink's peak ${peak.toFixed(4)}; B-2.opus peak ${recordedPeak.toFixed(3)}`);
+  assert.ok(peak < 0.001, `nothing was played while muted (peak ${peak})`);
+  assert.ok(recordedPeak > 0.1, `the muted talk was recorded (peak ${recordedPeak})`);
+  await consolePage.getByLabel('Mute the speakers (talks are still recorded)').uncheck();
+
   // Remove C: C's page says why, and the same page cannot rejoin for a while.
   await row('C').getByRole('button', { name: 'Remove' }).click();
   await pageC.locator('#join-error', { hasText: 'The professor removed you' }).waitFor({ timeout: 3000 });
@@ -136,7 +158,9 @@ test('the console opens from the link, runs the class, and refuses those without
   const csv = await consolePage.evaluate(async () => (await fetch('/admin/log.csv')).text());
   const talks = csv.split('\r\n').filter((line) => line.includes(',ended,'));
   console.log(`console: session log's talks:\n${talks.join('\n')}`);
-  assert.equal(talks.length, 2, csv);
+  assert.equal(talks.length, 3, csv);
+  assert.match(talks[2], /,ended,B,released,\d+\.\d$/);  // the muted one
+  assert.match(csv, /,output,,muted,/);
   assert.match(talks[0], /,ended,A,revoked: the professor,\d+\.\d$/);
   assert.match(talks[1], /,ended,B,released,[3-4]\.\d$/);  // B's 3 s, from the grant
   assert.match(csv, /,granted,B,by the professor,/);

@@ -1,6 +1,7 @@
 // The room's protocol rules with fake peers and a scripted clock (docs/PROTOCOL.md section 5).
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "fake_peer.hpp"
@@ -60,6 +61,16 @@ struct RoomFixture : ::testing::Test {
     auto g = peer(id).last<proto::FloorGranted>();
     return g ? g->talk_id : 0;
   }
+};
+
+// A console's end of the channel: the room's views, and the answers to its actions, as JSON.
+struct FakeConsole : Peer {
+  std::vector<nlohmann::json> views, answers;
+  void send(std::shared_ptr<const std::string> text) override {
+    auto j = nlohmann::json::parse(*text);
+    (j["type"] == "room" ? views : answers).push_back(std::move(j));
+  }
+  void close(std::uint16_t, std::string_view) override {}
 };
 
 }  // namespace
@@ -812,6 +823,51 @@ TEST_F(RoomFixture, ARemovedStudentIsClosedAndCannotRejoinUnderThatNameForTheBlo
   const auto later = connect("10.9.9.9");
   text(later, proto::encode_control(proto::Join{"Ben", ""}));
   EXPECT_TRUE(peer(later).last<proto::Welcome>());
+}
+
+// The console's channel: it is sent the room's view at once and after each change, its actions go
+// through the room's rules, and bad ones are answered without closing it.
+TEST_F(RoomFixture, TheConsoleSeesTheRoomAndActsThroughItsRules) {
+  const auto a = joined("Ana");
+  auto console = std::make_shared<FakeConsole>();
+  const auto id = room->connect_console(console, now);
+  ASSERT_FALSE(console->views.empty());
+  EXPECT_EQ(console->views.back()["clients"][0]["name"], "Ana");
+  EXPECT_EQ(console->views.back()["mode"], "first_come");
+  auto act = [&](const std::string& text) {
+    room->on_console_text(id, text, now);
+    return console->answers.back();
+  };
+  send(a, proto::FloorRequest{});
+  advance(300ms);
+  EXPECT_EQ(console->views.back()["floor"]["holder"], "Ana");
+  EXPECT_EQ(act(R"({"type":"revoke"})")["changed"], true);
+  EXPECT_EQ(peer(a).last<proto::FloorRevoked>()->reason, proto::RevokeReason::admin);
+  EXPECT_EQ(act(R"({"type":"revoke"})")["changed"], false);
+  EXPECT_EQ(act(R"({"type":"mode","mode":"moderated"})")["changed"], true);
+  EXPECT_EQ(room->floor_mode(), FloorMode::moderated);
+  // The speakers: muted (the audio path's gain 0), the volume kept for when it is unmuted.
+  EXPECT_EQ(act(R"({"type":"output","muted":true})")["changed"], true);
+  EXPECT_EQ(sink.gain, 0.0f);
+  EXPECT_EQ(act(R"({"type":"output","volume":0.5})")["changed"], true);
+  EXPECT_EQ(sink.gain, 0.0f);
+  EXPECT_EQ(act(R"({"type":"output","muted":false})")["changed"], true);
+  EXPECT_EQ(sink.gain, 0.5f);
+  EXPECT_EQ(console->views.back()["output"]["volume"], 0.5);
+  // Refused, with the channel kept: nothing changes.
+  for (const char* bad : {R"({"type":"output","volume":2})", R"({"type":"output","volume":-0.1})", R"({"type":"output"})",
+                          R"({"type":"output","muted":"yes"})", R"({"type":"grant"})", R"({"type":"grant","client":-1})",
+                          R"({"type":"grant","client":1.5})", R"({"type":"mode","mode":"loud"})", R"({"type":"join"})",
+                          R"(not json)", R"([1,2])", R"({"client":1})"}) {
+    EXPECT_EQ(act(bad)["type"], "error") << bad;
+  }
+  EXPECT_EQ(sink.gain, 0.5f);
+  EXPECT_EQ(room->floor_mode(), FloorMode::moderated);
+  room->disconnect_console(id);
+  const auto seen = console->views.size();
+  joined("Ben");
+  advance(500ms);
+  EXPECT_EQ(console->views.size(), seen);  // a closed console is sent nothing
 }
 
 // With more clients than a broadcast slice, a floor change reaches the first slice at once and the

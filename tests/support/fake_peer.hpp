@@ -64,6 +64,8 @@ struct CountingSink : AudioSink {
     frames.push_back({p.header.talk_id, p.header.sequence, p.talker, p.arrival, p.capture});
   }
   void talk_ended(TalkId talk_id, TimePoint) override { ended.push_back(talk_id); }
+  float gain = 1.0f;
+  void set_output_gain(float g) override { gain = g; }
 };
 
 // A well-formed audio frame (a 20 ms SILK packet) for the given talk.

@@ -45,6 +45,8 @@ class AudioSink {
   virtual void talk_started(TalkId talk_id, const std::string& speaker, TimePoint now) = 0;
   virtual void audio(const AudioPacket& packet) = 0;
   virtual void talk_ended(TalkId talk_id, TimePoint now) = 0;
+  // The professor's output volume, 0 (muted: talks are still recorded) to 1.
+  virtual void set_output_gain(float /*gain*/) {}
 };
 
 }  // namespace ptt::server
