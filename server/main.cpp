@@ -63,7 +63,7 @@ bool write_ready_file(const std::filesystem::path& path, std::uint16_t port, boo
 int main(int argc, char** argv) {
   using namespace ptt::server;
   ServerConfig config;
-  int max_talk_s = 120, silence_s = 15, handshake_s = 10, idle_s = 15;
+  int max_talk_s = 120, silence_s = 15, handshake_s = 10, idle_s = 15, auto_approve_s = 0;
   bool queue = false, moderated = false;
   std::string log_level = "info";
   std::filesystem::path recordings, web_root, wasm_dir;
@@ -109,6 +109,10 @@ int main(int argc, char** argv) {
   auto* queue_flag = app.add_flag("--queue", queue, "Let denied students wait in line and be granted in order");
   app.add_flag("--moderated", moderated, "Every request waits in line until the professor grants it (admin API)")
       ->excludes(queue_flag);
+  app.add_option("--auto-approve", auto_approve_s,
+                 "Moderated mode: grant the first in line after this many seconds on a free floor, with a countdown "
+                 "the student sees (0: only you grant; the console changes it live)")
+      ->capture_default_str()->check(CLI::Range(0, 60));
   app.add_option("--max-talk", max_talk_s, "Longest talk in seconds before the floor is revoked")->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--silence-release", silence_s, "Revoke the floor after this many seconds in which the holder sent no speech (0: never)")->capture_default_str()->check(CLI::Range(0, 3600));
   app.add_option("--max-clients", config.room.max_clients, "Most connections at once")->capture_default_str()->check(CLI::Range(1, 100000));
@@ -179,6 +183,7 @@ int main(int argc, char** argv) {
                            : queue   ? ptt::server::FloorMode::queue
                                      : ptt::server::FloorMode::first_come;
   config.room.floor.silence = std::chrono::seconds(silence_s);
+  config.room.floor.auto_approve = std::chrono::seconds(auto_approve_s);
   config.handshake_timeout = std::chrono::seconds(handshake_s);
   config.room.idle_timeout = std::chrono::seconds(idle_s);
   const bool token_generated = config.admin_token.empty();
@@ -273,7 +278,8 @@ int main(int argc, char** argv) {
   else
     std::printf("Your console (on this laptop): %sconsole.html (log in with your admin token)\n", urls.back().c_str());
   std::printf("Floor: %s; longest talk %d s. Ctrl-C stops.\n\n",
-              moderated ? "moderated (students wait in line until you grant them)"
+              moderated ? (auto_approve_s ? "moderated (the first in line gets the floor after a countdown unless you act)"
+                                          : "moderated (students wait in line until you grant them)")
               : queue   ? "first come, first served, with a queue"
                         : "first come, first served",
               max_talk_s);

@@ -98,9 +98,10 @@ function render(v) {
     tickTimer = undefined;
     ui.elapsed.textContent = '';
   }
-  // While unreachable the retry countdown runs.
+  // While unreachable the retry countdown runs; while first in line, the professor's auto-approve.
   clearInterval(countdownTimer);
-  if (v.state === 'unreachable') countdownTimer = setInterval(() => { ui.status.textContent = statusText(view); }, 1000);
+  if (v.state === 'unreachable' || (v.state === 'queued' && v.grantAtMs))
+    countdownTimer = setInterval(() => { ui.status.textContent = statusText(view); }, 250);
 }
 
 function statusText(v) {
@@ -110,7 +111,9 @@ function statusText(v) {
     case 'busy': return v.reason === 'rate_limited' ? 'Too many presses: keep holding, asking again in a moment.'
       : v.holder ? `${v.holder} is speaking` : 'Not now: the professor has not given you the floor.';
     // With no holder the line waits for the professor to pick (moderated mode).
-    case 'queued': return v.holder ? `${v.holder} is speaking. You are number ${v.position} in line.`
+    case 'queued': return v.grantAtMs
+      ? `The floor is yours in ${Math.max(1, Math.ceil((v.grantAtMs - performance.now()) / 1000))} s: keep holding.`
+      : v.holder ? `${v.holder} is speaking. You are number ${v.position} in line.`
       : `Waiting for the professor to give you the floor. You are number ${v.position} in line.`;
     case 'revoked': case 'ready': return REVOKED[v.reason] ?? '';
     case 'unreachable': {

@@ -6,6 +6,7 @@ let ws = null;
 let view = null;        // the newest `room` message
 let receivedAt = 0;     // performance.now() when it came
 let recordingsFor = ''; // the talks count and floor the recordings list was fetched for
+let meter = null;       // the newest `meter` message (the live talk's level and loss)
 
 function say(text) { $('status').textContent = text; }
 
@@ -40,6 +41,9 @@ function connect() {
       view = m;
       receivedAt = performance.now();
       render();
+    } else if (m.type === 'meter') {
+      meter = m;
+      renderMeter();
     } else if (m.type === 'error') {
       say(m.message);
     } else if (m.type === 'done' && !m.changed) {
@@ -83,18 +87,25 @@ function render() {
   $('code').textContent = v.room_code;
   $('code-line').hidden = !v.room_code;
   for (const r of document.querySelectorAll('input[name="mode"]')) r.checked = r.value === v.mode;
+  $('auto-approve-line').hidden = v.mode !== 'moderated';
+  const auto = $('auto-approve');
+  if (document.activeElement !== auto) {
+    if (![...auto.options].some((o) => Number(o.value) === v.auto_approve_s)) auto.add(new Option(`${v.auto_approve_s} s`, v.auto_approve_s));
+    auto.value = String(v.auto_approve_s);
+  }
   $('holder').textContent = v.floor.taken ? `${v.floor.holder} is speaking` : 'Nobody is speaking.';
   $('revoke').disabled = !v.floor.taken;
   $('mute').checked = v.output.muted;
   if (document.activeElement !== $('volume')) $('volume').value = Math.round(v.output.volume * 100);
-  renderTimer();
-
   $('queue-count').textContent = v.queue.length ? `(${v.queue.length})` : '';
   $('queue').replaceChildren(...v.queue.map((id) => {
     const li = document.createElement('li');
     const name = document.createElement('span');
     name.textContent = names.get(id) ?? `#${id}`;
-    li.append(name, button('Give the floor', () => act({ type: 'grant', client: id }), { disabled: v.floor.taken }),
+    const countdown = document.createElement('span');
+    countdown.className = 'countdown';
+    countdown.dataset.client = id;
+    li.append(name, countdown, button('Give the floor', () => act({ type: 'grant', client: id }), { disabled: v.floor.taken }),
       button('Take out of line', () => act({ type: 'dequeue', client: id })));
     return li;
   }));
@@ -103,13 +114,17 @@ function render() {
   $('students').replaceChildren(...v.clients.map((c) => {
     const tr = document.createElement('tr');
     const cells = [c.name, c.state === 'queued' ? `in line, #${c.position}` : c.state, clock(c.connected_s * 1000),
-      c.rtt_ms < 0 ? '–' : `${c.rtt_ms} ms`];
+      c.rtt_ms < 0 ? '–' : `${c.rtt_ms} ms`, c.last_talk ? `${c.last_talk.lost_pct} %` : '–'];
     for (const text of cells) {
       const td = document.createElement('td');
       td.textContent = text;
       tr.append(td);
     }
     tr.children[1].dataset.state = c.state;
+    if (c.state === 'live') {  // the live talk's figures come with the meter messages
+      tr.children[1].append(levelBar('row-level'));
+      tr.children[4].className = 'row-loss';
+    }
     const td = document.createElement('td');
     td.append(button('Remove', () => act({ type: 'remove', client: c.id }), { danger: true }));
     tr.append(td);
@@ -129,6 +144,9 @@ function render() {
     return tr;
   }));
 
+  renderTimer();
+  renderMeter();
+
   const key = `${v.talks}:${v.floor.taken}`;
   if (key !== recordingsFor) {
     recordingsFor = key;
@@ -136,7 +154,40 @@ function render() {
   }
 }
 
+function levelBar(className) {
+  const m = document.createElement('meter');
+  m.className = className;
+  m.min = -60;
+  m.max = 0;
+  m.low = -30;
+  m.high = -6;
+  m.optimum = -18;
+  m.value = -60;
+  m.title = 'Level at the speakers';
+  return m;
+}
+
+// The live talk's level (dBFS, as the speakers play it before the volume) and its packets lost on
+// the way or too late for their turn at the speakers; only for the talk now holding the floor.
+function renderMeter() {
+  const live = view?.floor.taken && meter && meter.talk === view.floor.talk ? meter : null;
+  const level = live && live.level_db !== null ? Math.max(-60, live.level_db) : -60;
+  for (const m of document.querySelectorAll('#live-level, .row-level')) m.value = level;
+  const loss = live ? `${live.lost_pct} %` + (live.late_pct === undefined ? '' : `, late ${live.late_pct} %`) : '';
+  const levelText = live?.level_db === null ? 'not measured (no speakers)'
+    : live?.level_db <= -60 ? 'silent' : `${Math.round(live?.level_db)} dBFS`;
+  $('live-stats').textContent = live ? `Level ${levelText} · lost ${loss}` : '';
+  $('live-level').hidden = !live;
+  for (const td of document.querySelectorAll('.row-loss')) td.textContent = live ? loss : '–';
+}
+
 function renderTimer() {
+  // The auto-approve countdown, counted on from the view's (the server grants when it ends).
+  for (const el of document.querySelectorAll('#queue .countdown')) {
+    const c = view?.countdown;
+    el.textContent = c && c.client === Number(el.dataset.client)
+      ? `gets the floor in ${Math.max(0, Math.ceil((c.ms - (performance.now() - receivedAt)) / 1000))} s` : '';
+  }
   const t = $('timer');
   if (!view?.floor.taken) {
     t.textContent = '';
@@ -187,6 +238,7 @@ $('logout').addEventListener('click', async () => {
   showLogin('Logged out.');
 });
 $('revoke').addEventListener('click', () => act({ type: 'revoke' }));
+$('auto-approve').addEventListener('change', () => act({ type: 'auto_approve', seconds: Number($('auto-approve').value) }));
 $('mute').addEventListener('change', () => act({ type: 'output', muted: $('mute').checked }));
 $('volume').addEventListener('change', () => act({ type: 'output', volume: Number($('volume').value) / 100 }));
 $('show-join').addEventListener('click', () => {

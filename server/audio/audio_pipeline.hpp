@@ -35,6 +35,7 @@ class AudioPipeline : public AudioSink, public RecordingCatalog {
   void set_output_gain(float gain) override {
     if (playback_) playback_->set_gain(gain);
   }
+  LiveMeter live_meter() const override { return playback_ ? playback_->live_meter() : LiveMeter{}; }
 
   // RecordingCatalog: the recorder's, or none.
   std::vector<RecordingEntry> recordings() const override {

@@ -292,6 +292,15 @@ void Playback::finish_talk_report() noexcept {
   reports_.push(current_);
 }
 
+LiveMeter Playback::live_meter() const noexcept {
+  LiveMeter m;
+  m.talk_id = meter_talk_.load(std::memory_order_relaxed);
+  m.level_db = meter_level_db_.load(std::memory_order_relaxed);
+  m.played = meter_played_.load(std::memory_order_relaxed);
+  m.late = meter_late_.load(std::memory_order_relaxed);
+  return m;
+}
+
 int Playback::render(float* out, unsigned long frames, double device_latency_s, bool underflow) noexcept {
   if (device_latency_s < 0) device_latency_s = output_latency_s_;
   // On the room's clock, as the packets' arrival and capture times are (clock_gettime through the
@@ -324,6 +333,7 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
       device_latency_sum_s_ = 0;
       device_latency_n_ = 0;
       current_.talk_id = start->talk_id;
+      level_.reset();
       underruns_at_start_ = underruns_.load(std::memory_order_relaxed);
       was_active_ = true;
       talking_.store(true, std::memory_order_relaxed);
@@ -351,11 +361,28 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
       if (arrived) arrival_hist_.add(us(playout - step.arrival));
       if (captured && arrived) transit_hist_.add(us(step.arrival - step.capture));
     });
+    if (was_active_) level_.process(mono_.data(), n);
     for (std::size_t i = 0; i < n; ++i) {
       const float v = mono_[i] * (gain_from + gain_step * static_cast<float>(done + i + 1));
       for (int ch = 0; ch < channels_; ++ch) out[(done + i) * channels_ + ch] = v;
     }
     done += n;
+  }
+  if (was_active_) {
+    const auto& s = stage_.stats();
+    const auto since_start = [&](std::uint64_t now_count, std::uint64_t at_start) {
+      return static_cast<std::uint32_t>(now_count - at_start);
+    };
+    const std::uint32_t dropped_late = since_start(s.late, stats_at_start_.late) +
+                                       since_start(s.discarded, stats_at_start_.discarded) +
+                                       since_start(s.over_budget, stats_at_start_.over_budget);
+    // A late packet that still plays is counted late when it arrives and played when it plays.
+    const std::uint32_t played = since_start(s.played, stats_at_start_.played),
+                        late_played = since_start(s.late_played, stats_at_start_.late_played);
+    meter_played_.store(played > late_played ? played - late_played : 0, std::memory_order_relaxed);
+    meter_late_.store(dropped_late + late_played, std::memory_order_relaxed);
+    meter_level_db_.store(level_.peak_db(), std::memory_order_relaxed);
+    meter_talk_.store(stage_.active() ? current_.talk_id : 0, std::memory_order_relaxed);
   }
   if (was_active_ && !stage_.active()) {
     was_active_ = false;

@@ -23,6 +23,7 @@
 #include "latency_histogram.hpp"
 #include "output_buffer_policy.hpp"
 #include "playout_ring.hpp"
+#include "ptt/level_meter.hpp"
 
 namespace ptt::server {
 
@@ -85,6 +86,8 @@ class Playback {
   void packet(const AudioPacket& packet);
   void talk_ended(TalkId talk_id);
   std::uint64_t dropped_commands() const noexcept { return dropped_.load(); }
+  // From any thread.
+  LiveMeter live_meter() const noexcept;
   // The professor's volume, 0 (muted) to 1, from any thread; the audio thread ramps to it over one
   // callback's buffer, so a mute does not click.
   void set_gain(float gain) noexcept { gain_.store(gain < 0 ? 0.0f : gain > 1 ? 1.0f : gain, std::memory_order_relaxed); }
@@ -141,6 +144,10 @@ class Playback {
   std::atomic<float> gain_{1.0f};
   static_assert(std::atomic<float>::is_always_lock_free, "the audio thread reads it: no lock behind it");
   float applied_gain_ = 1.0f;  // the audio thread's: where the last buffer's ramp ended
+  LevelMeter level_;           // the audio thread's: of the talk playing
+  std::atomic<TalkId> meter_talk_{0};
+  std::atomic<float> meter_level_db_{LevelMeter::kFloorDb};
+  std::atomic<std::uint32_t> meter_played_{0}, meter_late_{0};
   OutputBufferPolicy buffer_policy_{OutputBufferPolicy::Clock::now()};  // watchdog (and constructor) only
   mutable std::mutex mutex_;  // status_, stream_ (never taken by the callback)
   std::string status_;

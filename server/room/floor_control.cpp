@@ -32,6 +32,7 @@ std::uint32_t FloorControl::queue_position(ClientId client) const noexcept {
 }
 
 RequestResult FloorControl::request(ClientId client, TimePoint now) {
+  RearmOnExit rearm_on_exit{*this, now};
   RequestResult r;
   if (!holder_ && mode_ != FloorMode::moderated) {
     // Outside moderated mode a client waits in line only while someone holds the floor, so the
@@ -59,6 +60,7 @@ RequestResult FloorControl::request(ClientId client, TimePoint now) {
 }
 
 ReleaseResult FloorControl::release(ClientId client, std::uint32_t talk_id, TimePoint now) {
+  RearmOnExit rearm_on_exit{*this, now};
   ReleaseResult r;
   const bool holds = holder_ && holder_->client == client;
   if (holds && (talk_id == 0 || talk_id == holder_->talk_id)) {
@@ -86,6 +88,7 @@ ReleaseResult FloorControl::release(ClientId client, std::uint32_t talk_id, Time
 }
 
 FloorChange FloorControl::remove(ClientId client, TimePoint now) {
+  RearmOnExit rearm_on_exit{*this, now};
   if (holder_ && holder_->client == client) return end_talk(std::nullopt, now);
   FloorChange c;
   auto it = std::find(queue_.begin(), queue_.end(), client);
@@ -103,6 +106,12 @@ void FloorControl::heard_from(ClientId client, TimePoint now, bool speech) {
 }
 
 FloorChange FloorControl::tick(TimePoint now) {
+  RearmOnExit rearm_on_exit{*this, now};
+  if (!holder_ && auto_grant_ && now >= auto_grant_->at) {
+    FloorChange c = grant_queued(auto_grant_->client, now);
+    c.auto_approved = c.granted.has_value();
+    return c;
+  }
   if (!holder_) return {};
   if (now - started_ >= config_.max_talk) return end_talk(protocol::RevokeReason::max_time, now);
   if (now - last_heard_ >= config_.unresponsive) return end_talk(protocol::RevokeReason::unresponsive, now);
@@ -112,6 +121,7 @@ FloorChange FloorControl::tick(TimePoint now) {
 }
 
 FloorChange FloorControl::revoke(protocol::RevokeReason reason, TimePoint now) {
+  RearmOnExit rearm_on_exit{*this, now};
   if (!holder_) return {};
   return end_talk(reason, now);
 }
@@ -140,6 +150,7 @@ FloorChange FloorControl::grant_first(TimePoint now) {
 }
 
 FloorChange FloorControl::grant_queued(ClientId client, TimePoint now) {
+  RearmOnExit rearm_on_exit{*this, now};
   FloorChange c;
   auto it = std::find(queue_.begin(), queue_.end(), client);
   if (holder_ || it == queue_.end()) return c;
@@ -149,7 +160,8 @@ FloorChange FloorControl::grant_queued(ClientId client, TimePoint now) {
   return c;
 }
 
-FloorChange FloorControl::dequeue(ClientId client) {
+FloorChange FloorControl::dequeue(ClientId client, TimePoint now) {
+  RearmOnExit rearm_on_exit{*this, now};
   FloorChange c;
   auto it = std::find(queue_.begin(), queue_.end(), client);
   if (it == queue_.end()) return c;
@@ -160,6 +172,7 @@ FloorChange FloorControl::dequeue(ClientId client) {
 }
 
 FloorChange FloorControl::set_mode(FloorMode mode, TimePoint now) {
+  RearmOnExit rearm_on_exit{*this, now};
   if (mode == mode_) return {};
   mode_ = mode;
   if (mode == FloorMode::moderated) return {};  // the line waits for the professor
@@ -170,6 +183,21 @@ FloorChange FloorControl::set_mode(FloorMode mode, TimePoint now) {
     c.queue_changed = true;
   }
   return c;
+}
+
+void FloorControl::set_auto_approve(std::chrono::milliseconds delay, TimePoint now) {
+  auto_approve_ = delay.count() > 0 ? delay : std::chrono::milliseconds{0};
+  auto_grant_.reset();
+  rearm(now);
+}
+
+void FloorControl::rearm(TimePoint now) {
+  if (mode_ != FloorMode::moderated || auto_approve_.count() <= 0 || holder_ || queue_.empty()) {
+    auto_grant_.reset();
+    return;
+  }
+  // The countdown belongs to whoever is first: a new first (the one before left) starts afresh.
+  if (!auto_grant_ || auto_grant_->client != queue_.front()) auto_grant_ = AutoGrant{queue_.front(), now + auto_approve_};
 }
 
 }  // namespace ptt::server

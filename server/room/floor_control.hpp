@@ -27,6 +27,15 @@ struct FloorConfig {
   std::chrono::milliseconds max_talk{120'000};     // longest talk
   std::chrono::milliseconds unresponsive{3'000};   // holder silent (no message, no pong) this long: revoked
   std::chrono::milliseconds silence{0};            // holder sends no speech this long: revoked (0 = off)
+  // Moderated mode's auto-approve: on a free floor the first in line is granted after this long
+  // unless the professor acts first (0: off; only the professor grants).
+  std::chrono::milliseconds auto_approve{0};
+};
+
+// An auto-approve countdown: `client`, first in line, gets the free floor at `at`.
+struct AutoGrant {
+  ClientId client = 0;
+  TimePoint at{};
 };
 
 struct Talk {
@@ -42,6 +51,7 @@ struct FloorChange {
   bool queue_changed = false;
   // Taken out of line without being granted (the professor's dequeue, a change to first come).
   std::vector<ClientId> left_queue;
+  bool auto_approved = false;  // `granted` came from the auto-approve countdown
   bool floor_changed() const noexcept { return ended.has_value() || granted.has_value(); }
 };
 
@@ -61,7 +71,7 @@ struct ReleaseResult {
 class FloorControl {
  public:
   explicit FloorControl(const FloorConfig& config = {})
-      : config_(config), mode_(config.mode) {}
+      : config_(config), mode_(config.mode), auto_approve_(config.auto_approve) {}
 
   RequestResult request(ClientId client, TimePoint now);
   // The client lets go (docs/PROTOCOL.md section 5, rule 6). talk_id 0 cancels whatever its request
@@ -74,7 +84,8 @@ class FloorControl {
   FloorChange remove(ClientId client, TimePoint now);
   // Any message from the client proves it alive; speech=true also resets the silence timer.
   void heard_from(ClientId client, TimePoint now, bool speech = false);
-  // Enforces the maximum talk time, the holder's liveness and the silence limit.
+  // Enforces the maximum talk time, the holder's liveness and the silence limit, and grants when
+  // an auto-approve countdown ends.
   FloorChange tick(TimePoint now);
   // The professor takes the floor back.
   FloorChange revoke(protocol::RevokeReason reason, TimePoint now);
@@ -82,11 +93,16 @@ class FloorControl {
   // has no other way to the floor). Changes nothing while someone holds it or if not in line.
   FloorChange grant_queued(ClientId client, TimePoint now);
   // The professor takes `client` out of line.
-  FloorChange dequeue(ClientId client);
+  FloorChange dequeue(ClientId client, TimePoint now);
   // A new mode, at once. Into queue mode, a free floor goes to the first in line; into first come,
   // too, and everyone else in line leaves it (first come has no line).
   FloorChange set_mode(FloorMode mode, TimePoint now);
   FloorMode mode() const noexcept { return mode_; }
+  // Moderated mode's auto-approve delay (0: off). A new delay restarts a running countdown.
+  void set_auto_approve(std::chrono::milliseconds delay, TimePoint now);
+  std::chrono::milliseconds auto_approve() const noexcept { return auto_approve_; }
+  // The countdown running now: moderated mode, auto-approve on, the floor free, someone in line.
+  const std::optional<AutoGrant>& auto_grant() const noexcept { return auto_grant_; }
 
   bool accepts_audio(ClientId client, std::uint32_t talk_id) const noexcept {
     return holder_ && holder_->client == client && holder_->talk_id == talk_id;
@@ -108,6 +124,14 @@ class FloorControl {
 
   // The free floor to the first in line.
   FloorChange grant_first(TimePoint now);
+  // Starts, keeps or stops the auto-approve countdown to fit the state; each public operation that
+  // can change the mode, the holder or the line ends with it (through a RearmOnExit).
+  void rearm(TimePoint now);
+  struct RearmOnExit {
+    FloorControl& floor;
+    TimePoint now;
+    ~RearmOnExit() { floor.rearm(now); }
+  };
 
   FloorConfig config_;
   FloorMode mode_;
@@ -116,6 +140,8 @@ class FloorControl {
   std::uint32_t next_talk_id_ = 1;
   bool ids_wrapped_ = false;  // every id has been issued once (after 2^32 - 1 talks)
   TimePoint started_{}, last_heard_{}, last_speech_{};
+  std::chrono::milliseconds auto_approve_{0};
+  std::optional<AutoGrant> auto_grant_;
 };
 
 }  // namespace ptt::server

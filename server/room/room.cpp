@@ -114,7 +114,7 @@ ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now, std::string addr
                               RateLimiter(config_.floor_requests_per_s, config_.floor_request_burst),
                               RateLimiter(config_.messages_per_s, config_.message_burst),
                               RateLimiter(config_.audio_frames_per_s, config_.audio_frame_burst), std::nullopt,
-                              static_cast<std::int64_t>(wall_clock_()) - room_us(now), -1, std::move(address), 0, {}});
+                              static_cast<std::int64_t>(wall_clock_()) - room_us(now), -1, std::move(address), 0, {}, {}});
   return id;
 }
 
@@ -219,8 +219,8 @@ void Room::handle(ClientId id, Client& c, proto::ControlMessage&& msg, TimePoint
           log("queued", id, "position " + std::to_string(r.position));
           apply(r.change, now);  // tells this client its place (and no one whose place is unchanged)
         } else {  // asked again: the answer is its place, unchanged
-          queue_told_[id] = QueueNotice{r.position, floor_.holder() ? floor_.holder()->client : 0};
-          send(id, proto::FloorDenied{proto::DenyReason::queued, holder_name(), r.position});
+          queue_told_.erase(id);  // so that it alone is told again
+          send_queue_positions(now);
         }
         break;
     }
@@ -337,13 +337,24 @@ void Room::on_binary(ClientId id, const std::uint8_t* data, std::size_t size, Ti
   }
   floor_.heard_from(id, now, (frame.header.flags & proto::audio_flags::kSpeech) != 0);
   ++stats_.audio_accepted;
+  auto& tp = c.talk_packets;
+  if (tp.talk != frame.header.talk_id) tp = Client::TalkPackets{frame.header.talk_id, 0, 0, frame.header.sequence};
+  // Forward by less than half the sequence space: the packets between were lost on the way; a step
+  // back is a repeat or a packet reordered by a sender that does not follow the protocol.
+  if (const auto ahead = static_cast<std::uint16_t>(frame.header.sequence - tp.next_sequence); ahead < 0x8000) {
+    tp.missing += ahead;
+    tp.next_sequence = static_cast<std::uint16_t>(frame.header.sequence + 1);
+  }
+  ++tp.received;
   if (sink_)
     sink_->audio(audio_packet(frame, id, now, capture_on_room_clock(frame.header.capture_time_us, c.sender_minus_room_us, now)));
 }
 
 void Room::tick(TimePoint now) {
-  apply(floor_.tick(now), now);
+  const auto change = floor_.tick(now);
+  apply(change, now, change.auto_approved ? "auto-approved" : "");
   update_consoles(now, false);
+  update_meters(now);
 
   // Each client is pinged on its own schedule, from when it connected: with thousands connected,
   // a tick pings a slice of them rather than all at once (which would delay every other message).
@@ -387,7 +398,7 @@ bool Room::grant_floor(ClientId id, TimePoint now) {
 }
 
 bool Room::dequeue(ClientId id, TimePoint now) {
-  const auto change = floor_.dequeue(id);
+  const auto change = floor_.dequeue(id, now);
   apply(change, now, "taken out by the professor");
   return change.queue_changed;
 }
@@ -407,6 +418,15 @@ bool Room::set_floor_mode(FloorMode mode, TimePoint now) {
   if (mode == floor_.mode()) return false;
   log_.add(LogEntry{wall_clock_(), "mode", "", std::string(to_string(mode)), -1});
   apply(floor_.set_mode(mode, now), now, "mode change");
+  return true;
+}
+
+bool Room::set_auto_approve(std::chrono::milliseconds delay, TimePoint now) {
+  if (delay == floor_.auto_approve()) return false;
+  floor_.set_auto_approve(delay, now);
+  log_.add(LogEntry{wall_clock_(), "auto-approve", "",
+                    delay.count() ? "after " + std::to_string(std::chrono::ceil<std::chrono::seconds>(delay).count()) + " s" : "off", -1});
+  apply({}, now);  // tells the first in line of a countdown that started or stopped
   return true;
 }
 
@@ -468,11 +488,40 @@ void Room::update_consoles(TimePoint now, bool force) {
   // The view without its clock: a talk's elapsed time alone is no reason to send (the page counts on).
   auto view = nlohmann::json::parse(console_json(now));
   view["floor"].erase("elapsed_ms");
+  if (view["countdown"].is_object()) view["countdown"].erase("ms");
   auto compare = view.dump();
   if (!force && compare == console_sent_) return;
   console_sent_ = std::move(compare);
   console_sent_at_ = now;
   const auto text = std::make_shared<const std::string>(console_json(now));
+  for (auto& [id, console] : consoles_)
+    if (auto p = console.peer.lock()) p->send(text);
+}
+
+namespace {
+double percent(std::uint32_t part, std::uint32_t whole) {
+  return whole == 0 ? 0.0 : std::round(1000.0 * part / whole) / 10.0;
+}
+}  // namespace
+
+void Room::update_meters(TimePoint now) {
+  const auto& h = floor_.holder();
+  if (consoles_.empty() || !h || now - meter_sent_at_ < std::chrono::milliseconds(100)) return;
+  meter_sent_at_ = now;
+  auto it = clients_.find(h->client);
+  if (it == clients_.end()) return;
+  const auto& tp = it->second.talk_packets;
+  const bool this_talk = tp.talk == h->talk_id;
+  const std::uint32_t received = this_talk ? tp.received : 0, missing = this_talk ? tp.missing : 0;
+  nlohmann::json m{{"type", "meter"}, {"client", h->client}, {"talk", h->talk_id},
+                   {"received", received}, {"missing", missing}, {"lost_pct", percent(missing, received + missing)},
+                   {"level_db", nullptr}};
+  // What the speakers play: the level, and the packets that came too late for their turn.
+  if (const LiveMeter live = sink_ ? sink_->live_meter() : LiveMeter{}; live.talk_id == h->talk_id) {
+    m["level_db"] = std::round(live.level_db * 10.0f) / 10.0f;
+    m["late_pct"] = percent(live.late, live.played + live.late);
+  }
+  const auto text = std::make_shared<const std::string>(m.dump());
   for (auto& [id, console] : consoles_)
     if (auto p = console.peer.lock()) p->send(text);
 }
@@ -486,6 +535,10 @@ std::string Room::console_json(TimePoint now) const {
                      {"connected_s", std::chrono::duration_cast<std::chrono::seconds>(now - c.connected).count()},
                      {"rtt_ms", c.best_round_trip_us < 0 ? -1 : (c.best_round_trip_us + 500) / 1000}};
     add_floor_place(j, floor_, id);
+    // The last finished talk's packet loss (the live talk's is in the meter messages).
+    const auto& tp = c.talk_packets;
+    if (tp.talk != 0 && !(floor_.holder() && floor_.holder()->talk_id == tp.talk))
+      j["last_talk"] = {{"received", tp.received}, {"missing", tp.missing}, {"lost_pct", percent(tp.missing, tp.received + tp.missing)}};
     clients.push_back(std::move(j));
   }
   nlohmann::json floor{{"taken", false}, {"max_talk_ms", config_.floor.max_talk.count()}};
@@ -498,6 +551,9 @@ std::string Room::console_json(TimePoint now) const {
   }
   nlohmann::json queue = nlohmann::json::array();
   for (ClientId id : floor_.queue()) queue.push_back(id);
+  nlohmann::json countdown = nullptr;
+  if (const auto& a = floor_.auto_grant())
+    countdown = {{"client", a->client}, {"ms", std::chrono::ceil<std::chrono::milliseconds>(a->at - now).count()}};
   // The newest 50 entries of the session log (all of it: GET /admin/log.csv).
   nlohmann::json log = nlohmann::json::array();
   const auto& entries = log_.entries();
@@ -509,6 +565,8 @@ std::string Room::console_json(TimePoint now) const {
   return nlohmann::json{{"type", "room"}, {"mode", to_string(floor_.mode())},
                         {"clients", clients}, {"floor", floor},
                         {"queue", queue},   {"talks", stats_.talks},
+                        {"auto_approve_s", std::chrono::ceil<std::chrono::seconds>(floor_.auto_approve()).count()},
+                        {"countdown", countdown},
                         {"join_urls", join_urls_}, {"room_code", config_.room_code},
                         {"log", log},
                         {"output", {{"muted", output_muted_}, {"volume", output_volume_}}}}
@@ -541,6 +599,10 @@ void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
                           ? floor_mode_from_string(msg["mode"].get<std::string>()) : std::nullopt;
     if (!mode) return reply({{"type", "error"}, {"action", type}, {"message", "`mode` is first_come, queue or moderated"}});
     changed = set_floor_mode(*mode, now);
+  } else if (type == "auto_approve") {
+    if (!msg.contains("seconds") || !msg["seconds"].is_number_unsigned() || msg["seconds"].get<std::uint64_t>() > 60)
+      return reply({{"type", "error"}, {"action", type}, {"message", "`seconds` is 0 (off) to 60"}});
+    changed = set_auto_approve(std::chrono::seconds(msg["seconds"].get<std::uint64_t>()), now);
   } else if (type == "output") {
     // {"type":"output","muted":bool,"volume":0..1}: either field alone changes only itself.
     const bool has_muted = msg.contains("muted"), has_volume = msg.contains("volume");
@@ -556,7 +618,7 @@ void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
     if (changed)
       log_.add(LogEntry{wall_clock_(), "output", "", muted ? "muted" : "volume " + std::to_string(std::lround(volume * 100)) + " %", -1});
   } else {
-    return reply({{"type", "error"}, {"message", "unknown action: revoke, grant, dequeue, remove, mode or output"}});
+    return reply({{"type", "error"}, {"message", "unknown action: revoke, grant, dequeue, remove, mode, auto_approve or output"}});
   }
   reply({{"type", "done"}, {"action", type}, {"changed", changed}});
   update_consoles(now, true);
@@ -599,9 +661,13 @@ void Room::apply(const FloorChange& change, TimePoint now, std::string_view caus
     const auto holder = holder_name();
     for (ClientId id : change.left_queue) send(id, proto::FloorDenied{proto::DenyReason::busy, holder, 0});
   }
-  if (change.floor_changed() || change.queue_changed) {
-    broadcast_floor_state();
-    send_queue_positions();
+  if (change.floor_changed() || change.queue_changed) broadcast_floor_state();
+  const auto& countdown = floor_.auto_grant();
+  const bool countdown_changed = countdown.has_value() != countdown_told_.has_value() ||
+                                 (countdown && (countdown->client != countdown_told_->client || countdown->at != countdown_told_->at));
+  if (change.floor_changed() || change.queue_changed || countdown_changed) {
+    countdown_told_ = countdown;
+    send_queue_positions(now);
   }
 }
 
@@ -610,7 +676,7 @@ std::string Room::holder_name() const {
   return h ? name_of(h->client).value_or("") : std::string{};
 }
 
-void Room::send_queue_positions() {
+void Room::send_queue_positions(TimePoint now) {
   // Only those whose place or holder changed are told: a newcomer at the back is the only one told
   // of its arrival, where telling everyone each time made n arrivals cost n^2 / 2 messages.
   // In moderated mode the line also waits while the floor is free (holder 0, no name).
@@ -618,13 +684,16 @@ void Room::send_queue_positions() {
   const ClientId holder = floor_.holder() ? floor_.holder()->client : 0;
   std::optional<std::string> name;
   std::uint32_t position = 0;
+  const auto& countdown = floor_.auto_grant();
   for (ClientId id : floor_.queue()) {
-    const QueueNotice notice{++position, holder};
+    const QueueNotice notice{++position, holder, countdown && countdown->client == id ? countdown->at : TimePoint{}};
     auto before = queue_told_.find(id);
     if (before == queue_told_.end() || before->second.position != notice.position ||
-        before->second.holder != notice.holder) {
+        before->second.holder != notice.holder || before->second.grant_at != notice.grant_at) {
       if (!name) name = holder_name();
-      send(id, proto::FloorDenied{proto::DenyReason::queued, *name, notice.position});
+      const auto grant_in = notice.grant_at == TimePoint{} ? 0
+          : std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(notice.grant_at - now).count());
+      send(id, proto::FloorDenied{proto::DenyReason::queued, *name, notice.position, static_cast<std::uint32_t>(grant_in)});
     }
     told.emplace(id, notice);
   }

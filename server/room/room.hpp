@@ -84,7 +84,10 @@ class Room {
   bool dequeue(ClientId id, TimePoint now);         // takes one out of line
   bool remove_client(ClientId id, TimePoint now);   // closes one, who cannot rejoin for removal_block
   bool set_floor_mode(FloorMode mode, TimePoint now);
+  // Moderated mode's auto-approve delay, 0 (off) to 60 s.
+  bool set_auto_approve(std::chrono::milliseconds delay, TimePoint now);
   FloorMode floor_mode() const noexcept { return floor_.mode(); }
+  const FloorControl& floor() const noexcept { return floor_; }
   // Closes every connection (server shutting down).
   void close_all(std::uint16_t code, std::string_view reason, TimePoint now);
   // A floor-state broadcast still has clients to reach: call continue_broadcast() soon (the server
@@ -133,6 +136,13 @@ class Room {
     std::string address;
     std::uint64_t floor_version = 0;  // the newest floor state this client has been sent
     std::string asked_name;  // the name as asked for (normalised), before it was made unique
+    // The client's latest talk as its packets arrived: the page numbers every packet it sends, so a
+    // gap in the sequence is a packet lost before the server (the page's own queue overflowed).
+    struct TalkPackets {
+      TalkId talk = 0;
+      std::uint32_t received = 0, missing = 0;
+      std::uint16_t next_sequence = 0;
+    } talk_packets;
   };
 
   void handle(ClientId id, Client& c, protocol::ControlMessage&& msg, TimePoint now);
@@ -153,7 +163,7 @@ class Room {
   void drop(ClientId id, std::uint16_t close_code, protocol::ErrorCode code, std::string_view message, TimePoint now);
   std::string unique_name(const std::string& wanted) const;
   // Tells each queued client its position and the holder, when they differ from what it was last told.
-  void send_queue_positions();
+  void send_queue_positions(TimePoint now);
   // The holder's name, empty when the floor is free.
   std::string holder_name() const;
 
@@ -168,10 +178,15 @@ class Room {
   struct QueueNotice {
     std::uint32_t position = 0;
     ClientId holder = 0;
+    TimePoint grant_at{};  // the auto-approve countdown's end, for the first in line while it runs
   };
+  std::optional<AutoGrant> countdown_told_;  // the auto-approve countdown the line was last told of
   std::map<ClientId, QueueNotice> queue_told_;  // what each queued client was last told
   // Sends the consoles the room's view if it changed (or `force`), at most every 250 ms unless forced.
   void update_consoles(TimePoint now, bool force);
+  // While someone holds the floor: the live talk's level and packet figures, every 100 ms.
+  void update_meters(TimePoint now);
+  TimePoint meter_sent_at_{};
   struct Console {
     std::weak_ptr<Peer> peer;
     std::string login;

@@ -36,6 +36,7 @@ void ClientSession::closed() {
   floor_ = {};
   holder_.clear();
   position_ = 0;
+  grant_at_ms_ = 0;
   // A refused join stays refused: the form asks for a new name or code, not the retry timer.
   if (state_ == State::rejected) return;
   set(State::unreachable, reason_ == Reason::server_full ? Reason::server_full : Reason::connection_lost);
@@ -128,6 +129,7 @@ void ClientSession::on(const proto::FloorGranted& m, double now_ms) {
   live_since_ms_ = now_ms;
   holder_.clear();
   position_ = 0;
+  grant_at_ms_ = 0;
   level_ = 0;
   silence_ms_ = 0;
   capture_.push_back({CaptureCommand::grant, m.talk_id});
@@ -143,12 +145,14 @@ void ClientSession::on(const proto::FloorDenied& m, double now_ms) {
       // In line: the pre-roll keeps running, so the grant starts with what was just said.
       holder_ = m.holder;
       position_ = m.position;
+      grant_at_ms_ = m.grant_in_ms ? now_ms + m.grant_in_ms : 0;
       set(State::queued);
       break;
     case proto::DenyReason::busy:
       stop_capture();
       holder_ = m.holder;
       position_ = 0;
+      grant_at_ms_ = 0;
       set(State::busy, Reason::busy);
       break;
     case proto::DenyReason::rate_limited:
@@ -156,6 +160,7 @@ void ClientSession::on(const proto::FloorDenied& m, double now_ms) {
       stop_capture();
       holder_.clear();
       position_ = 0;
+      grant_at_ms_ = 0;
       retry_at_ms_ = now_ms + kRateRetryMs;  // still held then: ask again
       set(State::busy, Reason::rate_limited);
       break;
@@ -230,6 +235,7 @@ void ClientSession::request() {
   capturing_ = true;
   holder_.clear();
   position_ = 0;
+  grant_at_ms_ = 0;
   set(State::requesting);
 }
 

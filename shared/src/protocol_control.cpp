@@ -157,7 +157,9 @@ std::string encode_control(const ControlMessage& msg) {
         } else if constexpr (std::is_same_v<T, FloorGranted>) {
           return json{{"talk", m.talk_id}, {"max_talk_ms", m.max_talk_ms}};
         } else if constexpr (std::is_same_v<T, FloorDenied>) {
-          return json{{"reason", to_string(m.reason)}, {"holder", m.holder}, {"position", m.position}};
+          json j{{"reason", to_string(m.reason)}, {"holder", m.holder}, {"position", m.position}};
+          if (m.grant_in_ms != 0) j["grant_in_ms"] = m.grant_in_ms;
+          return j;
         } else if constexpr (std::is_same_v<T, FloorRevoked>) {
           return json{{"talk", m.talk_id}, {"reason", to_string(m.reason)}};
         } else if constexpr (std::is_same_v<T, FloorState>) {
@@ -238,9 +240,11 @@ ErrorCode decode_control(std::string_view text, ControlMessage& out, std::string
   } else if (type == "floor_denied") {
     FloorDenied m;
     ok = r.enumeration("reason", m.reason, kDenyNames) && r.str("holder", m.holder, 4 * kMaxNameCodePoints) &&
-         r.u32("position", m.position);
+         r.u32("position", m.position) && r.u32("grant_in_ms", m.grant_in_ms, /*required=*/false);
     if (ok && (m.reason == DenyReason::queued) != (m.position != 0))
       ok = r.fail(ErrorCode::bad_field, "position", "must be non-zero exactly when queued");
+    if (ok && m.grant_in_ms != 0 && m.position != 1)
+      ok = r.fail(ErrorCode::bad_field, "grant_in_ms", "only the first in line has a countdown");
     msg = std::move(m);
   } else if (type == "floor_revoked") {
     FloorRevoked m;

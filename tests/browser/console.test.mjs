@@ -1,7 +1,8 @@
 // The professor's console (web/console.html) in the browser, against the real server: it opens from
 // the terminal's link, shows the students, the live talk's timer, the line; the professor takes the
 // floor back, runs the room in moderated mode (B waits until granted, then is heard through the
-// speakers), removes a student who cannot rejoin at once, and plays a recording. Access: no cookie,
+// speakers, its level on the console's meter), auto-approves the first in line after a countdown
+// the student sees, removes a student who cannot rejoin at once, and plays a recording. Access: no cookie,
 // a wrong token, a student's socket and an action after logout are each refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,7 +97,16 @@ test('the console opens from the link, runs the class, and refuses those without
   await consolePage.locator('#queue li', { hasText: 'B' }).getByRole('button', { name: 'Give the floor' }).click();
   await waitState(pageB, 'live', 3000);
   const liveAt = performance.now();
-  await sleepMs(3000);
+  // The live talk's level at the speakers, on the console and in B's row, with its loss.
+  await sleepMs(1500);
+  const level = await consolePage.locator('#live-level').evaluate((m) => m.value);
+  const rowLevel = await row('B').locator('meter.row-level').evaluate((m) => m.value);
+  const liveStats = await consolePage.locator('#live-stats').textContent();
+  console.log(`console: while B talks, level ${level} dBFS (B's row ${rowLevel}); "${liveStats}"`);
+  assert.ok(level > -40, `the console's meter moves with B's speech (${level} dBFS)`);
+  assert.ok(rowLevel > -40, `B's row shows the meter too (${rowLevel} dBFS)`);
+  assert.match(liveStats, /^Level -?\d+ dBFS · lost \d+(\.\d)? %, late \d+(\.\d)? %$/);
+  await sleepMs(1500);
   await pageB.mouse.up();
   const heldS = (performance.now() - liveAt) / 1000;
   await waitState(pageB, 'ready', 2000);
@@ -131,6 +141,25 @@ test('the console opens from the link, runs the class, and refuses those without
   assert.ok(peak < 0.001, `nothing was played while muted (peak ${peak})`);
   assert.ok(recordedPeak > 0.1, `the muted talk was recorded (peak ${recordedPeak})`);
   await consolePage.getByLabel('Mute the speakers (talks are still recorded)').uncheck();
+  // B's row keeps the finished talk's loss; nothing was lost on loopback.
+  assert.equal(await row('B').locator('td').nth(4).textContent(), '0 %');
+
+  // Auto-approve: A, first in line, sees a countdown and is granted when it ends, with no click.
+  await consolePage.locator('#auto-approve').selectOption('3');
+  await consolePage.locator('#auto-approve-line').waitFor({ state: 'visible', timeout: 3000 });
+  await pageA.keyboard.down('Space');
+  await waitState(pageA, 'queued', 3000);
+  await pageA.locator('#status', { hasText: /^The floor is yours in [1-3] s: keep holding\.$/ }).waitFor({ timeout: 3000 });
+  await consolePage.locator('#queue li', { hasText: /gets the floor in [0-3] s/ }).waitFor({ timeout: 3000 });
+  const queuedAt = performance.now();
+  await waitState(pageA, 'live', 6000);
+  const waitedS = (performance.now() - queuedAt) / 1000;
+  console.log(`console: auto-approve after 3 s: A went live ${waitedS.toFixed(2)} s after the countdown showed`);
+  assert.ok(waitedS > 1.5 && waitedS < 4.5, `A waited the countdown (${waitedS.toFixed(2)} s)`);
+  await sleepMs(500);
+  await pageA.keyboard.up('Space');
+  await waitState(pageA, 'ready', 2000);
+  await consolePage.locator('#auto-approve').selectOption('0');
 
   // Remove C: C's page says why, and the same page cannot rejoin for a while.
   await row('C').getByRole('button', { name: 'Remove' }).click();
@@ -158,7 +187,10 @@ test('the console opens from the link, runs the class, and refuses those without
   const csv = await consolePage.evaluate(async () => (await fetch('/admin/log.csv')).text());
   const talks = csv.split('\r\n').filter((line) => line.includes(',ended,'));
   console.log(`console: session log's talks:\n${talks.join('\n')}`);
-  assert.equal(talks.length, 3, csv);
+  assert.equal(talks.length, 4, csv);
+  assert.match(talks[3], /,ended,A,released,\d+\.\d$/);  // the auto-approved one
+  assert.match(csv, /,granted,A,auto-approved,/);
+  assert.match(csv, /,auto-approve,,after 3 s,/);
   assert.match(talks[2], /,ended,B,released,\d+\.\d$/);  // the muted one
   assert.match(csv, /,output,,muted,/);
   assert.match(talks[0], /,ended,A,revoked: the professor,\d+\.\d$/);

@@ -329,12 +329,73 @@ TEST(FloorControlModerated, DequeueTakesOneOutOfLineAndSaysWho) {
   FloorControl f(cfg);
   f.request(1, t0);
   f.request(2, t0);
-  auto d = f.dequeue(1);
+  auto d = f.dequeue(1, t0);
   EXPECT_TRUE(d.queue_changed);
   EXPECT_EQ(d.left_queue, std::vector<ClientId>{1});
   EXPECT_FALSE(d.floor_changed());
   EXPECT_EQ(f.queue_position(2), 1u);
-  EXPECT_FALSE(f.dequeue(1).queue_changed);  // not in line any more
+  EXPECT_FALSE(f.dequeue(1, t0).queue_changed);  // not in line any more
+}
+
+TEST(FloorControlModerated, AutoApproveGrantsTheFirstInLineAfterItsCountdown) {
+  FloorConfig cfg;
+  cfg.mode = FloorMode::moderated;
+  cfg.auto_approve = 5s;
+  FloorControl f(cfg);
+  EXPECT_FALSE(f.auto_grant());
+  f.request(1, t0);
+  ASSERT_TRUE(f.auto_grant());
+  EXPECT_EQ(f.auto_grant()->client, 1u);
+  EXPECT_EQ(f.auto_grant()->at, t0 + 5s);
+  f.request(2, t0 + 1s);  // second in line: the countdown stays the first's
+  EXPECT_EQ(f.auto_grant()->at, t0 + 5s);
+  EXPECT_FALSE(f.tick(t0 + 4900ms).floor_changed());
+  auto g = f.tick(t0 + 5s);
+  ASSERT_TRUE(g.granted);
+  EXPECT_EQ(g.granted->client, 1u);
+  EXPECT_TRUE(g.auto_approved);
+  EXPECT_TRUE(g.queue_changed);
+  // While someone talks no countdown runs; it starts for the next when the floor frees.
+  EXPECT_FALSE(f.auto_grant());
+  auto rel = f.release(1, g.granted->talk_id, t0 + 8s);
+  EXPECT_FALSE(rel.change.granted);
+  ASSERT_TRUE(f.auto_grant());
+  EXPECT_EQ(f.auto_grant()->client, 2u);
+  EXPECT_EQ(f.auto_grant()->at, t0 + 13s);
+  // The professor acts first: the countdown is theirs to overrule.
+  f.request(3, t0 + 9s);
+  EXPECT_TRUE(f.dequeue(2, t0 + 10s).queue_changed);
+  ASSERT_TRUE(f.auto_grant());
+  EXPECT_EQ(f.auto_grant()->client, 3u);
+  EXPECT_EQ(f.auto_grant()->at, t0 + 15s);  // a new first starts afresh
+  EXPECT_TRUE(f.grant_queued(3, t0 + 11s).granted);
+  EXPECT_FALSE(f.auto_grant());
+  EXPECT_FALSE(f.tick(t0 + 13s).floor_changed());  // 3 holds the floor: no countdown grants
+}
+
+TEST(FloorControlModerated, AutoApproveStopsOutsideModeratedModeAndWhenTurnedOff) {
+  FloorConfig cfg;
+  cfg.mode = FloorMode::moderated;
+  FloorControl f(cfg);
+  f.request(1, t0);
+  EXPECT_FALSE(f.auto_grant());  // off by default: only the professor grants
+  f.set_auto_approve(3s, t0 + 1s);
+  ASSERT_TRUE(f.auto_grant());
+  EXPECT_EQ(f.auto_grant()->at, t0 + 4s);
+  f.set_auto_approve(10s, t0 + 2s);  // a new delay restarts the countdown
+  EXPECT_EQ(f.auto_grant()->at, t0 + 12s);
+  f.set_auto_approve(0s, t0 + 3s);
+  EXPECT_FALSE(f.auto_grant());
+  EXPECT_FALSE(f.tick(t0 + 20s).floor_changed());
+  // In queue mode the line moves by itself: no countdown, whatever the delay.
+  f.set_auto_approve(3s, t0 + 21s);
+  EXPECT_TRUE(f.auto_grant());
+  f.set_mode(FloorMode::queue, t0 + 22s);  // grants the first at once
+  EXPECT_TRUE(f.holder());
+  f.request(2, t0 + 22s);
+  f.revoke(RevokeReason::admin, t0 + 23s);  // queue mode: 2 is granted at once
+  EXPECT_EQ(f.holder()->client, 2u);
+  EXPECT_FALSE(f.auto_grant());
 }
 
 TEST(FloorControlModes, ChangingModeLiveKeepsOneHolderAndAnHonestLine) {

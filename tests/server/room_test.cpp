@@ -65,10 +65,10 @@ struct RoomFixture : ::testing::Test {
 
 // A console's end of the channel: the room's views, and the answers to its actions, as JSON.
 struct FakeConsole : Peer {
-  std::vector<nlohmann::json> views, answers;
+  std::vector<nlohmann::json> views, answers, meters;
   void send(std::shared_ptr<const std::string> text) override {
     auto j = nlohmann::json::parse(*text);
-    (j["type"] == "room" ? views : answers).push_back(std::move(j));
+    (j["type"] == "room" ? views : j["type"] == "meter" ? meters : answers).push_back(std::move(j));
   }
   void close(std::uint16_t, std::string_view) override {}
 };
@@ -870,6 +870,99 @@ TEST_F(RoomFixture, TheConsoleSeesTheRoomAndActsThroughItsRules) {
   EXPECT_EQ(console->views.size(), seen);  // a closed console is sent nothing
 }
 
+TEST_F(RoomFixture, AutoApproveCountsDownForTheFirstInLineAndGrants) {
+  config.floor.mode = FloorMode::moderated;
+  make_room();
+  const auto a = joined("Ana"), b = joined("Ben");
+  auto console = std::make_shared<FakeConsole>();
+  const auto cid = room->connect_console(console, now);
+  send(a, proto::FloorRequest{});
+  EXPECT_EQ(peer(a).last<proto::FloorDenied>()->grant_in_ms, 0u);  // off: only the professor grants
+  room->on_console_text(cid, R"({"type":"auto_approve","seconds":5})", now);
+  EXPECT_EQ(console->answers.back()["changed"], true);
+  EXPECT_EQ(console->views.back()["auto_approve_s"], 5);
+  EXPECT_EQ(console->views.back()["countdown"]["client"], a);
+  // Ana, first in line, is told her countdown at once; Ben, second, has none.
+  auto told = peer(a).last<proto::FloorDenied>();
+  ASSERT_TRUE(told);
+  EXPECT_EQ(told->position, 1u);
+  EXPECT_EQ(told->grant_in_ms, 5000u);
+  send(b, proto::FloorRequest{});
+  EXPECT_EQ(peer(b).last<proto::FloorDenied>()->grant_in_ms, 0u);
+  // Asking again while waiting gets the countdown left, not a new one.
+  advance(2000ms);
+  send(a, proto::FloorRequest{});
+  EXPECT_EQ(peer(a).last<proto::FloorDenied>()->grant_in_ms, 3000u);
+  advance(2900ms);
+  EXPECT_FALSE(room->floor_state().taken);
+  advance(100ms);
+  ASSERT_NE(granted_talk(a), 0u);
+  EXPECT_EQ(room->floor_state().holder, "Ana");
+  const auto& log = room->session_log().entries();
+  auto granted = std::find_if(log.rbegin(), log.rend(), [](const LogEntry& e) { return e.event == "granted"; });
+  ASSERT_NE(granted, log.rend());
+  EXPECT_EQ(granted->detail, "auto-approved");
+  // Ben waits while Ana talks, with no countdown; it starts when she lets go.
+  EXPECT_EQ(peer(b).last<proto::FloorDenied>()->grant_in_ms, 0u);
+  send(a, proto::FloorRelease{granted_talk(a)});
+  EXPECT_EQ(peer(b).last<proto::FloorDenied>()->grant_in_ms, 5000u);
+  // Turned off: Ben is told the countdown stopped, and nothing grants him.
+  EXPECT_TRUE(room->set_auto_approve(0ms, now));
+  EXPECT_EQ(peer(b).last<proto::FloorDenied>()->grant_in_ms, 0u);
+  advance(6000ms);
+  EXPECT_FALSE(room->floor_state().taken);
+  // Out of range is refused and changes nothing.
+  for (const char* bad : {R"({"type":"auto_approve","seconds":61})", R"({"type":"auto_approve","seconds":-1})",
+                          R"({"type":"auto_approve"})", R"({"type":"auto_approve","seconds":"5"})"}) {
+    room->on_console_text(cid, bad, now);
+    EXPECT_EQ(console->answers.back()["type"], "error") << bad;
+  }
+  EXPECT_EQ(nlohmann::json::parse(room->console_json(now))["auto_approve_s"], 0);
+}
+
+TEST_F(RoomFixture, TheConsoleGetsTheLiveTalksLevelAndLoss) {
+  const auto a = joined("Ana");
+  auto console = std::make_shared<FakeConsole>();
+  room->connect_console(console, now);
+  advance(500ms);
+  EXPECT_TRUE(console->meters.empty());  // nobody live: no meter
+  send(a, proto::FloorRequest{});
+  const auto talk = granted_talk(a);
+  ASSERT_NE(talk, 0u);
+  // Packets 0..9 with 3, 4 and 7 never sent: 7 arrived, 3 lost before the server.
+  for (std::uint16_t seq : {0, 1, 2, 5, 6, 8, 9}) audio(a, audio_frame(talk, seq));
+  sink.meter = LiveMeter{talk, -12.34f, 90, 10};
+  advance(200ms);
+  ASSERT_FALSE(console->meters.empty());
+  auto m = console->meters.back();
+  EXPECT_EQ(m["client"], a);
+  EXPECT_EQ(m["talk"], talk);
+  EXPECT_EQ(m["received"], 7);
+  EXPECT_EQ(m["missing"], 3);
+  EXPECT_EQ(m["lost_pct"], 30.0);
+  EXPECT_NEAR(m["level_db"].get<double>(), -12.3, 0.01);
+  EXPECT_EQ(m["late_pct"], 10.0);
+  // About ten a second while live.
+  const auto before = console->meters.size();
+  advance(1000ms);
+  EXPECT_GE(console->meters.size() - before, 9u);
+  EXPECT_LE(console->meters.size() - before, 11u);
+  // A meter for another talk (no device, or a stale reading) is not shown as this one's level.
+  sink.meter = LiveMeter{talk + 1, -3.0f, 5, 0};
+  advance(100ms);
+  EXPECT_TRUE(console->meters.back()["level_db"].is_null());
+  EXPECT_FALSE(console->meters.back().contains("late_pct"));
+  // Once the talk ends, the student's row keeps its loss, and the meter stops.
+  send(a, proto::FloorRelease{talk});
+  advance(300ms);
+  const auto after = console->meters.size();
+  advance(500ms);
+  EXPECT_EQ(console->meters.size(), after);
+  const auto& row = console->views.back()["clients"][0];
+  EXPECT_EQ(row["last_talk"]["received"], 7);
+  EXPECT_EQ(row["last_talk"]["lost_pct"], 30.0);
+}
+
 // With more clients than a broadcast slice, a floor change reaches the first slice at once and the
 // rest through continue_broadcast(); the grant and a denial are not held behind the sweep; a
 // second change during the sweep means no client is sent a stale state, and every client ends with
@@ -926,7 +1019,8 @@ TEST_F(RoomFixture, FloorStateBroadcastGoesOutInSlicesAndCoalesces) {
 }
 
 // 20 clients, 10,000 random presses, releases, disconnects (and rejoins), audio frames and clock
-// steps, mixed with the professor's actions (grant, revoke, dequeue, remove, mode changes), in each
+// steps, mixed with the professor's actions (grant, revoke, dequeue, remove, mode changes,
+// auto-approve), in each
 // starting mode. After every step: at most one client believes it holds the floor, and it is the
 // room's holder; every client's last floor_state matches the room's; audio reached the sink only
 // from the holder for the current talk; no one is in line in first-come mode.
@@ -953,11 +1047,12 @@ TEST_F(RoomFixture, RandomisedOperationsKeepEveryViewConsistent) {
       }
     };
     std::map<ClientId, proto::FloorState> views;
+    int countdowns = 0;
 
     for (int step = 0; step < 10'000; ++step) {
       const std::size_t k = rng() % ids.size();
       const ClientId id = ids[k];
-      const int op = static_cast<int>(rng() % 110);
+      const int op = static_cast<int>(rng() % 112);
       const auto sent_frames = sink.frames.size();
       const auto holder_before = room->floor_state();
       bool audio_sent = false;
@@ -996,6 +1091,8 @@ TEST_F(RoomFixture, RandomisedOperationsKeepEveryViewConsistent) {
           ids[k] = joined("R" + std::to_string(step));
           continue;
         }
+      } else if (op < 107) {
+        room->set_auto_approve(std::chrono::milliseconds(200 * (rng() % 3)), now);  // off, 0.2 or 0.4 s
       } else {
         advance(100ms);
         for (auto cid : ids) send(cid, proto::Pong{wall_us, wall_us, wall_us});
@@ -1028,10 +1125,20 @@ TEST_F(RoomFixture, RandomisedOperationsKeepEveryViewConsistent) {
       if (room->floor_mode() == FloorMode::first_come) {
         ASSERT_EQ(truth.queue_length, 0u) << "step " << step;
       }
+      // An auto-approve countdown runs only on a free floor in moderated mode, for the first in line.
+      if (const auto& countdown = room->floor().auto_grant()) {
+        ++countdowns;
+        ASSERT_FALSE(truth.taken) << "step " << step;
+        ASSERT_EQ(room->floor_mode(), FloorMode::moderated) << "step " << step;
+        ASSERT_FALSE(room->floor().queue().empty()) << "step " << step;
+        ASSERT_EQ(room->floor().queue().front(), countdown->client) << "step " << step;
+        ASSERT_GT(countdown->at, now - 1ms) << "step " << step;  // a countdown that ended has granted
+      }
     }
     EXPECT_GT(room->stats().talks, 100u);
     EXPECT_GT(room->stats().audio_accepted, 50u);
     EXPECT_GT(room->stats().audio_dropped, 100u);
+    EXPECT_GT(countdowns, 10);
   }
 }
 

@@ -177,6 +177,25 @@ TEST_F(Session, QueuedKeepsThePrerollAndGoesLiveWhenGranted) {
   EXPECT_EQ(release_talk(out[0]), 5u);
 }
 
+TEST_F(Session, TheFirstInLineSeesTheAutoApproveCountdown) {
+  join(true);
+  s.press(now_ms);
+  server(proto::FloorDenied{proto::DenyReason::queued, "", 2});
+  EXPECT_EQ(s.grant_at_ms(), 0);
+  drain();
+  server(proto::FloorDenied{proto::DenyReason::queued, "", 1, 5000});
+  EXPECT_EQ(s.position(), 1u);
+  EXPECT_EQ(s.grant_at_ms(), now_ms + 5000);
+  EXPECT_TRUE(s.take_view_changed());
+  // The professor turned it off: the countdown goes, the place stays.
+  server(proto::FloorDenied{proto::DenyReason::queued, "", 1});
+  EXPECT_EQ(s.grant_at_ms(), 0);
+  server(proto::FloorDenied{proto::DenyReason::queued, "", 1, 3000});
+  server(proto::FloorGranted{7, 120000});
+  EXPECT_EQ(s.state(), State::live);
+  EXPECT_EQ(s.grant_at_ms(), 0);  // live: no countdown
+}
+
 TEST_F(Session, LettingGoInLineLeavesTheQueue) {
   join(true, taken(9, "Bo", 4));
   s.press(now_ms);

@@ -68,6 +68,10 @@ TEST(Control, FloorGrantedDeniedRevokedRoundTrip) {
   EXPECT_EQ(d.holder, "Ana");
   auto q = std::get<FloorDenied>(round_trip(FloorDenied{DenyReason::queued, "Ana", 3}));
   EXPECT_EQ(q.position, 3u);
+  EXPECT_EQ(q.grant_in_ms, 0u);
+  EXPECT_EQ(encode_control(FloorDenied{DenyReason::queued, "", 3}).find("grant_in_ms"), std::string::npos);
+  auto c = std::get<FloorDenied>(round_trip(FloorDenied{DenyReason::queued, "", 1, 4500}));
+  EXPECT_EQ(c.grant_in_ms, 4500u);
   for (auto reason : {RevokeReason::max_time, RevokeReason::unresponsive, RevokeReason::silence, RevokeReason::admin}) {
     auto r = std::get<FloorRevoked>(round_trip(FloorRevoked{4, reason}));
     EXPECT_EQ(r.reason, reason);
@@ -166,6 +170,9 @@ TEST(ControlRejects, WrongFieldTypesAndRanges) {
       R"({"type":"floor_release","talk":4294967296})",
       R"({"type":"floor_granted","talk":0,"max_talk_ms":1})",
       R"({"type":"floor_denied","reason":"tired","holder":"A","position":0})",
+      R"({"type":"floor_denied","reason":"queued","holder":"","position":2,"grant_in_ms":5000})",
+      R"({"type":"floor_denied","reason":"busy","holder":"A","position":0,"grant_in_ms":5000})",
+      R"({"type":"floor_denied","reason":"queued","holder":"","position":1,"grant_in_ms":-1})",
       R"({"type":"floor_revoked","talk":1,"reason":"bored"})",
       R"({"type":"error","code":"no_such","message":"m"})",
       R"({"type":"error","code":"ok","message":"m"})",

@@ -66,6 +66,8 @@ struct CountingSink : AudioSink {
   void talk_ended(TalkId talk_id, TimePoint) override { ended.push_back(talk_id); }
   float gain = 1.0f;
   void set_output_gain(float g) override { gain = g; }
+  LiveMeter meter;  // what live_meter() reports (talk_id 0: nothing measured)
+  LiveMeter live_meter() const override { return meter; }
 };
 
 // A well-formed audio frame (a 20 ms SILK packet) for the given talk.

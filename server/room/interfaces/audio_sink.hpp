@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "ptt/level_meter.hpp"
 #include "ptt/protocol.hpp"
 #include "ptt/server/vocabulary.hpp"
 
@@ -39,6 +40,17 @@ inline AudioPacket audio_packet(const protocol::AudioFrameView& frame, ClientId 
   return p;
 }
 
+// The talk now playing, for the professor's console: the audio thread publishes it each callback
+// (relaxed atomics, so one reading may mix two callbacks' figures: harmless for a meter).
+struct LiveMeter {
+  TalkId talk_id = 0;                     // 0: nothing playing
+  float level_db = LevelMeter::kFloorDb;  // held peak of what plays, before the professor's volume
+  // This talk's packets so far: played on time, and those that came too late for their turn (the
+  // speakers played a concealment in their place; some still played after it, the rest were dropped).
+  // A gap the sender left on purpose (silence it did not send) is neither.
+  std::uint32_t played = 0, late = 0;
+};
+
 class AudioSink {
  public:
   virtual ~AudioSink() = default;
@@ -47,6 +59,8 @@ class AudioSink {
   virtual void talk_ended(TalkId talk_id, TimePoint now) = 0;
   // The professor's output volume, 0 (muted: talks are still recorded) to 1.
   virtual void set_output_gain(float /*gain*/) {}
+  // The talk playing now, for the console's meter (talk_id 0 when nothing measures it: no device).
+  virtual LiveMeter live_meter() const { return {}; }
 };
 
 }  // namespace ptt::server

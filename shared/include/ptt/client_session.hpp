@@ -100,6 +100,8 @@ class ClientSession {
   bool on_air() const noexcept { return state_ == State::live; }  // the capture sends
   const std::string& holder() const noexcept { return holder_; }      // busy / queued: who talks
   std::uint32_t position() const noexcept { return position_; }       // queued: 1-based place
+  // Queued first in line with the professor's auto-approve on: when the floor comes (0: no countdown).
+  double grant_at_ms() const noexcept { return state_ == State::queued ? grant_at_ms_ : 0; }
   const std::string& my_name() const noexcept { return my_name_; }    // as the server uses it
   bool queue_mode() const noexcept { return queue_mode_; }
   std::uint32_t max_talk_ms() const noexcept { return max_talk_ms_; }
@@ -140,6 +142,7 @@ class ClientSession {
   double live_since_ms_ = 0;
   std::string holder_;
   std::uint32_t position_ = 0;
+  double grant_at_ms_ = 0;
   protocol::FloorState floor_;
   float level_ = 0;
   std::uint32_t silence_ms_ = 0;  // live: without speech since the later of the grant and the last speech

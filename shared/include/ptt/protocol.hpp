@@ -143,6 +143,9 @@ struct FloorDenied {
   DenyReason reason = DenyReason::busy;
   std::string holder;            // name of the current holder (busy/queued)
   std::uint32_t position = 0;    // 1-based place in the queue (queued), else 0
+  // Queued, first in line, in moderated mode with auto-approve on and the floor free: the floor
+  // comes in this long unless the professor acts first. 0: no countdown.
+  std::uint32_t grant_in_ms = 0;
 };
 struct FloorRevoked {
   std::uint32_t talk_id = 0;
