@@ -612,11 +612,13 @@ void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
     const bool muted = has_muted ? msg["muted"].get<bool>() : output_muted_;
     const double volume = has_volume ? msg["volume"].get<double>() : output_volume_;
     changed = muted != output_muted_ || volume != output_volume_;
+    const bool unmuted = output_muted_ && !muted;
     output_muted_ = muted;
     output_volume_ = volume;
     if (sink_) sink_->set_output_gain(muted ? 0.0f : static_cast<float>(volume));
     if (changed)
-      log_.add(LogEntry{wall_clock_(), "output", "", muted ? "muted" : "volume " + std::to_string(std::lround(volume * 100)) + " %", -1});
+      log_.add(LogEntry{wall_clock_(), "output", "",
+                        muted ? "muted" : (unmuted ? "unmuted, volume " : "volume ") + std::to_string(std::lround(volume * 100)) + " %", -1});
   } else {
     return reply({{"type", "error"}, {"message", "unknown action: revoke, grant, dequeue, remove, mode, auto_approve or output"}});
   }

@@ -13,17 +13,18 @@ import { envelope, firstTalk, matchTalk } from './speech_match.mjs';
 
 const h = new Harness();
 const token = 'console-test-token-0123';
-let url, consolePage, pageA, pageB, pageC, speechB;
+let url, consolePage, pageA, pageB, pageC, speechA, speechB;
 
 before(async () => {
   await h.startPulse();
   url = await h.startServer(['--admin-token', token]);
   const silence = path.join(h.dir, 'silence.wav');
   execFileSync('sox', ['-n', '-r', '48000', '-c', '1', silence, 'trim', '0', '5']);
+  speechA = makeSpeech(h.dir, 'a', 'good morning everyone, I have a short comment on the reading for today');
   speechB = makeSpeech(h.dir, 'b', 'may I ask a question about the last slide please, and about the homework for next week');
   consolePage = await h.browser({ wav: silence });
   await consolePage.setViewportSize({ width: 1280, height: 800 });
-  pageA = await h.browser({ wav: silence });
+  pageA = await h.browser({ wav: speechA.wav });
   pageB = await h.browser({ wav: speechB.wav });
   pageC = await h.browser({ wav: silence });
   await joinAs(pageA, url, 'A');
@@ -62,23 +63,31 @@ test('the console opens from the link, runs the class, and refuses those without
   await consolePage.keyboard.press('Escape');
   await consolePage.locator('#join-view').waitFor({ state: 'hidden', timeout: 3000 });
 
-  // A talks: live on the console, the timer runs.
+  // A talks: live on the console, the timer runs, the meter moves with A's voice.
   await pageA.keyboard.down('Space');
   await waitState(pageA, 'live', 5000);
   await consolePage.locator('#holder', { hasText: 'A is speaking' }).waitFor({ timeout: 3000 });
   assert.equal(await row('A').locator('td').nth(1).textContent(), 'live');
   const t1 = await consolePage.locator('#timer').textContent();
-  await sleepMs(1300);
+  const levels = [];
+  for (let i = 0; i < 13; i++) {
+    await sleepMs(100);
+    levels.push(await row('A').locator('meter.row-level').evaluate((m) => m.value));
+  }
   const t2 = await consolePage.locator('#timer').textContent();
   assert.match(t2, /^0:0\d of 2:00/);
   assert.notEqual(t1, t2, `the timer runs (${t1}, then ${t2})`);
-  await consolePage.screenshot({ path: path.join(artifacts, 'console-desktop.png') });
+  const distinct = new Set(levels).size;
+  console.log(`console: A's meter over 1.3 s: ${levels.map((l) => Math.round(l)).join(' ')} dBFS`);
+  assert.ok(Math.max(...levels) > -40 && distinct >= 3, `the meter moves with A's speech (${levels.join(', ')})`);
 
   // The professor takes the floor back; A's page says so.
   await consolePage.getByRole('button', { name: 'Take the floor back' }).click();
   await pageA.locator('#status', { hasText: 'The professor took the floor back.' }).waitFor({ timeout: 3000 });
   await pageA.keyboard.up('Space');
   await consolePage.locator('#holder', { hasText: 'Nobody is speaking.' }).waitFor({ timeout: 3000 });
+  // A's talk has finished playing before the sink is recorded for B's.
+  for (const end = performance.now() + 15000; !h.logs().includes('talk 1 played') && performance.now() < end;) await sleepMs(100);
 
   // Moderated: B's request waits in the console's line until the professor grants it.
   await consolePage.getByLabel('Moderated (you grant)').check();
@@ -156,7 +165,14 @@ test('the console opens from the link, runs the class, and refuses those without
   const waitedS = (performance.now() - queuedAt) / 1000;
   console.log(`console: auto-approve after 3 s: A went live ${waitedS.toFixed(2)} s after the countdown showed`);
   assert.ok(waitedS > 1.5 && waitedS < 4.5, `A waited the countdown (${waitedS.toFixed(2)} s)`);
+  // C asks meanwhile and waits in the line: the screenshot shows a class in progress (taken here,
+  // away from the talks whose sound is measured: a full-page capture can stall the browser).
+  await pageC.keyboard.down('Space');
+  await consolePage.locator('#queue li', { hasText: 'C' }).waitFor({ timeout: 3000 });
   await sleepMs(500);
+  await consolePage.screenshot({ path: path.join(artifacts, 'console-desktop.png'), fullPage: true });
+  await pageC.keyboard.up('Space');
+  await consolePage.locator('#queue li').waitFor({ state: 'detached', timeout: 3000 });
   await pageA.keyboard.up('Space');
   await waitState(pageA, 'ready', 2000);
   await consolePage.locator('#auto-approve').selectOption('0');

@@ -854,6 +854,7 @@ TEST_F(RoomFixture, TheConsoleSeesTheRoomAndActsThroughItsRules) {
   EXPECT_EQ(act(R"({"type":"output","muted":false})")["changed"], true);
   EXPECT_EQ(sink.gain, 0.5f);
   EXPECT_EQ(console->views.back()["output"]["volume"], 0.5);
+  EXPECT_EQ(room->session_log().entries().back().detail, "unmuted, volume 50 %");
   // Refused, with the channel kept: nothing changes.
   for (const char* bad : {R"({"type":"output","volume":2})", R"({"type":"output","volume":-0.1})", R"({"type":"output"})",
                           R"({"type":"output","muted":"yes"})", R"({"type":"grant"})", R"({"type":"grant","client":-1})",
