@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
                "browsers allow the microphone on a LAN address only over HTTPS");
   app.add_option("--cert", config.cert_file, "TLS certificate chain (PEM); default: one made in --state-dir");
   app.add_option("--key", config.key_file, "TLS private key (PEM), with --cert");
+  bool no_help_page = false;
+  app.add_flag("--no-help-page", no_help_page,
+               "Give students the https address itself, not the plain-HTTP page that first explains the "
+               "certificate warning (the default with the server's own certificate; off with --cert)");
   app.add_option("--state-dir", config.state_dir, "Folder for the generated certificate and key (owner-only)")->capture_default_str();
   app.add_option("--ready-file", config.ready_file,
                  "Once the port is bound and audio plays (or right away without playback), write "
@@ -178,6 +182,7 @@ int main(int argc, char** argv) {
                    "connections wait (raise the limit with ulimit -n)", config.room.max_clients,
                    static_cast<unsigned long long>(files.rlim_cur), static_cast<unsigned long long>(files.rlim_cur) - 64);
   }
+  config.help_page = config.tls && config.cert_file.empty() && !no_help_page;
   config.room.floor.max_talk = std::chrono::seconds(max_talk_s);
   config.room.floor.mode = moderated ? ptt::server::FloorMode::moderated
                            : queue   ? ptt::server::FloorMode::queue
@@ -264,12 +269,15 @@ int main(int argc, char** argv) {
   pipeline.attach(std::move(playback), std::move(recorder));
 
   if (server->certificate_generated()) spdlog::info("made a new TLS certificate in {}", config.state_dir.string());
-  const auto urls = server->student_urls();
+  const auto urls = server->join_urls();
   std::printf("\nStudents, open:\n");
   for (const auto& u : urls) std::printf("  %s\n", u.c_str());
-  if (config.tls)
+  if (config.tls && config.help_page)
+    std::printf("(A short page explains the browser's certificate warning, then links to %s)\n",
+                server->student_urls().front().c_str());
+  else if (config.tls && config.cert_file.empty())
     std::printf("(The browser warns about the certificate the first time: it is this server's own. Accept it to continue.)\n");
-  std::printf("\n%s\n", terminal_qr(urls.front()).c_str());
+  std::printf("\n%s\n", terminal_qr(urls.front(), ::isatty(STDOUT_FILENO) != 0).c_str());
   if (!config.room.room_code.empty()) std::printf("Room code: %s\n", config.room.room_code.c_str());
   if (token_generated) std::printf("Admin token (this run): %s\n", config.admin_token.c_str());
   // The console's link carries the token after '#': the browser sends it only in the login request.

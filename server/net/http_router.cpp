@@ -132,7 +132,60 @@ HttpReply static_reply(const HttpRequest& req, std::string_view bare, const Stat
   return res;
 }
 
+// The https origin for a plain-HTTP request: the Host it named when that is one of the server's
+// own origins (a student's typed address keeps working), else the first the server printed.
+std::string https_origin(const HttpRequest& req, const OriginPolicy& own) {
+  std::string origin = "https://" + std::string(req[http::field::host]);
+  if (!own.allows(origin) || req[http::field::host].empty()) origin = own.origins().empty() ? "" : own.origins().front();
+  return origin;
+}
+
+// A room code as a query value: unreserved bytes and %XX escapes only (it goes into an address
+// and an HTML attribute as it is), at most 96 bytes (32 bytes escaped); empty otherwise.
+std::string_view safe_query_value(std::string_view v) {
+  if (v.size() > 96) return {};
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~')
+      continue;
+    if (c == '%' && i + 2 < v.size() && hex(v[i + 1]) && hex(v[i + 2])) {
+      i += 2;
+      continue;
+    }
+    return {};
+  }
+  return v;
+}
+
 }  // namespace
+
+HttpReply plain_http_reply(const HttpRequest& req, const RouterContext& context, bool help_page) {
+  const std::string origin = https_origin(req, context.origins);
+  std::string path;
+  const bool clean = clean_request_path(req.target(), path) == PathVerdict::ok;
+  const auto bare = req.target().substr(0, req.target().find_first_of("?#"));
+  StaticFile page;
+  if (help_page && clean && bare == "/" && (req.method() == http::verb::get || req.method() == http::verb::head) &&
+      context.files.find("/welcome.html", false, page) == PathVerdict::ok) {
+    std::string https_url = origin + "/";
+    if (const auto room = safe_query_value(query_value(req.target(), "room")); !room.empty()) https_url += "?room=" + std::string(room);
+    std::string body(page.bytes);
+    constexpr std::string_view slot = "{{https_url}}";
+    for (auto at = body.find(slot); at != std::string::npos; at = body.find(slot, at + https_url.size()))
+      body.replace(at, slot.size(), https_url);
+    auto res = text_reply(req, http::status::ok, std::move(body), "text/html; charset=utf-8");
+    if (req.method() == http::verb::head) res.body().clear();
+    return res;
+  }
+  // Found, not moved for good: a browser must not remember it over the help page.
+  HttpReply r{http::status::found, req.version()};
+  r.set(http::field::location, origin + (clean ? std::string(req.target()) : std::string("/")));
+  r.set(http::field::server, "ptt-server");
+  r.keep_alive(false);
+  r.prepare_payload();
+  return r;
+}
 
 HttpReply text_reply(const HttpRequest& req, http::status status, std::string body, std::string_view type) {
   HttpReply res{status, req.version()};

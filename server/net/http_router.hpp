@@ -53,6 +53,11 @@ struct Route {
 
 Route route(const HttpRequest& req, const RouterContext& context);
 
+// Plain HTTP on the TLS port (docs/PROTOCOL.md section 1). With `help_page`, GET or HEAD of `/`
+// gets the certificate help page (web/welcome.html), whose link goes on to the https address with
+// the room code it was given; everything else is redirected to https at the same path.
+HttpReply plain_http_reply(const HttpRequest& req, const RouterContext& context, bool help_page);
+
 // A short text reply with the server's usual headers.
 HttpReply text_reply(const HttpRequest& req, http::status status, std::string body,
                      std::string_view type = "text/plain; charset=utf-8");

@@ -44,9 +44,9 @@ class HttpSession {
     if (ec == http::error::end_of_stream) return derived().do_eof();
     if (ec) return fail(ec, "http read");  // timeout, reset, or a request over the limits: drop the connection
     Request req = parser_->release();
-    if (derived().redirect_to_https()) return send(redirect(req));
     const RouterContext context{state_->static_files(), state_->origins(), state_->config().admin_token,
                                 &state_->consoles(), state_->join_qr_svg()};
+    if (derived().redirect_to_https()) return send(plain_http_reply(req, context, state_->config().help_page));
     Route r = route(req, context);
     switch (r.kind) {
       case RouteKind::reply:
@@ -104,23 +104,6 @@ class HttpSession {
     auto res = text_reply(req, http::status::ok, std::move(bytes), "audio/ogg");
     res.set(http::field::content_disposition, "attachment; filename=\"" + path->filename().string() + "\"");
     return res;
-  }
-
-  // Plain HTTP on the TLS port: on to https, at one of the server's own origins (the asked Host
-  // when it is one, so a student's typed address keeps working), never at a Host it did not print.
-  http::message_generator redirect(const Request& req) {
-    const auto& own = state_->origins();
-    std::string origin = "https://" + std::string(req[http::field::host]);
-    if (!own.allows(origin) || req[http::field::host].empty()) origin = own.origins().empty() ? "" : own.origins().front();
-    std::string path;
-    if (clean_request_path(req.target(), path) != PathVerdict::ok) path = "/";
-    else path = std::string(req.target());
-    http::response<http::string_body> r{http::status::moved_permanently, req.version()};
-    r.set(http::field::location, origin + path);
-    r.set(http::field::server, "ptt-server");
-    r.keep_alive(false);
-    r.prepare_payload();
-    return r;
   }
 
   // GET /admin/status, POST /admin/revoke (the router checked the token): answered from the room's strand.

@@ -2,6 +2,8 @@
 
 #include <openssl/ssl.h>
 
+#include <cctype>
+
 #include "certificate.hpp"
 #include "listener.hpp"
 #include "network_addresses.hpp"
@@ -39,8 +41,8 @@ Server::Server(net::io_context& ioc, ServerConfig config, AudioSink* sink) {
   }
   const auto& c = state_->config();
   state_->set_origins(OriginPolicy(c.tls, hosts, port(), c.extra_origins));
-  state_->set_join_qr_svg(svg_qr(student_urls().front()));
-  state_->with_room([urls = student_urls()](Room& room) mutable { room.set_join_urls(std::move(urls)); });
+  state_->set_join_qr_svg(svg_qr(join_urls().front()));
+  state_->with_room([urls = join_urls()](Room& room) mutable { room.set_join_urls(std::move(urls)); });
   listener_->run();
   state_->start();
 }
@@ -60,6 +62,28 @@ std::vector<std::string> Server::student_urls() const {
   hosts.push_back("localhost");
   std::vector<std::string> urls;
   for (const auto& h : hosts) urls.push_back(scheme + h + port + "/");
+  return urls;
+}
+
+std::vector<std::string> Server::join_urls() const {
+  const auto& c = state_->config();
+  std::string query;
+  if (!c.room.room_code.empty()) {
+    query = "?room=";
+    for (unsigned char ch : c.room.room_code) {
+      if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+        query += static_cast<char>(ch);
+      } else {
+        constexpr char hex[] = "0123456789ABCDEF";
+        query += {'%', hex[ch >> 4], hex[ch & 15]};
+      }
+    }
+  }
+  auto urls = student_urls();
+  for (auto& u : urls) {
+    if (c.tls && c.help_page) u.replace(0, std::string_view("https").size(), "http");
+    u += query;
+  }
   return urls;
 }
 

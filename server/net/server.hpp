@@ -25,6 +25,10 @@ class Server {
   std::uint16_t port() const;
   // URLs students can open: every LAN address (or the bound one), then localhost.
   std::vector<std::string> student_urls() const;
+  // What students are given (printed, in the QR codes, on the console's join screen): the
+  // certificate help page's plain-HTTP address when there is one, else the page's; with ?room=
+  // when the room has a code.
+  std::vector<std::string> join_urls() const;
   bool certificate_generated() const noexcept { return certificate_generated_; }
   std::shared_ptr<SharedState> state() const { return state_; }
   // Page origins allowed to open a WebSocket (the printed addresses, localhost, the certificate's names).

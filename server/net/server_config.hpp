@@ -18,6 +18,10 @@ struct ServerConfig {
   std::string bind_address = "0.0.0.0";
   std::uint16_t port = 8443;       // 0: any free port (tests)
   bool tls = true;                 // false: plain HTTP (localhost or behind a reverse proxy)
+  // TLS with the server's own certificate: plain HTTP on the port gets a page that explains the
+  // browser's certificate warning and links on (docs/PROTOCOL.md section 1), and that page is the
+  // address students are given. False: plain HTTP is only redirected (a real certificate).
+  bool help_page = true;
   std::filesystem::path cert_file, key_file;  // empty: generated in state_dir
   std::filesystem::path state_dir = ".state";
   // Written once the server is ready (main.cpp): {"port":N,"https":B,"pid":P}. Empty: none.

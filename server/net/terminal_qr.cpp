@@ -27,22 +27,24 @@ std::string svg_qr(const std::string& text) {
          R"("/></svg>)" + "\n";
 }
 
-std::string terminal_qr(const std::string& text) {
+std::string terminal_qr(const std::string& text, bool colours) {
   const auto qr = encode(text, QR_ECLEVEL_L);
   if (!qr) return {};
   const int n = qr->width, quiet = 2;
-  // Light modules are drawn (terminal text is light on most themes), dark ones left blank; two
-  // rows of modules per line of text.
+  // Light modules are drawn (text colour), dark ones left blank (background); two rows of modules
+  // per line of text. Without `colours` this is right on dark themes only.
   auto dark = [&](int x, int y) {
     if (x < 0 || y < 0 || x >= n || y >= n) return false;
     return (qr->data[y * n + x] & 1) != 0;
   };
   std::string out;
   for (int y = -quiet; y < n + quiet; y += 2) {
+    if (colours) out += "\x1b[97;40m";
     for (int x = -quiet; x < n + quiet; ++x) {
       const bool top = !dark(x, y), bottom = y + 1 < n + quiet && !dark(x, y + 1);
       out += top && bottom ? "\u2588" : top ? "\u2580" : bottom ? "\u2584" : " ";
     }
+    if (colours) out += "\x1b[0m";
     out += '\n';
   }
   return out;

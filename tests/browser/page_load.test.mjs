@@ -71,9 +71,12 @@ test('scripts/run serves the page over HTTPS to headless Chromium, never as root
     assert.equal(ready.pid, run.proc.pid, 'scripts/run execs the server');
     // What the professor sees: the URL and its QR code, printed before the ready file is written
     // (the pipe may deliver it a moment later).
+    // Students are given the plain-HTTP page that explains the certificate warning first.
     const url = `https://localhost:${ready.port}/`;
-    for (let i = 0; i < 100 && !(run.output().includes(url) && run.output().includes('\u2588')); i++) await sleepMs(20);
-    assert.ok(run.output().includes(url), run.output());
+    const helpUrl = `http://localhost:${ready.port}/`;
+    for (let i = 0; i < 100 && !(run.output().includes(helpUrl) && run.output().includes('\u2588')); i++) await sleepMs(20);
+    assert.ok(run.output().includes(helpUrl), run.output());
+    assert.match(run.output(), /explains the browser's certificate warning, then links to https:/);
     assert.ok(run.output().includes('\u2588'), 'a QR code is printed');
     assert.match(run.output(), /Students, open:/);
     if (isRoot) {
@@ -92,8 +95,17 @@ test('scripts/run serves the page over HTTPS to headless Chromium, never as root
              '--disable-component-update', '--no-first-run', '--disable-sync'],
     });
     const page = context.pages()[0] ?? await context.newPage();
-    const response = await page.goto(url);
+    // A newcomer follows the printed address: the help page, then its link on to the class.
+    const help = await page.goto(helpUrl);
+    assert.equal(help.status(), 200);
+    assert.match(await page.locator('main').textContent(), /Your connection is not private/);
+    assert.ok(await page.getByRole('heading', { name: 'Android (Chrome)' }).isVisible());
+    const [response] = await Promise.all([
+      page.waitForNavigation({ url }),
+      page.getByRole('link', { name: 'Continue to the class' }).click(),
+    ]);
     assert.equal(response.status(), 200);
+    assert.equal(page.url(), url);
     assert.equal(new URL(page.url()).protocol, 'https:');
     assert.equal(await page.title(), 'Smart Push-to-Talk');
     // The page reaches its join form only after the wasm client compiled from /wasm/.

@@ -1,7 +1,8 @@
 // libFuzzer target: a request as it arrives on the socket (request line, headers, path) parsed by
 // Beast and answered by the real router, against the embedded page and against a developer folder
 // with a secret beside it and symlinks inside it leading out. Whatever the bytes, a 200 carries
-// exactly one served file (or its gzip copy) and never a byte of the secret.
+// exactly one served file (or its gzip copy) and never a byte of the secret; the plain-HTTP help
+// page and redirect go only to the server's own https origin.
 #include <unistd.h>
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -90,5 +91,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const HttpRequest req = parser.release();
   check(route(req, RouterContext{*w.embedded, w.origins, "token"}));
   check(route(req, RouterContext{*w.folder, w.origins, ""}));
+  // Plain HTTP on the TLS port: the help page links only to the server's own origin, and nothing
+  // of the request but a safe room value reaches its HTML.
+  auto own = [&](std::string_view url) {  // the https origin of a link is one of the server's own
+    const auto slash = url.find('/', std::string_view("https://").size());
+    return url.starts_with("https://") && slash != std::string_view::npos && w.origins.allows(url.substr(0, slash));
+  };
+  for (bool help : {true, false}) {
+    const auto reply = plain_http_reply(req, RouterContext{*w.embedded, w.origins, ""}, help);
+    const auto& body = reply.body();
+    if (reply.result() == boost::beast::http::status::ok) {
+      constexpr std::string_view go = "id=\"go\" href=\"";  // the link on to the class
+      const auto at = body.find(go);
+      if (!help || at == std::string::npos) __builtin_trap();
+      const auto end = body.find('"', at + go.size());
+      const std::string_view link = std::string_view(body).substr(at + go.size(), end - at - go.size());
+      if (!own(link)) __builtin_trap();
+      for (char c : link)
+        if (c == '<' || c == '>' || c == '\'' || c == ' ') __builtin_trap();
+    } else if (!own(reply[boost::beast::http::field::location])) {
+      __builtin_trap();
+    }
+  }
   return 0;
 }

@@ -432,14 +432,52 @@ TEST_F(ServerFixture, ServesThePageAndRefusesPathsOutsideIt) {
   EXPECT_EQ(http_request(port(), true, "DELETE", "/").status, 405);
   // Plain HTTP on the TLS port is redirected to https.
   auto plain = http_request(port(), false, "GET", "/index.html");
-  EXPECT_EQ(plain.status, 301);
+  EXPECT_EQ(plain.status, 302);
   EXPECT_EQ(plain.location, "https://localhost:" + std::to_string(port()) + "/index.html");
   // The redirect goes to the server's own origin, not to whatever Host the request named.
   auto foreign = http_request(port(), false, "GET", "/index.html", "", "evil.example");
-  EXPECT_EQ(foreign.status, 301);
+  EXPECT_EQ(foreign.status, 302);
   EXPECT_EQ(foreign.location, "https://localhost:" + std::to_string(port()) + "/index.html");
   EXPECT_EQ(http_request(port(), false, "GET", "//etc/passwd", "", "evil.example").location,
             "https://localhost:" + std::to_string(port()) + "/");
+}
+
+// Plain HTTP's `/` on the TLS port is the page that explains the certificate warning before the
+// student meets it, linking on to the https address (with the room code it was given, when that is
+// a safe query value); with a real certificate (help_page off) it is a redirect like any path.
+TEST_F(ServerFixture, PlainHttpExplainsTheCertificateAndLinksToHttps) {
+  ServerConfig config;
+  config.static_files = std::make_shared<const StaticFiles>(embedded_web_assets());  // the real page
+  start(true, config);
+  const std::string https = "https://localhost:" + std::to_string(port()) + "/";
+  auto help = http_request(port(), false, "GET", "/?room=4711");
+  EXPECT_EQ(help.status, 200);
+  EXPECT_EQ(help.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(help.body.find("Your connection is not private"), std::string::npos);
+  EXPECT_NE(help.body.find("href=\"" + https + "?room=4711\""), std::string::npos) << help.body;
+  EXPECT_EQ(help.body.find("{{"), std::string::npos);  // every slot filled
+  // A foreign Host is not linked to, and a room value that is not a plain query value is left out.
+  auto foreign = http_request(port(), false, "GET", "/?room=%22%3E", "", "evil.example");
+  EXPECT_NE(foreign.body.find("href=\"" + https + "?room=%22%3E\""), std::string::npos);
+  EXPECT_EQ(foreign.body.find("evil.example"), std::string::npos);
+  for (const char* target : {"/?room=\"><script>", "/?room=a&room=b", "/?room=%zz", "/?room=a%20b<"}) {
+    auto hostile = http_request(port(), false, "GET", target);
+    EXPECT_EQ(hostile.status, 200) << target;
+    EXPECT_NE(hostile.body.find("href=\"" + https + "\""), std::string::npos) << target;
+    EXPECT_EQ(hostile.body.find("<script>"), std::string::npos) << target;
+  }
+  EXPECT_EQ(http_request(port(), false, "POST", "/").status, 302);
+  EXPECT_EQ(http_request(port(), false, "GET", "/welcome.html").status, 302);
+}
+
+TEST_F(ServerFixture, WithARealCertificatePlainHttpIsOnlyRedirected) {
+  ServerConfig config;
+  config.static_files = std::make_shared<const StaticFiles>(embedded_web_assets());
+  config.help_page = false;
+  start(true, config);
+  auto plain = http_request(port(), false, "GET", "/?room=4711");
+  EXPECT_EQ(plain.status, 302);
+  EXPECT_EQ(plain.location, "https://localhost:" + std::to_string(port()) + "/?room=4711");
 }
 
 // Acceptance of the path issue, over real sockets and TLS, each target sent as is (curl
