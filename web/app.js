@@ -21,6 +21,7 @@ const ui = {
   app: $('app'), floor: $('floor'), join: $('join'), name: $('name'), roomRow: $('room-row'), room: $('room'),
   joinError: $('join-error'), panel: $('talk-panel'), talk: $('talk'), label: $('talk-label'), meter: $('meter-bar'),
   elapsed: $('elapsed'), status: $('status'), hint: $('hint'), me: $('me'), rename: $('rename'), error: $('error'),
+  retry: $('retry'),
 };
 
 const LABELS = {
@@ -52,7 +53,10 @@ let view;              // the session's view, as last applied
 let joined = false;    // the talk panel is up (not the join form or an error)
 let myName = localStorage.getItem('ptt.name') ?? '';
 let roomCode = params.get('room') ?? localStorage.getItem('ptt.room') ?? '';
-let reconnectDelay = 1000;
+// Retries after a lost connection: soon, then every 1.5 s at most, so a restarted server has its
+// students back within 2 s; each wait is spread by up to 0.3 s so a room does not retry in step.
+const RETRY_FIRST_MS = 500, RETRY_MAX_MS = 1500;
+let reconnectDelay = RETRY_FIRST_MS;
 let reconnectAt = 0;
 let reconnectTimer;
 let tickTimer;
@@ -84,19 +88,27 @@ function render(v) {
   ui.label.textContent = v.reason === 'rate_limited' ? 'Wait…' : LABELS[v.state] ?? '';
   ui.status.textContent = statusText(v);
   ui.talk.disabled = v.state === 'connecting' || v.state === 'unreachable';
+  ui.retry.hidden = v.state !== 'unreachable';
   ui.talk.setAttribute('aria-pressed', String(v.onAir));
   if (v.myName) ui.me.textContent = v.myName;
   ui.floor.textContent = v.state === 'unreachable' ? 'Offline' : v.state === 'connecting' ? 'Connecting…'
     : !v.floor.taken ? 'The floor is free'
     : v.floor.mine ? 'You are speaking' : `${v.floor.holder} is speaking`;
   ui.meter.style.width = `${Math.round(v.level * 100)}%`;
-  ui.hint.textContent = v.silenceHint ? "We can't hear you: speak up, or let go to give the floor back." : HINTS[v.state] ?? HINT;
-  ui.hint.classList.toggle('warn', v.silenceHint);
-  if (v.onAir && !tickTimer) tickTimer = setInterval(tick, 200);
+  const tapped = performance.now() < tapHintUntil && v.state !== 'live';
+  ui.hint.textContent = v.silenceHint ? "We can't hear you: speak up, or let go to give the floor back."
+    : tapped ? 'Hold the button while you speak: a quick tap does not give you the floor.' : HINTS[v.state] ?? HINT;
+  ui.hint.classList.toggle('warn', v.silenceHint || tapped);
+  if (v.onAir && !tickTimer) {
+    tickTimer = setInterval(tick, 200);
+    tick();
+  }
   if (!v.onAir) {
+    endingWarned = false;
     clearInterval(tickTimer);
     tickTimer = undefined;
     ui.elapsed.textContent = '';
+    ui.app.classList.remove('ending');
   }
   // While unreachable the retry countdown runs; while first in line, the professor's auto-approve.
   clearInterval(countdownTimer);
@@ -107,7 +119,7 @@ function render(v) {
 function statusText(v) {
   switch (v.state) {
     case 'requesting': return 'Asking for the floor…';
-    case 'live': return "You're live";
+    case 'live': return endingWarned ? 'Less than 10 seconds left: finish your sentence.' : "You're live";
     case 'busy': return v.reason === 'rate_limited' ? 'Too many presses: keep holding, asking again in a moment.'
       : v.holder ? `${v.holder} is speaking` : 'Not now: the professor has not given you the floor.';
     // With no holder the line waits for the professor to pick (moderated mode).
@@ -117,7 +129,7 @@ function statusText(v) {
       : `Waiting for the professor to give you the floor. You are number ${v.position} in line.`;
     case 'revoked': case 'ready': return REVOKED[v.reason] ?? '';
     case 'unreachable': {
-      const seconds = Math.max(1, Math.round((reconnectAt - performance.now()) / 1000));
+      const seconds = Math.max(1, Math.ceil((reconnectAt - performance.now()) / 1000));
       return v.reason === 'server_full' ? `The room is full. Retrying in ${seconds} s…`
         : `Can't reach the server. Retrying in ${seconds} s…`;
     }
@@ -125,9 +137,28 @@ function statusText(v) {
   }
 }
 
+const clock = (ms) => {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+};
+const ENDING_MS = 10000;  // the last stretch of a talk: counted down, coloured, a tone and a buzz
+let endingWarned = false;  // this talk's warning has been given
+
+// While live: the talk's time against the limit; in its last 10 s a countdown in the button, a
+// colour change, one spoken status line (the live region), a falling tone and a vibration.
 function tick() {
-  const s = Math.floor((performance.now() - view.liveSinceMs) / 1000);
-  ui.elapsed.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  const elapsed = performance.now() - view.liveSinceMs;
+  const left = view.maxTalkMs ? view.maxTalkMs - elapsed : Infinity;
+  const ending = left <= ENDING_MS;
+  ui.elapsed.textContent = ending ? `${Math.max(0, Math.ceil(left / 1000))} s left`
+    : view.maxTalkMs ? `${clock(elapsed)} / ${clock(view.maxTalkMs)}` : clock(elapsed);
+  ui.app.classList.toggle('ending', ending);
+  if (ending && !endingWarned) {
+    endingWarned = true;
+    ui.status.textContent = statusText(view);
+    warningTone();
+    navigator.vibrate?.([120, 80, 120]);
+  }
 }
 
 function fatal(message) {
@@ -221,21 +252,27 @@ function onWorklet(data) {
   }
 }
 
-function tone() {
-  // The talk-permit tone radio users expect: two short rising beeps.
+// Short beeps: [frequency, start] pairs, each `length` s long.
+function beeps(notes, length) {
+  if (!audio) return;
   const { ctx } = audio;
   const t = ctx.currentTime;
-  [[880, 0], [1320, 0.09]].forEach(([freq, at]) => {
+  for (const [freq, at] of notes) {
     const osc = ctx.createOscillator();
     const gain = ctx.createGain();
     osc.frequency.value = freq;
     gain.gain.setValueAtTime(0.15, t + at);
-    gain.gain.exponentialRampToValueAtTime(0.001, t + at + 0.08);
+    gain.gain.exponentialRampToValueAtTime(0.001, t + at + length);
     osc.connect(gain).connect(ctx.destination);
     osc.start(t + at);
-    osc.stop(t + at + 0.085);
-  });
+    osc.stop(t + at + length + 0.005);
+  }
 }
+
+// The talk-permit tone radio users expect: two short rising beeps.
+const tone = () => beeps([[880, 0], [1320, 0.09]], 0.08);
+// Time nearly up: two falling beeps.
+const warningTone = () => beeps([[1320, 0], [880, 0.12]], 0.1);
 
 // ---- WebSocket ---------------------------------------------------------------------------------
 
@@ -256,14 +293,15 @@ socket.onmessage = ({ data }) => {
     const fx = session.receive(data.text);
     if (fx.invalid) console.warn('ignored an invalid server message', data.text.slice(0, 200));
     apply(fx);
-    if (view?.state === 'ready') reconnectDelay = 1000;  // welcomed: the next loss retries fast
+    if (view?.state === 'ready') reconnectDelay = RETRY_FIRST_MS;  // welcomed: the next loss retries fast
   } else if (data.type === 'closed') {
     socketWanted = false;
-    reconnectAt = performance.now() + reconnectDelay;
+    const wait = reconnectDelay + Math.random() * 300;
+    reconnectAt = performance.now() + wait;
     apply(session.closed());
     if (view?.state === 'rejected') return;  // the form explains; no retry
-    reconnectTimer = setTimeout(connect, reconnectDelay);
-    reconnectDelay = Math.min(reconnectDelay * 2, 5000);  // a lecture's Wi-Fi comes back: retry often
+    reconnectTimer = setTimeout(connect, wait);
+    reconnectDelay = Math.min(reconnectDelay * 2, RETRY_MAX_MS);
   }
 };
 socket.onerror = (e) => {
@@ -274,14 +312,25 @@ socket.onerror = (e) => {
 // ---- pressing ------------------------------------------------------------------------------------
 
 let held = false;  // the button or Space is down
+let pressedAt = 0;
+// A press let go this soon, before the floor came, was a tap: the student is told to hold.
+const TAP_MS = 350;
+let tapHintUntil = 0;
 const press = () => {
   if (!held && audio) joinMicrophone();  // a second press while held changes nothing
+  if (!held) pressedAt = performance.now();
   held = true;
   apply(session.press());
 };
 const release = () => {
+  const wasTap = held && performance.now() - pressedAt < TAP_MS && view?.state !== 'live';
   held = false;
+  if (wasTap) {
+    tapHintUntil = performance.now() + 4000;
+    setTimeout(() => { if (view) render(view); }, 4000);
+  }
   apply(session.release());
+  if (wasTap && view) render(view);
 };
 
 function bindPress() {
@@ -351,7 +400,7 @@ async function onJoin(e) {
   ui.panel.hidden = false;
   ui.me.textContent = myName;
   joined = true;
-  reconnectDelay = 1000;
+  reconnectDelay = RETRY_FIRST_MS;
   connect();
 }
 
@@ -377,6 +426,9 @@ async function main() {
     return;
   }
   ui.join.addEventListener('submit', onJoin);
+  ui.retry.addEventListener('click', () => {
+    if (view?.state === 'unreachable' && joined && !socketWanted) connect();
+  });
   ui.rename.addEventListener('click', () => {
     leave();
     showJoinForm();

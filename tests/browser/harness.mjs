@@ -61,7 +61,8 @@ export class Harness {
     this.spawn('sh', ['-c', 'exec parec -d ptt_sink.monitor --latency-msec=10 > /dev/null'], 'sink-reader');
   }
 
-  async startServer(extra = []) {
+  // port: 0 for any free one, or the port of a server this harness stopped (a restart).
+  async startServer(extra = [], { port = 0 } = {}) {
     this.recordings = path.join(this.dir, 'recordings');
     // The page as shipped: embedded in the server. Tests run as root in CI, which the server
     // refuses without --allow-root.
@@ -70,7 +71,7 @@ export class Harness {
     // ALSA plugin holds a new stream ~1.5 s first): a talk from then on plays from its start.
     const readyFile = path.join(this.dir, 'ready.json');
     rmSync(readyFile, { force: true });
-    this.server = this.spawn(serverBinary, ['--bind', '127.0.0.1', '--port', '0', '--state-dir', path.join(this.dir, 'state'),
+    this.server = this.spawn(serverBinary, ['--bind', '127.0.0.1', '--port', String(port), '--state-dir', path.join(this.dir, 'state'),
       '--recordings', this.recordings, '--device', 'pulse', '--ready-file', readyFile, ...asRoot, ...extra], 'server');
     const ready = await waitForReadyFile(readyFile, this.server, 10_000);
     if (!ready) throw new Error(`server did not start:\n${this.server.log}`);
@@ -79,6 +80,15 @@ export class Harness {
   }
 
   stopServer() { this.server?.kill('SIGTERM'); }
+
+  // Stops the server and waits until its process has exited (its port is free again).
+  async stopServerAndWait() {
+    const s = this.server;
+    if (!s || s.exitCode !== null || s.signalCode !== null) return;
+    const exited = new Promise((r) => s.once('exit', r));
+    s.kill('SIGTERM');
+    await exited;
+  }
 
   startSinkRecording(file, channels = 1) {
     this.sinkFile = file;
