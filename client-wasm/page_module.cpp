@@ -100,6 +100,8 @@ EMSCRIPTEN_KEEPALIVE int ptt_view_floor_taken() { return session.floor_taken() ?
 EMSCRIPTEN_KEEPALIVE int ptt_view_floor_mine() { return session.floor_mine() ? 1 : 0; }
 EMSCRIPTEN_KEEPALIVE int ptt_view_position() { return static_cast<int>(session.position()); }
 EMSCRIPTEN_KEEPALIVE double ptt_view_grant_at_ms() { return session.grant_at_ms(); }
+EMSCRIPTEN_KEEPALIVE int ptt_view_hand_raised() { return session.hand_raised() ? 1 : 0; }
+EMSCRIPTEN_KEEPALIVE double ptt_view_turn_ends_at_ms() { return session.turn_ends_at_ms(); }
 EMSCRIPTEN_KEEPALIVE int ptt_view_queue_length() { return static_cast<int>(session.queue_length()); }
 EMSCRIPTEN_KEEPALIVE int ptt_view_queue_mode() { return session.queue_mode() ? 1 : 0; }
 EMSCRIPTEN_KEEPALIVE double ptt_view_max_talk_ms() { return session.max_talk_ms(); }

@@ -26,22 +26,26 @@ const ui = {
 
 const LABELS = {
   connecting: 'Connecting…', ready: 'Hold to talk', requesting: 'Asking…', live: 'Live: release to stop',
-  busy: 'Busy', queued: 'Waiting…', revoked: 'Stopped', unreachable: 'Offline',
+  busy: 'Busy', queued: 'Waiting…', revoked: 'Stopped', unreachable: 'Offline', your_turn: 'Your turn: hold to talk',
 };
 const HINTS = {
-  queued: 'Keep holding: letting go gives up your place in line.',
+  queued: 'You can let go: your hand stays up until your turn.',
   busy: 'Keep holding to get the floor as soon as it is free.',
 };
+const RAISED_HINT = 'Press again to lower your hand.';
 const REVOKED = {
   max_time: 'Time is up for this talk.', unresponsive: 'Your connection stalled.',
   silence: 'Released after a long silence.', admin: 'The professor took the floor back.',
+  turn_missed: 'Your turn passed: the floor went on because you did not press in time.',
 };
 const REJECTED = {
   bad_name: 'Type a name of 1 to 32 visible characters (letters, digits, signs), on one line.',
   guess_limit: 'Too many wrong room codes from this network: wait a minute, then try again.',
   removed: 'The professor removed you from the room. You can join again in a minute.',
 };
-const HINT = 'Hold the button (or the Space key) while you speak.';
+// A phone has no Space key to mention.
+const HINT = matchMedia('(hover: none) and (pointer: coarse)').matches
+  ? 'Hold the button while you speak.' : 'Hold the button (or the Space key) while you speak.';
 
 let session;           // the C++ session (page module)
 let captureModule;     // compiled once, instantiated in the worklet
@@ -75,6 +79,7 @@ function apply(fx) {
 }
 
 function render(v) {
+  const previous = view?.state;
   view = v;
   if (v.state === 'rejected') {
     const message = v.reason === 'bad_room_code' ? (roomCode ? 'That room code is wrong.' : 'This room needs a code.')
@@ -85,11 +90,10 @@ function render(v) {
   }
   if (!joined) return;
   ui.app.dataset.state = v.state;
-  ui.label.textContent = v.reason === 'rate_limited' ? 'Wait…' : LABELS[v.state] ?? '';
+  ui.label.textContent = v.reason === 'rate_limited' ? 'Wait…' : v.handRaised ? 'Hand raised' : LABELS[v.state] ?? '';
   ui.status.textContent = statusText(v);
   ui.talk.disabled = v.state === 'connecting' || v.state === 'unreachable';
   ui.retry.hidden = v.state !== 'unreachable';
-  ui.talk.setAttribute('aria-pressed', String(v.onAir));
   if (v.myName) ui.me.textContent = v.myName;
   ui.floor.textContent = v.state === 'unreachable' ? 'Offline' : v.state === 'connecting' ? 'Connecting…'
     : !v.floor.taken ? 'The floor is free'
@@ -97,7 +101,8 @@ function render(v) {
   ui.meter.style.width = `${Math.round(v.level * 100)}%`;
   const tapped = performance.now() < tapHintUntil && v.state !== 'live';
   ui.hint.textContent = v.silenceHint ? "We can't hear you: speak up, or let go to give the floor back."
-    : tapped ? 'Hold the button while you speak: a quick tap does not give you the floor.' : HINTS[v.state] ?? HINT;
+    : tapped ? 'Hold the button while you speak: a quick tap does not give you the floor.'
+    : v.handRaised ? RAISED_HINT : HINTS[v.state] ?? HINT;
   ui.hint.classList.toggle('warn', v.silenceHint || tapped);
   if (v.onAir && !tickTimer) {
     tickTimer = setInterval(tick, 200);
@@ -112,7 +117,8 @@ function render(v) {
   }
   // While unreachable the retry countdown runs; while first in line, the professor's auto-approve.
   clearInterval(countdownTimer);
-  if (v.state === 'unreachable' || (v.state === 'queued' && v.grantAtMs))
+  if (v.state === 'your_turn' && previous !== 'your_turn') navigator.vibrate?.([200, 100, 200]);
+  if (v.state === 'unreachable' || v.state === 'your_turn' || (v.state === 'queued' && v.grantAtMs))
     countdownTimer = setInterval(() => { ui.status.textContent = statusText(view); }, 250);
 }
 
@@ -124,9 +130,11 @@ function statusText(v) {
       : v.holder ? `${v.holder} is speaking` : 'Not now: the professor has not given you the floor.';
     // With no holder the line waits for the professor to pick (moderated mode).
     case 'queued': return v.grantAtMs
-      ? `The floor is yours in ${Math.max(1, Math.ceil((v.grantAtMs - performance.now()) / 1000))} s: keep holding.`
-      : v.holder ? `${v.holder} is speaking. You are number ${v.position} in line.`
+      ? `The floor is yours in ${Math.max(1, Math.ceil((v.grantAtMs - performance.now()) / 1000))} s${v.handRaised ? '' : ': keep holding'}.`
+      : v.holder ? `${v.holder} is speaking. ${v.handRaised ? 'Your hand is up: you are' : 'You are'} number ${v.position} in line.`
       : `Waiting for the professor to give you the floor. You are number ${v.position} in line.`;
+    case 'your_turn':
+      return `Your turn! Hold the button to speak (${Math.max(1, Math.ceil((v.turnEndsAtMs - performance.now()) / 1000))} s).`;
     case 'revoked': case 'ready': return REVOKED[v.reason] ?? '';
     case 'unreachable': {
       const seconds = Math.max(1, Math.ceil((reconnectAt - performance.now()) / 1000));
@@ -323,7 +331,8 @@ const press = () => {
   apply(session.press());
 };
 const release = () => {
-  const wasTap = held && performance.now() - pressedAt < TAP_MS && view?.state !== 'live';
+  // (With a line a tap raises or lowers a hand, which is no mistake.)
+  const wasTap = held && performance.now() - pressedAt < TAP_MS && view?.state !== 'live' && !view?.queueMode;
   held = false;
   if (wasTap) {
     tapHintUntil = performance.now() + 4000;
@@ -343,12 +352,14 @@ function bindPress() {
   for (const type of ['pointerup', 'pointercancel', 'lostpointercapture']) ui.talk.addEventListener(type, release);
   ui.talk.addEventListener('contextmenu', (e) => e.preventDefault());  // no long-press menu on phones
   document.addEventListener('keydown', (e) => {
-    if (e.code !== 'Space' || e.repeat || e.target instanceof HTMLInputElement || ui.panel.hidden) return;
+    // Space anywhere on the page; Enter too while the talk button has the focus (as for any button).
+    const key = e.code === 'Space' || (e.key === 'Enter' && e.target === ui.talk);
+    if (!key || e.repeat || e.target instanceof HTMLInputElement || ui.panel.hidden) return;
     e.preventDefault();
     press();
   });
   document.addEventListener('keyup', (e) => {
-    if (e.code !== 'Space' || ui.panel.hidden) return;
+    if (!(e.code === 'Space' || (e.key === 'Enter' && e.target === ui.talk)) || ui.panel.hidden) return;
     e.preventDefault();
     release();
   });

@@ -74,6 +74,8 @@ export class Session {
       onAir: w.ptt_view_on_air() === 1,
       position: w.ptt_view_position(),
       grantAtMs: w.ptt_view_grant_at_ms(),
+      handRaised: w.ptt_view_hand_raised() === 1,
+      turnEndsAtMs: w.ptt_view_turn_ends_at_ms(),
       myName: this.#text(w.ptt_view_my_name()),
       floor: { taken: w.ptt_view_floor_taken() === 1, holder: this.#text(w.ptt_view_floor_holder()),
                mine: w.ptt_view_floor_mine() === 1, queue: w.ptt_view_queue_length() },

@@ -10,6 +10,7 @@ namespace ptt {
 namespace proto = protocol;
 
 std::string ClientSession::open(std::string_view name, std::string_view room_code) {
+  swallow_release_ = false;
   capture_.clear();
   outgoing_.clear();
   talk_id_ = 0;
@@ -42,9 +43,25 @@ void ClientSession::closed() {
   set(State::unreachable, reason_ == Reason::server_full ? Reason::server_full : Reason::connection_lost);
 }
 
-void ClientSession::press(double) {
+void ClientSession::press(double now_ms) {
   if (pressed_) return;
+  if (hand_raised()) {  // a second press lowers the hand; 0 also hands back a grant on its way
+    pressed_ = true;
+    swallow_release_ = true;
+    send(proto::FloorRelease{0});
+    stop_capture();
+    set(State::ready);
+    return;
+  }
   pressed_ = true;
+  if (state_ == State::your_turn) {  // the floor is already this student's: live at once
+    capture_.push_back({CaptureCommand::press, 0});
+    capture_.push_back({CaptureCommand::grant, talk_id_});
+    capturing_ = true;
+    live_since_ms_ = now_ms;
+    set(State::live);
+    return;
+  }
   // Offline or before the welcome the press is remembered: the welcome asks for the floor.
   if (state_ == State::ready || state_ == State::busy || state_ == State::revoked) request();
 }
@@ -52,6 +69,13 @@ void ClientSession::press(double) {
 void ClientSession::release(double) {
   if (!pressed_) return;
   pressed_ = false;
+  if (std::exchange(swallow_release_, false)) return;
+  if (queue_mode_ && (state_ == State::requesting || state_ == State::queued)) {
+    // The hand stays up; the microphone stops until the floor comes and the student presses.
+    stop_capture();
+    view_changed_ = true;
+    return;
+  }
   switch (state_) {
     case State::live:
       send(proto::FloorRelease{talk_id_});
@@ -119,7 +143,18 @@ void ClientSession::on(const proto::FloorState& m, double) {
 }
 
 void ClientSession::on(const proto::FloorGranted& m, double now_ms) {
-  if (state_ == State::live && m.talk_id == talk_id_) return;  // a repeated answer
+  if ((state_ == State::live || state_ == State::your_turn) && m.talk_id == talk_id_) return;  // a repeated answer
+  if (hand_raised()) {  // the floor came to a raised hand: the student is told, and has a moment to press
+    talk_id_ = m.talk_id;
+    if (m.max_talk_ms) max_talk_ms_ = m.max_talk_ms;
+    holder_.clear();
+    position_ = 0;
+    grant_at_ms_ = 0;
+    turn_ends_at_ms_ = now_ms + kYourTurnMs;
+    tone_ = true;
+    set(State::your_turn);
+    return;
+  }
   if (!pressed_ || (state_ != State::requesting && state_ != State::queued)) {
     // Let go before it came: the release with talk 0 already ended this talk at the server.
     return;
@@ -139,7 +174,19 @@ void ClientSession::on(const proto::FloorGranted& m, double now_ms) {
 }
 
 void ClientSession::on(const proto::FloorDenied& m, double now_ms) {
-  if (!pressed_ || (state_ != State::requesting && state_ != State::queued)) return;  // let go already
+  // The professor may change the mode after the welcome: a queued answer proves a line, a busy one
+  // that there is none.
+  if (m.reason == proto::DenyReason::queued) queue_mode_ = true;
+  if (m.reason == proto::DenyReason::busy) queue_mode_ = false;
+  if (state_ != State::requesting && state_ != State::queued) return;  // let go already
+  if (!pressed_ && !hand_raised()) return;
+  if (!pressed_ && m.reason != proto::DenyReason::queued) {  // a raised hand refused: it comes down
+    holder_ = m.holder;
+    position_ = 0;
+    grant_at_ms_ = 0;
+    set(State::ready, m.reason == proto::DenyReason::busy ? Reason::busy : Reason::rate_limited);
+    return;
+  }
   switch (m.reason) {
     case proto::DenyReason::queued:
       // In line: the pre-roll keeps running, so the grant starts with what was just said.
@@ -168,7 +215,7 @@ void ClientSession::on(const proto::FloorDenied& m, double now_ms) {
 }
 
 void ClientSession::on(const proto::FloorRevoked& m, double) {
-  if (state_ != State::live || m.talk_id != talk_id_) return;  // not this student's talk
+  if ((state_ != State::live && state_ != State::your_turn) || m.talk_id != talk_id_) return;  // not this student's talk
   talk_id_ = 0;
   stop_capture();
   Reason r = Reason::admin;
@@ -222,6 +269,12 @@ void ClientSession::meter(float level, std::uint32_t silence_ms, double now_ms) 
 }
 
 void ClientSession::tick(double now_ms) {
+  if (state_ == State::your_turn && now_ms >= turn_ends_at_ms_) {  // not taken up: handed back
+    send(proto::FloorRelease{talk_id_});
+    talk_id_ = 0;
+    set(State::ready, Reason::turn_missed);
+    return;
+  }
   if (retry_at_ms_ == 0 || now_ms < retry_at_ms_) return;
   retry_at_ms_ = 0;
   if (pressed_ && state_ == State::busy && reason_ == Reason::rate_limited) request();
@@ -269,6 +322,7 @@ std::string_view ClientSession::to_string(State s) noexcept {
     case State::live: return "live";
     case State::busy: return "busy";
     case State::queued: return "queued";
+    case State::your_turn: return "your_turn";
     case State::revoked: return "revoked";
     case State::rejected: return "rejected";
   }
@@ -290,6 +344,7 @@ std::string_view ClientSession::to_string(Reason r) noexcept {
     case Reason::server_full: return "server_full";
     case Reason::connection_lost: return "connection_lost";
     case Reason::removed: return "removed";
+    case Reason::turn_missed: return "turn_missed";
   }
   return "";
 }

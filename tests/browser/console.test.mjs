@@ -120,9 +120,7 @@ test('the console opens from the link, runs the class, and refuses those without
   await pageB.mouse.up();
   const heldS = (performance.now() - liveAt) / 1000;
   await waitState(pageB, 'ready', 2000);
-  for (const end = performance.now() + 15000; !h.logs().includes('talk 2 played') && performance.now() < end;) await sleepMs(100);
-  await sleepMs(500);
-  const out = await h.stopSinkRecording();
+  const out = await h.stopSinkRecordingAfterTalk(2, 500);
   const outEnv = envelope(out);
   const [o1, o2] = firstTalk(outEnv, 150, 0);
   assert.ok(o1 >= 0, 'B was played');
@@ -172,7 +170,10 @@ test('the console opens from the link, runs the class, and refuses those without
   await consolePage.locator('#queue li', { hasText: 'C' }).waitFor({ timeout: 3000 });
   await sleepMs(500);
   await consolePage.screenshot({ path: path.join(artifacts, 'console-desktop.png'), fullPage: true });
-  await pageC.keyboard.up('Space');
+  await pageC.keyboard.up('Space');  // C's hand stays up...
+  await sleepMs(300);
+  assert.equal(await consolePage.locator('#queue li', { hasText: 'C' }).count(), 1);
+  await pageC.keyboard.press('Space');  // ...until C presses again
   await consolePage.locator('#queue li').waitFor({ state: 'detached', timeout: 3000 });
   await pageA.keyboard.up('Space');
   await waitState(pageA, 'ready', 2000);

@@ -96,6 +96,14 @@ export class Harness {
       { env: this.env, stdio: 'ignore' });
   }
 
+  // Once the server's log says talk `n` has played (or 15 s passed), and `settleMs` more, what the
+  // sink recorded.
+  async stopSinkRecordingAfterTalk(n, settleMs = 1000) {
+    for (const end = performance.now() + 15000; !this.logs().includes(`talk ${n} played`) && performance.now() < end;) await sleep(100);
+    await sleep(settleMs);
+    return this.stopSinkRecording();
+  }
+
   async stopSinkRecording() {
     const exited = new Promise((r) => this.parec.once('exit', r));
     this.parec.kill('SIGINT');
@@ -192,6 +200,18 @@ export async function joinAs(page, url, name) {
 }
 
 export const sleepMs = sleep;
+
+// Records what a page asks of the phone, from its next load: navigator.vibrate() patterns in
+// window.__vibrations, and the frequency of each oscillator it starts (its tones) in window.__tones.
+export async function recordPhoneFeedback(page) {
+  await page.addInitScript(() => {
+    window.__vibrations = [];
+    navigator.vibrate = (pattern) => { window.__vibrations.push(pattern); return true; };
+    window.__tones = [];
+    const start = OscillatorNode.prototype.start;
+    OscillatorNode.prototype.start = function (...args) { window.__tones.push(this.frequency.value); return start.apply(this, args); };
+  });
+}
 
 // Waits until the page shows state `s` (the session's state, on #app's data-state).
 export async function waitState(page, s, timeout = 5000) {

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Harness, makeSpeech, joinAs, sleepMs, waitState, artifacts } from './harness.mjs';
+import { Harness, makeSpeech, joinAs, sleepMs, waitState, artifacts, recordPhoneFeedback } from './harness.mjs';
 
 const h = new Harness();
 let url, speech;
@@ -22,14 +22,7 @@ after(async () => {
 
 test('the last 10 s of a talk are counted down, coloured, toned and vibrated before the revoke', { timeout: 120000 }, async () => {
   const a = await h.browser({ wav: speech.wav, touch: true });
-  // What the page asks of the phone, recorded: vibrations, and the frequencies of the tones it starts.
-  await a.addInitScript(() => {
-    window.__vibrations = [];
-    navigator.vibrate = (pattern) => { window.__vibrations.push(pattern); return true; };
-    window.__tones = [];
-    const start = OscillatorNode.prototype.start;
-    OscillatorNode.prototype.start = function (...args) { window.__tones.push(this.frequency.value); return start.apply(this, args); };
-  });
+  await recordPhoneFeedback(a);
   await joinAs(a, url, 'A');
   const box = await a.locator('#talk').boundingBox();
   // A quick tap is not a hold: the page says to hold.

@@ -196,22 +196,128 @@ TEST_F(Session, TheFirstInLineSeesTheAutoApproveCountdown) {
   EXPECT_EQ(s.grant_at_ms(), 0);  // live: no countdown
 }
 
-TEST_F(Session, LettingGoInLineLeavesTheQueue) {
+TEST_F(Session, LettingGoInLineKeepsTheHandRaisedAndASecondPressLowersIt) {
   join(true, taken(9, "Bo", 4));
   s.press(now_ms);
   server(proto::FloorDenied{proto::DenyReason::queued, "Bo", 1});
   drain();
   s.release(now_ms);
-  auto out = sent();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(release_talk(out[0]), 0u);
+  // Nothing is sent: the place in line stays; the microphone stops.
+  EXPECT_TRUE(sent().empty());
   auto cap = capture();
   ASSERT_EQ(cap.size(), 1u);
   EXPECT_EQ(cap[0].command, Cmd::release);
+  EXPECT_EQ(s.state(), State::queued);
+  EXPECT_TRUE(s.hand_raised());
+  EXPECT_TRUE(s.take_view_changed());
+  // The line moves: still told, still in it.
+  server(proto::FloorDenied{proto::DenyReason::queued, "Bo", 1, 0});
+  EXPECT_EQ(s.position(), 1u);
+  // A second press lowers the hand (0 also hands back a grant on its way); its release does nothing more.
+  s.press(now_ms);
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(release_talk(out[0]), 0u);
   EXPECT_EQ(s.state(), State::ready);
+  EXPECT_FALSE(s.hand_raised());
+  s.release(now_ms);
+  EXPECT_TRUE(sent().empty());
+  EXPECT_TRUE(capture().empty());
   // A queued answer still in flight changes nothing now.
   server(proto::FloorDenied{proto::DenyReason::queued, "Bo", 1});
   EXPECT_EQ(s.state(), State::ready);
+  // Without a line (first come) letting go while asking cancels at once, as before.
+  ClientSession plain;
+  plain.open("Ana", "");
+  ASSERT_TRUE(plain.receive(proto::encode_control(proto::Welcome{3, "Ana", 120000, false, taken(9, "Bo", 4)}), now_ms, now_us));
+  plain.press(now_ms);
+  plain.take_outgoing();
+  plain.release(now_ms);
+  auto cancel = plain.take_outgoing();
+  ASSERT_EQ(cancel.size(), 1u);
+  EXPECT_NE(cancel[0].find(R"("talk":0)"), std::string::npos);
+  EXPECT_FALSE(plain.hand_raised());
+}
+
+TEST_F(Session, AModeChangedAfterTheWelcomeIsLearntFromTheAnswers) {
+  join(false, taken(9, "Bo", 4));  // first come when this student joined
+  EXPECT_FALSE(s.queue_mode());
+  s.press(now_ms);
+  ASSERT_EQ(sent().size(), 1u);  // the request
+  server(proto::FloorDenied{proto::DenyReason::queued, "Bo", 1});  // the professor made a line since
+  EXPECT_TRUE(s.queue_mode());
+  s.release(now_ms);
+  EXPECT_TRUE(s.hand_raised());
+  EXPECT_TRUE(sent().empty());  // no release: the hand stays up
+  s.press(now_ms);  // lowers it
+  s.release(now_ms);
+  drain();
+  s.press(now_ms);
+  server(proto::FloorDenied{proto::DenyReason::busy, "Bo", 0});  // and back to first come
+  EXPECT_FALSE(s.queue_mode());
+  s.release(now_ms);
+  EXPECT_FALSE(s.hand_raised());
+}
+
+TEST_F(Session, TheFloorComingToARaisedHandWaitsForThePress) {
+  join(true, taken(9, "Bo", 4));
+  s.press(now_ms);
+  server(proto::FloorDenied{proto::DenyReason::queued, "Bo", 1});
+  s.release(now_ms);
+  drain();
+  now_ms += 20000;  // a long wait in line
+  server(proto::FloorGranted{6, 120000});
+  EXPECT_EQ(s.state(), State::your_turn);
+  EXPECT_TRUE(s.take_tone());
+  EXPECT_EQ(s.turn_ends_at_ms(), now_ms + ClientSession::kYourTurnMs);
+  EXPECT_EQ(s.wake_at_ms(), now_ms + ClientSession::kYourTurnMs);
+  EXPECT_TRUE(capture().empty());  // nothing is captured before the press
+  server(proto::FloorGranted{6, 120000});  // repeated: nothing changes
+  EXPECT_EQ(s.state(), State::your_turn);
+  now_ms += 2000;
+  s.tick(now_ms);
+  EXPECT_EQ(s.state(), State::your_turn);
+  s.press(now_ms);
+  EXPECT_EQ(s.state(), State::live);
+  EXPECT_EQ(s.live_since_ms(), now_ms);
+  auto cap = capture();
+  ASSERT_EQ(cap.size(), 2u);
+  EXPECT_EQ(cap[0].command, Cmd::press);
+  EXPECT_EQ(cap[1].command, Cmd::grant);
+  EXPECT_EQ(cap[1].talk_id, 6u);
+  EXPECT_TRUE(sent().empty());  // the floor was already this student's
+  s.release(now_ms + 3000);
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(release_talk(out[0]), 6u);
+  EXPECT_EQ(s.state(), State::ready);
+}
+
+TEST_F(Session, ATurnNotTakenUpIsHandedBack) {
+  join(true);
+  s.press(now_ms);  // a tap on a free floor in queue mode raises the hand too
+  s.release(now_ms + 100);
+  EXPECT_TRUE(s.hand_raised());
+  drain();
+  server(proto::FloorGranted{8, 120000});
+  ASSERT_EQ(s.state(), State::your_turn);
+  s.tick(now_ms + ClientSession::kYourTurnMs - 1);
+  EXPECT_EQ(s.state(), State::your_turn);
+  s.tick(now_ms + ClientSession::kYourTurnMs);
+  EXPECT_EQ(s.state(), State::ready);
+  EXPECT_EQ(s.reason(), Reason::turn_missed);
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(release_talk(out[0]), 8u);
+  EXPECT_EQ(s.wake_at_ms(), 0);
+  // The professor takes back a turn not yet taken up: the student is told, as for a live talk.
+  s.press(now_ms);
+  s.release(now_ms);
+  drain();
+  server(proto::FloorGranted{9, 120000});
+  server(proto::FloorRevoked{9, proto::RevokeReason::admin});
+  EXPECT_EQ(s.state(), State::ready);
+  EXPECT_EQ(s.reason(), Reason::admin);
 }
 
 TEST_F(Session, AGrantAfterLettingGoIsAlreadyHandedBack) {

@@ -13,10 +13,14 @@
 //   let go is ignored (the server has ended that talk).
 // - Still holding when the floor is freed (after a busy answer), or when the connection comes back:
 //   the session asks again, as the student still wants to talk.
+// - With a line (queue or moderated mode) the press raises a hand: letting go keeps the place in
+//   line (the microphone stops), and a second press lowers the hand. When the floor comes to a
+//   raised hand the student has kYourTurnMs to press and speak; after that the floor is handed back.
 // - Silence is the server's rule (`--silence-release`, revoke reason `silence`); the session only
 //   shows the "we can't hear you" hint from the capture's voice activity detector.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -38,7 +42,8 @@ class ClientSession {
     requesting,  // holding; `floor_request` sent, no answer yet
     live,        // holding the floor: the capture sends
     busy,        // holding, refused: someone else talks (or too many presses)
-    queued,      // holding, in line (queue mode)
+    queued,      // in line (queue or moderated mode): holding, or not (a raised hand)
+    your_turn,   // granted to a raised hand: press within kYourTurnMs to speak
     revoked,     // holding, but the server took the floor back
     rejected,    // the server refused the join (name, room code, guesses): the form explains
   };
@@ -57,6 +62,7 @@ class ClientSession {
     removed,         // rejected: the professor removed this student (for a while)
     server_full,     // unreachable: the room is full
     connection_lost, // unreachable
+    turn_missed,     // ready: the floor came to a raised hand and was not taken up in time
   };
   enum class CaptureCommand : std::uint8_t { press, grant, release };
   struct Capture {
@@ -67,6 +73,8 @@ class ClientSession {
   static constexpr std::uint32_t kSilenceHintMs = 4000;
   // A press refused for the press rate (2 a second at the server) is retried this much later.
   static constexpr double kRateRetryMs = 1000;
+  // The floor granted to a raised hand waits this long for the press.
+  static constexpr double kYourTurnMs = 5000;
 
   // The socket opened: returns the `join` to send (the name is normalised by the shared rules), or
   // an empty string if the name breaks them (state rejected, reason bad_name).
@@ -84,7 +92,10 @@ class ClientSession {
   // Time passing: a press refused as rate-limited, still held, asks again once wake_at_ms() is due.
   void tick(double now_ms);
   // When the session wants a tick (0: no need).
-  double wake_at_ms() const noexcept { return retry_at_ms_; }
+  double wake_at_ms() const noexcept {
+    const double turn = turn_ends_at_ms();
+    return retry_at_ms_ == 0 ? turn : turn == 0 ? retry_at_ms_ : std::min(retry_at_ms_, turn);
+  }
 
   // ---- outputs, taken by the page after each input ----
   std::vector<std::string> take_outgoing();
@@ -97,6 +108,10 @@ class ClientSession {
   State state() const noexcept { return state_; }
   Reason reason() const noexcept { return reason_; }
   bool pressed() const noexcept { return pressed_; }
+  // In line without holding: the hand stays up until the floor comes or a second press.
+  bool hand_raised() const noexcept { return queue_mode_ && !pressed_ && (state_ == State::queued || state_ == State::requesting); }
+  // your_turn: when the floor goes back unless the student presses.
+  double turn_ends_at_ms() const noexcept { return state_ == State::your_turn ? turn_ends_at_ms_ : 0; }
   bool on_air() const noexcept { return state_ == State::live; }  // the capture sends
   const std::string& holder() const noexcept { return holder_; }      // busy / queued: who talks
   std::uint32_t position() const noexcept { return position_; }       // queued: 1-based place
@@ -147,6 +162,8 @@ class ClientSession {
   float level_ = 0;
   std::uint32_t silence_ms_ = 0;  // live: without speech since the later of the grant and the last speech
   double retry_at_ms_ = 0;
+  double turn_ends_at_ms_ = 0;
+  bool swallow_release_ = false;  // the press lowered a hand: its release does nothing more
 
   std::vector<std::string> outgoing_;
   std::vector<Capture> capture_;
