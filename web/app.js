@@ -21,7 +21,7 @@ const ui = {
   app: $('app'), floor: $('floor'), join: $('join'), name: $('name'), roomRow: $('room-row'), room: $('room'),
   joinError: $('join-error'), panel: $('talk-panel'), talk: $('talk'), label: $('talk-label'), meter: $('meter-bar'),
   elapsed: $('elapsed'), status: $('status'), hint: $('hint'), me: $('me'), rename: $('rename'), error: $('error'),
-  retry: $('retry'),
+  retry: $('retry'), tapMode: $('tap-mode'),
 };
 
 const LABELS = {
@@ -33,6 +33,11 @@ const HINTS = {
   busy: 'Keep holding to get the floor as soon as it is free.',
 };
 const RAISED_HINT = 'Press again to lower your hand.';
+// Tap to talk, for students who cannot hold a press: a tap starts, the next one stops.
+const TAP_LABELS = { ready: 'Tap to talk', live: 'Live: tap to stop', your_turn: 'Your turn: tap to talk' };
+const TAP_HINT = 'Tap the button to start talking, and again to stop.';
+let tapToTalk = localStorage.getItem('ptt.tapToTalk') === '1';
+let latched = false;  // tap to talk: pressed by a tap, until the next
 const REVOKED = {
   max_time: 'Time is up for this talk.', unresponsive: 'Your connection stalled.',
   silence: 'Released after a long silence.', admin: 'The professor took the floor back.',
@@ -90,7 +95,8 @@ function render(v) {
   }
   if (!joined) return;
   ui.app.dataset.state = v.state;
-  ui.label.textContent = v.reason === 'rate_limited' ? 'Wait…' : v.handRaised ? 'Hand raised' : LABELS[v.state] ?? '';
+  ui.label.textContent = v.reason === 'rate_limited' ? 'Wait…' : v.handRaised ? 'Hand raised'
+    : (tapToTalk && TAP_LABELS[v.state]) || LABELS[v.state] || '';
   ui.status.textContent = statusText(v);
   ui.talk.disabled = v.state === 'connecting' || v.state === 'unreachable';
   ui.retry.hidden = v.state !== 'unreachable';
@@ -102,7 +108,7 @@ function render(v) {
   const tapped = performance.now() < tapHintUntil && v.state !== 'live';
   ui.hint.textContent = v.silenceHint ? "We can't hear you: speak up, or let go to give the floor back."
     : tapped ? 'Hold the button while you speak: a quick tap does not give you the floor.'
-    : v.handRaised ? RAISED_HINT : HINTS[v.state] ?? HINT;
+    : v.handRaised ? RAISED_HINT : HINTS[v.state] ?? (tapToTalk ? TAP_HINT : HINT);
   ui.hint.classList.toggle('warn', v.silenceHint || tapped);
   if (v.onAir && !tickTimer) {
     tickTimer = setInterval(tick, 200);
@@ -332,7 +338,7 @@ const press = () => {
 };
 const release = () => {
   // (With a line a tap raises or lowers a hand, which is no mistake.)
-  const wasTap = held && performance.now() - pressedAt < TAP_MS && view?.state !== 'live' && !view?.queueMode;
+  const wasTap = held && !tapToTalk && performance.now() - pressedAt < TAP_MS && view?.state !== 'live' && !view?.queueMode;
   held = false;
   if (wasTap) {
     tapHintUntil = performance.now() + 4000;
@@ -342,28 +348,56 @@ const release = () => {
   if (wasTap && view) render(view);
 };
 
+// Tap to talk: a tap holds the press until the next tap. With a line a tap raises or lowers the
+// hand as in hold mode, except on the student's turn, when it starts the talk.
+function tap() {
+  if (latched) {
+    latched = false;
+    release();
+  } else if (view?.queueMode && view.state !== 'your_turn') {
+    press();
+    release();
+  } else {
+    latched = true;
+    press();
+  }
+}
+
 function bindPress() {
   ui.talk.addEventListener('pointerdown', (e) => {
     if (e.button !== 0) return;
     ui.talk.setPointerCapture(e.pointerId);
     e.preventDefault();
-    press();
+    if (tapToTalk) tap();
+    else press();
   });
-  for (const type of ['pointerup', 'pointercancel', 'lostpointercapture']) ui.talk.addEventListener(type, release);
+  for (const type of ['pointerup', 'pointercancel', 'lostpointercapture'])
+    ui.talk.addEventListener(type, () => { if (!tapToTalk) release(); });
   ui.talk.addEventListener('contextmenu', (e) => e.preventDefault());  // no long-press menu on phones
   document.addEventListener('keydown', (e) => {
     // Space anywhere on the page; Enter too while the talk button has the focus (as for any button).
     const key = e.code === 'Space' || (e.key === 'Enter' && e.target === ui.talk);
     if (!key || e.repeat || e.target instanceof HTMLInputElement || ui.panel.hidden) return;
     e.preventDefault();
-    press();
+    if (tapToTalk) tap();
+    else press();
   });
   document.addEventListener('keyup', (e) => {
     if (!(e.code === 'Space' || (e.key === 'Enter' && e.target === ui.talk)) || ui.panel.hidden) return;
     e.preventDefault();
-    release();
+    if (!tapToTalk) release();
   });
-  window.addEventListener('blur', release);  // a key-up we will never see
+  window.addEventListener('blur', () => { if (!tapToTalk) release(); });  // a key-up we will never see
+  ui.tapMode.checked = tapToTalk;
+  ui.tapMode.addEventListener('change', () => {
+    tapToTalk = ui.tapMode.checked;
+    localStorage.setItem('ptt.tapToTalk', tapToTalk ? '1' : '0');
+    if (latched || held) {  // switching mid-press lets go, whichever way it was held
+      latched = false;
+      release();
+    }
+    if (view) render(view);
+  });
 }
 
 // ---- joining -------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 // Talk-time awareness on the student's page: while live the button shows the time against the
 // limit; in the last 10 s it counts down, changes colour, says so once in the live region, plays a
-// falling tone and vibrates; then the server's revoke says time is up.
+// falling tone and vibrates; then the server's revoke says time is up. And tap to talk, the setting for
+// students who cannot hold a press.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Harness, makeSpeech, joinAs, sleepMs, waitState, artifacts, recordPhoneFeedback } from './harness.mjs';
 
@@ -63,4 +65,29 @@ test('the last 10 s of a talk are counted down, coloured, toned and vibrated bef
   assert.equal(await a.locator('#elapsed').textContent(), '');
   assert.equal((await a.evaluate(() => window.__vibrations)).length, 1);
   await a.mouse.up();
+});
+
+test('tap to talk: a tap starts the talk and the next stops it; the setting is remembered', { timeout: 60000 }, async () => {
+  const b = await h.browser({ wav: speech.wav, touch: true });
+  await joinAs(b, url, 'B');
+  assert.equal(await b.locator('#hint').textContent(), 'Hold the button while you speak.', 'no Space key on a phone');
+  await b.getByLabel('Tap to talk (no need to hold the button)').check();
+  assert.equal(await b.locator('#talk-label').textContent(), 'Tap to talk');
+  assert.equal(await b.locator('#hint').textContent(), 'Tap the button to start talking, and again to stop.');
+  await b.locator('#talk').tap();
+  await waitState(b, 'live', 5000);
+  assert.equal(await b.locator('#talk-label').textContent(), 'Live: tap to stop');
+  await sleepMs(1500);
+  assert.equal(await b.locator('#app').getAttribute('data-state'), 'live', 'still live with nothing held');
+  await b.locator('#talk').tap();
+  await waitState(b, 'ready', 3000);
+  for (let i = 0; i < 30 && !existsSync(path.join(h.recordings, 'B-1.opus')); i++) await sleepMs(100);
+  assert.ok(existsSync(path.join(h.recordings, 'B-1.opus')), 'the tapped talk was recorded');
+  // Remembered on this device: after a reload the box is still ticked.
+  await b.reload();
+  await b.getByLabel('Your name').fill('B');
+  await b.getByRole('button', { name: 'Join' }).click();
+  await waitState(b, 'ready', 15000);
+  assert.ok(await b.getByLabel('Tap to talk (no need to hold the button)').isChecked());
+  assert.equal(await b.locator('#talk-label').textContent(), 'Tap to talk');
 });
