@@ -183,6 +183,13 @@ int main(int argc, char** argv) {
                    static_cast<unsigned long long>(files.rlim_cur), static_cast<unsigned long long>(files.rlim_cur) - 64);
   }
   config.help_page = config.tls && config.cert_file.empty() && !no_help_page;
+  // One line per event a professor cares about (the session log's, and joins, leaves, refusals).
+  config.room.on_event = [](const ptt::server::LogEntry& e) {
+    std::string line = e.student.empty() ? e.event : e.student + " " + e.event;
+    if (!e.detail.empty()) line += ": " + e.detail;
+    if (e.duration_ms >= 0) line += fmt::format(" after {:.1f} s", static_cast<double>(e.duration_ms) / 1000);
+    spdlog::info("{}", line);
+  };
   config.room.floor.max_talk = std::chrono::seconds(max_talk_s);
   config.room.floor.mode = moderated ? ptt::server::FloorMode::moderated
                            : queue   ? ptt::server::FloorMode::queue

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <utility>
 #include <vector>
 
 namespace ptt::server {
@@ -94,6 +95,13 @@ Room::Room(RoomConfig config, AudioSink* sink, WallClock wall_clock)
 
 ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now, std::string address, proto::Error* refusal) {
   if (clients_.size() >= config_.max_clients) {
+    // Said at most every 10 s, with how many were turned away: a crowd at the door is one line.
+    ++full_refusals_;
+    if (full_noted_at_ == TimePoint{} || now - full_noted_at_ >= std::chrono::seconds(10)) {
+      full_noted_at_ = now;
+      record(LogEntry{wall_clock_(), "refused", "", "the room is full (" + std::to_string(clients_.size()) + " connections): " +
+                      std::to_string(std::exchange(full_refusals_, 0)) + " turned away", -1}, false);
+    }
     if (refusal) *refusal = proto::Error{proto::ErrorCode::server_full, "the room is full; try again later"};
     return 0;
   }
@@ -121,7 +129,10 @@ ClientId Room::connect(std::weak_ptr<Peer> peer, TimePoint now, std::string addr
 void Room::disconnect(ClientId id, TimePoint now) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
-  if (it->second.joined) --joined_;
+  if (it->second.joined) {
+    --joined_;
+    record(LogEntry{wall_clock_(), "left", it->second.name, std::to_string(joined_) + " here", -1}, false);
+  }
   if (auto a = per_address_.find(it->second.address); a != per_address_.end() && --a->second == 0) per_address_.erase(a);
   departed_name_ = std::move(it->second.name);  // the session log still names them
   clients_.erase(it);
@@ -259,6 +270,7 @@ void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now, pro
     // (A join refused for its name's length carries no room code to check: it is refused for the name.)
     if (room_too_long || (refused == proto::ErrorCode::ok && j.room != config_.room_code)) {
       if (room_too_long || !j.room.empty()) {  // a page asking for the code first is not a guess
+        record(LogEntry{wall_clock_(), "refused", "", "a wrong room code from " + c.address, -1}, false);
         if (guesses == code_guesses_.end())
           guesses = code_guesses_.emplace(c.address, RateLimiter(config_.room_code_guesses_per_s,
                                                                  config_.room_code_guess_burst)).first;
@@ -298,6 +310,7 @@ void Room::join(ClientId id, Client& c, const proto::Join& j, TimePoint now, pro
   c.joined = true;
   c.floor_version = floor_version_;  // the welcome carries the current state
   ++joined_;
+  record(LogEntry{wall_clock_(), "joined", c.name, std::to_string(joined_) + " here", -1}, false);
   send(id, proto::Welcome{id, c.name, static_cast<std::uint32_t>(config_.floor.max_talk.count()),
                           floor_.mode() != FloorMode::first_come, floor_state()});
 }
@@ -416,7 +429,7 @@ bool Room::remove_client(ClientId id, TimePoint now) {
 
 bool Room::set_floor_mode(FloorMode mode, TimePoint now) {
   if (mode == floor_.mode()) return false;
-  log_.add(LogEntry{wall_clock_(), "mode", "", std::string(to_string(mode)), -1});
+  record(LogEntry{wall_clock_(), "mode", "", std::string(to_string(mode)), -1});
   apply(floor_.set_mode(mode, now), now, "mode change");
   return true;
 }
@@ -424,7 +437,7 @@ bool Room::set_floor_mode(FloorMode mode, TimePoint now) {
 bool Room::set_auto_approve(std::chrono::milliseconds delay, TimePoint now) {
   if (delay == floor_.auto_approve()) return false;
   floor_.set_auto_approve(delay, now);
-  log_.add(LogEntry{wall_clock_(), "auto-approve", "",
+  record(LogEntry{wall_clock_(), "auto-approve", "",
                     delay.count() ? "after " + std::to_string(std::chrono::ceil<std::chrono::seconds>(delay).count()) + " s" : "off", -1});
   apply({}, now);  // tells the first in line of a countdown that started or stopped
   return true;
@@ -617,7 +630,7 @@ void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
     output_volume_ = volume;
     if (sink_) sink_->set_output_gain(muted ? 0.0f : static_cast<float>(volume));
     if (changed)
-      log_.add(LogEntry{wall_clock_(), "output", "",
+      record(LogEntry{wall_clock_(), "output", "",
                         muted ? "muted" : (unmuted ? "unmuted, volume " : "volume ") + std::to_string(std::lround(volume * 100)) + " %", -1});
   } else {
     return reply({{"type", "error"}, {"message", "unknown action: revoke, grant, dequeue, remove, mode, auto_approve or output"}});
@@ -626,8 +639,13 @@ void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
   update_consoles(now, true);
 }
 
+void Room::record(LogEntry entry, bool keep) {
+  if (config_.on_event) config_.on_event(entry);
+  if (keep) log_.add(std::move(entry));
+}
+
 void Room::log(std::string event, ClientId id, std::string detail, std::int64_t duration_ms) {
-  log_.add(LogEntry{wall_clock_(), std::move(event), name_of(id).value_or(departed_name_), std::move(detail), duration_ms});
+  record(LogEntry{wall_clock_(), std::move(event), name_of(id).value_or(departed_name_), std::move(detail), duration_ms});
 }
 
 void Room::apply(const FloorChange& change, TimePoint now, std::string_view cause) {

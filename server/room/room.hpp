@@ -49,6 +49,9 @@ struct RoomConfig {
   // thousands connected one undivided broadcast would hold every other reply (a denial, a grant)
   // behind it for hundreds of milliseconds. 0: everyone at once.
   std::size_t broadcast_slice = 128;
+  // Every event a professor cares about as it happens, for the terminal: what goes into the session
+  // log, and besides it students joining and leaving and joins refused (wrong code, room full).
+  std::function<void(const LogEntry&)> on_event;
 };
 
 struct RoomStats {
@@ -155,6 +158,8 @@ class Room {
   // anyone left the line.
   void apply(const FloorChange& change, TimePoint now, std::string_view cause = {});
   void log(std::string event, ClientId id, std::string detail = {}, std::int64_t duration_ms = -1);
+  // To the terminal (on_event) and, when `keep`, into the session log.
+  void record(LogEntry entry, bool keep = true);
   void send(ClientId id, const protocol::ControlMessage& msg);
   void send(Client& c, std::shared_ptr<const std::string> text);
   void broadcast_floor_state();
@@ -206,6 +211,8 @@ class Room {
   // Removed students, by address and asked name, with when each may join again.
   std::map<std::pair<std::string, std::string>, TimePoint> removed_;
   TimePoint last_guess_sweep_{};
+  TimePoint full_noted_at_{};       // when a full room was last told to on_event
+  std::uint64_t full_refusals_ = 0;  // connections turned away since
   // The floor-state broadcast in progress: the newest state, its version, and where the sweep
   // resumes. A client the sweep has not reached when the floor changes again gets only the newest.
   std::shared_ptr<const std::string> floor_text_;

@@ -871,6 +871,41 @@ TEST_F(RoomFixture, TheConsoleSeesTheRoomAndActsThroughItsRules) {
   EXPECT_EQ(console->views.size(), seen);  // a closed console is sent nothing
 }
 
+// The terminal's lines: each session-log event, and joins, leaves and refusals besides, as they
+// happen; a full room is one line per 10 s however many knock.
+TEST_F(RoomFixture, EveryEventAProfessorCaresAboutReachesTheTerminal) {
+  std::vector<std::string> lines;
+  config.room_code = "4711";
+  config.max_clients = 2;
+  config.on_event = [&](const LogEntry& e) {
+    lines.push_back(e.event + "|" + e.student + "|" + e.detail + (e.duration_ms >= 0 ? "|" + std::to_string(e.duration_ms) : ""));
+  };
+  make_room();
+  const auto a = joined("Ana");
+  const auto wrong = connect();
+  text(wrong, proto::encode_control(proto::Join{"Eve", "1234"}));
+  const auto b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  send(b, proto::FloorRequest{});
+  advance(1500ms);
+  send(a, proto::FloorRelease{granted_talk(a)});
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(connect(), 0u);  // full: a and b (the wrong code's connection is gone)
+  room->disconnect(b, now);
+  const std::vector<std::string> expected{
+      "joined|Ana|1 here", "refused||a wrong room code from 10.1.0.2", "joined|Ben|2 here", "granted|Ana|asked",
+      "denied|Ben|Ana was speaking", "ended|Ana|released|1500", "refused||the room is full (2 connections): 1 turned away",
+      "left|Ben|1 here"};
+  EXPECT_EQ(lines, expected);
+  // The session log keeps only the floor's events.
+  std::vector<std::string> kept;
+  for (const auto& e : room->session_log().entries()) kept.push_back(e.event);
+  EXPECT_EQ(kept, (std::vector<std::string>{"granted", "denied", "ended"}));
+  advance(10'000ms);
+  EXPECT_NE(connect(), 0u);  // Ben's seat
+  EXPECT_EQ(connect(), 0u);  // the four held back, and this one
+  EXPECT_EQ(lines.back(), "refused||the room is full (2 connections): 5 turned away");
+}
+
 TEST_F(RoomFixture, AutoApproveCountsDownForTheFirstInLineAndGrants) {
   config.floor.mode = FloorMode::moderated;
   make_room();
