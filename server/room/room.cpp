@@ -430,7 +430,10 @@ bool Room::remove_client(ClientId id, TimePoint now) {
 bool Room::set_floor_mode(FloorMode mode, TimePoint now) {
   if (mode == floor_.mode()) return false;
   record(LogEntry{wall_clock_(), "mode", "", std::string(to_string(mode)), -1});
-  apply(floor_.set_mode(mode, now), now, "mode change");
+  const auto change = floor_.set_mode(mode, now);
+  apply(change, now, "mode change");
+  // Every student learns whether a refused press now waits in line (the raised hand).
+  if (!change.floor_changed() && !change.queue_changed) broadcast_floor_state();
   return true;
 }
 
@@ -723,6 +726,7 @@ void Room::send_queue_positions(TimePoint now) {
 proto::FloorState Room::floor_state() const {
   proto::FloorState s;
   s.queue_length = static_cast<std::uint32_t>(floor_.queue().size());
+  s.queue_mode = floor_.mode() != FloorMode::first_come;
   if (const auto& h = floor_.holder()) {
     s.taken = true;
     s.holder_id = h->client;

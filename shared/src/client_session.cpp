@@ -121,7 +121,7 @@ bool ClientSession::receive(std::string_view text, double now_ms, std::uint64_t 
 void ClientSession::on(const proto::Welcome& m, double) {
   my_id_ = m.client_id;
   my_name_ = m.name;
-  queue_mode_ = m.queue_mode;
+  queue_mode_ = m.queue_mode || m.floor.queue_mode;
   max_talk_ms_ = m.max_talk_ms;
   floor_ = m.floor;
   set(State::ready);
@@ -132,6 +132,7 @@ void ClientSession::on(const proto::FloorState& m, double) {
   if (state_ == State::unreachable || state_ == State::connecting || state_ == State::rejected) return;
   const bool freed = floor_.taken && !m.taken;
   floor_ = m;
+  queue_mode_ = m.queue_mode;
   view_changed_ = true;
   if (state_ == State::busy && !m.taken) {
     request();  // still holding, and the floor is free now: ask again

@@ -102,7 +102,7 @@ struct Reader {
   bool floor_state(FloorState& f) {
     return boolean("taken", f.taken) && u32("holder_id", f.holder_id) &&
            str("holder", f.holder, 4 * kMaxNameCodePoints) && u32("talk", f.talk_id) &&
-           u32("queue", f.queue_length) && consistent(f);
+           u32("queue", f.queue_length) && boolean("queue_mode", f.queue_mode, /*required=*/false) && consistent(f);
   }
 
   bool consistent(const FloorState& f) {
@@ -114,7 +114,7 @@ struct Reader {
 
 json floor_state_json(const FloorState& f) {
   return json{{"taken", f.taken}, {"holder_id", f.holder_id}, {"holder", f.holder}, {"talk", f.talk_id},
-              {"queue", f.queue_length}};
+              {"queue", f.queue_length}, {"queue_mode", f.queue_mode}};
 }
 
 }  // namespace

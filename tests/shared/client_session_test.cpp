@@ -48,7 +48,7 @@ class Session : public ::testing::Test {
     s.take_tone();
   }
   static proto::FloorState taken(std::uint32_t id, const std::string& name, std::uint32_t talk, std::uint32_t queue = 0) {
-    return {true, id, name, talk, queue};
+    return {true, id, name, talk, queue, false};
   }
   static proto::FloorState free_floor() { return {}; }
 
@@ -257,6 +257,20 @@ TEST_F(Session, AModeChangedAfterTheWelcomeIsLearntFromTheAnswers) {
   EXPECT_FALSE(s.queue_mode());
   s.release(now_ms);
   EXPECT_FALSE(s.hand_raised());
+}
+
+TEST_F(Session, AModeChangeBroadcastAsAFloorStateMakesTheFirstTapRaiseAHand) {
+  join(false, taken(9, "Bo", 4));
+  auto lined = taken(9, "Bo", 4);
+  lined.queue_mode = true;
+  server(lined);  // the professor switched to queue mode
+  EXPECT_TRUE(s.queue_mode());
+  s.press(now_ms);
+  s.release(now_ms + 50);  // a tap, before any answer
+  EXPECT_TRUE(s.hand_raised());
+  drain();
+  server(proto::FloorDenied{proto::DenyReason::queued, "Bo", 1});
+  EXPECT_EQ(s.state(), State::queued);
 }
 
 TEST_F(Session, TheFloorComingToARaisedHandWaitsForThePress) {

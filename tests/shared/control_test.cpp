@@ -83,7 +83,10 @@ TEST(Control, FloorStateRoundTrip) {
   auto taken = std::get<FloorState>(round_trip(taken_state()));
   EXPECT_TRUE(taken.taken);
   EXPECT_EQ(taken.holder_id, 3u);
+  auto lined = std::get<FloorState>(round_trip(FloorState{true, 3, "Ana", 7, 2, true}));
+  EXPECT_TRUE(lined.queue_mode);
   auto free_state = std::get<FloorState>(round_trip(FloorState{}));
+  EXPECT_FALSE(free_state.queue_mode);
   EXPECT_FALSE(free_state.taken);
   EXPECT_TRUE(free_state.holder.empty());
 }

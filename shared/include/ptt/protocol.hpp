@@ -115,6 +115,9 @@ struct FloorState {
   std::string holder;            // display name, empty when free
   std::uint32_t talk_id = 0;     // 0 when free
   std::uint32_t queue_length = 0;
+  // Whether a refused request waits in line (queue or moderated mode): the professor may change the
+  // mode at any time, and a change is broadcast as a floor_state. Optional on the wire (false).
+  bool queue_mode = false;
 };
 
 // client -> server
