@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <cctype>
+
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
@@ -34,9 +36,10 @@ std::string console_login(const HttpRequest& req, const RouterContext& context) 
 
 bool admin_authorised(std::string_view token, const HttpRequest& req) {
   const auto auth = req[http::field::authorization];
-  constexpr std::string_view bearer = "Bearer ";
-  if (token.empty() || auth.size() != bearer.size() + token.size() || auth.substr(0, bearer.size()) != bearer)
-    return false;
+  constexpr std::string_view bearer = "bearer ";
+  if (token.empty() || auth.size() != bearer.size() + token.size()) return false;
+  for (std::size_t i = 0; i < bearer.size(); ++i)  // the scheme in any letter case (RFC 9110)
+    if (std::tolower(static_cast<unsigned char>(auth[i])) != bearer[i]) return false;
   return CRYPTO_memcmp(auth.data() + bearer.size(), token.data(), token.size()) == 0;
 }
 

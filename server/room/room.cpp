@@ -41,6 +41,8 @@ bool is_loopback(const std::string& address) {
 // At most one `rate_limited` error a second for audio over the rate, so a flood of frames cannot
 // fill the client's outgoing queue with replies.
 constexpr auto kAudioLimitNoticeInterval = std::chrono::seconds(1);
+// A gap in a talk's packet sequence counted as lost: 2 s of 10 ms packets at most.
+constexpr std::uint16_t kMaxCountedGap = 200;
 
 std::int64_t room_us(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -209,7 +211,10 @@ void Room::handle(ClientId id, Client& c, proto::ControlMessage&& msg, TimePoint
     return;
   }
   if (std::holds_alternative<proto::FloorRequest>(msg)) {
-    if (!c.floor_requests.allow(now)) {
+    // Asking again from the line or the floor changes nothing, and is answered with the place held
+    // (the message limit bounds it), never with a rate_limited that would read as out of line.
+    const bool placed = floor_.queue_position(id) != 0 || (floor_.holder() && floor_.holder()->client == id);
+    if (!placed && !c.floor_requests.allow(now)) {
       send(id, proto::FloorDenied{proto::DenyReason::rate_limited, "", 0});
       return;
     }
@@ -352,11 +357,14 @@ void Room::on_binary(ClientId id, const std::uint8_t* data, std::size_t size, Ti
   ++stats_.audio_accepted;
   auto& tp = c.talk_packets;
   if (tp.talk != frame.header.talk_id) tp = Client::TalkPackets{frame.header.talk_id, 0, 0, frame.header.sequence};
-  // Forward by less than half the sequence space: the packets between were lost on the way; a step
-  // back is a repeat or a packet reordered by a sender that does not follow the protocol.
+  // A step forward: the packets between were lost on the way, unless the step is more than a page
+  // could have sent in the meantime (a sender that does not follow the protocol starts over
+  // there). A step back fills a gap counted before.
   if (const auto ahead = static_cast<std::uint16_t>(frame.header.sequence - tp.next_sequence); ahead < 0x8000) {
-    tp.missing += ahead;
+    if (ahead <= kMaxCountedGap) tp.missing += ahead;
     tp.next_sequence = static_cast<std::uint16_t>(frame.header.sequence + 1);
+  } else if (tp.missing > 0) {
+    --tp.missing;
   }
   ++tp.received;
   if (sink_)
@@ -477,6 +485,20 @@ std::string Room::status_json() const {
 }
 
 ClientId Room::connect_console(std::weak_ptr<Peer> peer, TimePoint now, std::string login) {
+  std::size_t open = 0;
+  for (const auto& [cid, console] : consoles_) open += console.login == login;
+  for (auto it = consoles_.begin(); open >= kMaxChannelsPerLogin && it != consoles_.end();) {
+    if (it->second.login != login) {
+      ++it;
+      continue;
+    }
+    if (auto p = it->second.peer.lock()) {
+      p->send(std::make_shared<const std::string>(R"({"type":"error","message":"this console is open in too many tabs: this one closed"})"));
+      p->close(close_code::try_again_later, "too many console tabs");
+    }
+    it = consoles_.erase(it);
+    --open;
+  }
   const ClientId id = next_console_id_++;
   if (auto p = peer.lock()) p->send(std::make_shared<const std::string>(console_json(now)));
   consoles_.emplace(id, Console{std::move(peer), std::move(login)});
@@ -596,8 +618,11 @@ void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
     if (auto p = console->second.peer.lock())
       p->send(std::make_shared<const std::string>(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   };
+  if (!console->second.actions.allow(now))
+    return reply({{"type", "error"}, {"message", "too many actions: at most 10 a second"}});
   const auto msg = nlohmann::json::parse(text, nullptr, false);
-  const auto type = msg.is_object() && msg.contains("type") && msg["type"].is_string() ? msg["type"].get<std::string>() : "";
+  if (!msg.is_object()) return reply({{"type", "error"}, {"message", "an action is a JSON object with a `type`"}});
+  const auto type = msg.contains("type") && msg["type"].is_string() ? msg["type"].get<std::string>() : "";
   auto client = [&]() -> ClientId {
     if (!msg.contains("client") || !msg["client"].is_number_unsigned()) return 0;
     const auto v = msg["client"].get<std::uint64_t>();
@@ -639,7 +664,7 @@ void Room::on_console_text(ClientId id, std::string_view text, TimePoint now) {
     return reply({{"type", "error"}, {"message", "unknown action: revoke, grant, dequeue, remove, mode, auto_approve or output"}});
   }
   reply({{"type", "done"}, {"action", type}, {"changed", changed}});
-  update_consoles(now, true);
+  if (changed) update_consoles(now, true);  // at once, so the professor sees the action land
 }
 
 void Room::record(LogEntry entry, bool keep) {

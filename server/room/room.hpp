@@ -195,7 +195,9 @@ class Room {
   struct Console {
     std::weak_ptr<Peer> peer;
     std::string login;
+    RateLimiter actions{10, 20};  // a console's actions: 10 a second, 20 at once
   };
+  static constexpr std::size_t kMaxChannelsPerLogin = 8;  // tabs; a ninth closes the oldest
   std::map<ClientId, Console> consoles_;
   std::vector<std::string> join_urls_;
   SessionLog log_;

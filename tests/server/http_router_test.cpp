@@ -243,6 +243,9 @@ TEST(Router, AdminNeedsTheTokenAndNamesItsAction) {
   EXPECT_EQ(admin(http::verb::get, "/admin/status", "Bearer let-me-in-").reply.result(), http::status::unauthorized);
   EXPECT_EQ(admin(http::verb::get, "/admin/status", "let-me-in").reply.result(), http::status::unauthorized);
   EXPECT_EQ(admin(http::verb::get, "/admin/status", "Bearer let-me-in").kind, RouteKind::admin_status);
+  EXPECT_EQ(admin(http::verb::get, "/admin/status", "bearer let-me-in").kind, RouteKind::admin_status);  // any case
+  EXPECT_EQ(admin(http::verb::get, "/admin/status", "BEARER let-me-in").kind, RouteKind::admin_status);
+  EXPECT_EQ(admin(http::verb::get, "/admin/status", "Basic! let-me-in").reply.result(), http::status::unauthorized);
   EXPECT_EQ(admin(http::verb::post, "/admin/revoke", "Bearer let-me-in").kind, RouteKind::admin_revoke);
   EXPECT_EQ(admin(http::verb::get, "/admin/revoke", "Bearer let-me-in").reply.result(), http::status::not_found);
   EXPECT_EQ(admin(http::verb::get, "/admin/../index.html", "Bearer let-me-in").reply.result(), http::status::bad_request);

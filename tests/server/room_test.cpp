@@ -70,7 +70,8 @@ struct FakeConsole : Peer {
     auto j = nlohmann::json::parse(*text);
     (j["type"] == "room" ? views : j["type"] == "meter" ? meters : answers).push_back(std::move(j));
   }
-  void close(std::uint16_t, std::string_view) override {}
+  std::optional<std::uint16_t> closed;
+  void close(std::uint16_t code, std::string_view) override { closed = code; }
 };
 
 }  // namespace
@@ -997,6 +998,69 @@ TEST_F(RoomFixture, TheConsoleGetsTheLiveTalksLevelAndLoss) {
   const auto& row = console->views.back()["clients"][0];
   EXPECT_EQ(row["last_talk"]["received"], 7);
   EXPECT_EQ(row["last_talk"]["lost_pct"], 30.0);
+
+  // A sender's own numbers cannot make the figures absurd: a jump further than a page could have
+  // sent meanwhile starts over there, and a packet that fills a gap late takes it back.
+  send(a, proto::FloorRequest{});
+  const auto talk2 = granted_talk(a);
+  for (std::uint16_t seq : {0, 30000, 60000, 24464, 24466, 24465, 24467}) audio(a, audio_frame(talk2, seq));
+  advance(100ms);
+  EXPECT_EQ(console->meters.back()["talk"], talk2);
+  EXPECT_EQ(console->meters.back()["received"], 7);
+  EXPECT_EQ(console->meters.back()["missing"], 0);
+}
+
+// The console's actions: one that changes nothing sends no view; at most 10 a second (20 at once);
+// a login open in more than 8 tabs closes its oldest.
+TEST_F(RoomFixture, TheConsolesActionsAreBoundedAndItsTabsCapped) {
+  joined("Ana");
+  std::vector<std::shared_ptr<FakeConsole>> tabs;
+  std::vector<ClientId> ids;
+  for (int i = 0; i < 9; ++i) {
+    tabs.push_back(std::make_shared<FakeConsole>());
+    ids.push_back(room->connect_console(tabs.back(), now, "login-1"));
+  }
+  EXPECT_EQ(tabs[0]->closed, close_code::try_again_later);
+  EXPECT_EQ(tabs[0]->answers.back()["message"], "this console is open in too many tabs: this one closed");
+  for (int i = 1; i < 9; ++i) EXPECT_FALSE(tabs[i]->closed) << i;
+  auto other = std::make_shared<FakeConsole>();
+  room->connect_console(other, now, "login-2");  // another login's tabs are its own
+  EXPECT_FALSE(tabs[1]->closed);
+
+  auto& c = *tabs[8];
+  const auto views = c.views.size();
+  for (int i = 0; i < 20; ++i) room->on_console_text(ids[8], R"({"type":"revoke"})", now);
+  EXPECT_EQ(c.views.size(), views);  // nothing to revoke: no view sent
+  EXPECT_EQ(c.answers.back()["changed"], false);
+  room->on_console_text(ids[8], R"({"type":"revoke"})", now);
+  EXPECT_EQ(c.answers.back()["message"], "too many actions: at most 10 a second");
+  advance(200ms);
+  room->on_console_text(ids[8], R"({"type":"mode","mode":"queue"})", now);
+  EXPECT_EQ(c.answers.back()["changed"], true);
+  EXPECT_EQ(c.views.back()["mode"], "queue");  // a change is shown at once
+  for (const char* bad : {"", "null", "[]", "{\"type\":", "NaN"}) {
+    advance(100ms);
+    room->on_console_text(ids[8], bad, now);
+    EXPECT_EQ(c.answers.back()["message"], "an action is a JSON object with a `type`") << bad;
+  }
+}
+
+// A student in line asking again is told its place, however often: never rate_limited, which the
+// page would read as out of line.
+TEST_F(RoomFixture, AskingAgainFromTheLineIsNeverRateLimited) {
+  config.floor.mode = FloorMode::queue;
+  make_room();
+  const auto a = joined("Ana"), b = joined("Ben");
+  send(a, proto::FloorRequest{});
+  for (int i = 0; i < 20; ++i) send(b, proto::FloorRequest{});
+  for (const auto& m : peer(b).received) {
+    if (auto* d = std::get_if<proto::FloorDenied>(&m)) {
+      EXPECT_EQ(d->reason, proto::DenyReason::queued);
+    }
+  }
+  EXPECT_EQ(peer(b).last<proto::FloorDenied>()->position, 1u);
+  for (int i = 0; i < 20; ++i) send(a, proto::FloorRequest{});  // the holder too: its grant again
+  EXPECT_FALSE(peer(a).last<proto::FloorDenied>());
 }
 
 // With more clients than a broadcast slice, a floor change reaches the first slice at once and the
