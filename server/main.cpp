@@ -254,6 +254,13 @@ int main(int argc, char** argv) {
   std::unique_ptr<Playback> playback;
   if (!no_playback) {
     playback = std::make_unique<Playback>(playback_config, log, [](const TalkReport& r) {
+      if (r.packets == 0) {  // a grant let go at once, or nothing arrived in time: no figures to give
+        spdlog::info("talk {} played nothing{}", r.talk_id,
+                     r.refused ? fmt::format(" ({} packets refused)", r.refused) : std::string(": no audio came"));
+        return;
+      }
+      // A latency the talk's packets did not carry (no capture time, say) is unknown, not -1.
+      const auto ms = [](double v) { return v < 0 ? std::string("unknown") : fmt::format("{:g}", v); };
       spdlog::info("talk {} played: {} packets ({} of them after their time), {} recovered by FEC, {} concealed; caught up by "
                    "skipping {} silent packets and compressing {:.0f} ms of speech; dropped {} late, {} to cut delay ({} by the jitter "
                    "buffer, {} over the delay budget, {} stray); "
@@ -261,9 +268,9 @@ int main(int argc, char** argv) {
                    "p99 {} ms; capture-to-arrival median {} ms, p99 {} ms; {} output underruns",
                    r.talk_id, r.packets, r.late_played, r.fec, r.plc, r.skipped_silence, r.compressed_ms, r.late, r.skipped,
                    r.discarded, r.over_budget, r.stray,
-                   r.capture_to_playout_median_ms,
-                   r.capture_to_playout_p99_ms, r.output_latency_ms, r.arrival_to_playout_median_ms,
-                   r.arrival_to_playout_p99_ms, r.capture_to_arrival_median_ms, r.capture_to_arrival_p99_ms, r.underruns);
+                   ms(r.capture_to_playout_median_ms),
+                   ms(r.capture_to_playout_p99_ms), r.output_latency_ms, ms(r.arrival_to_playout_median_ms),
+                   ms(r.arrival_to_playout_p99_ms), ms(r.capture_to_arrival_median_ms), ms(r.capture_to_arrival_p99_ms), r.underruns);
       if (r.refused > 0)
         spdlog::warn("talk {}: {} packets refused: neither 10 nor 20 ms, unlike the talk's first, off its grid or repeated (not sent by our page)",
                      r.talk_id, r.refused);

@@ -91,6 +91,10 @@ function render(v) {
       : REJECTED[v.reason] ?? 'The server refused to join.';
     if (v.reason === 'bad_room_code') ui.roomRow.hidden = false;
     showJoinForm(message);
+    if (v.reason === 'bad_room_code') {  // the field to fix, ready to type in
+      ui.room.focus();
+      ui.room.select();
+    }
     return;
   }
   if (!joined) return;
@@ -103,7 +107,7 @@ function render(v) {
   if (v.myName) ui.me.textContent = v.myName;
   ui.floor.textContent = v.state === 'unreachable' ? 'Offline' : v.state === 'connecting' ? 'Connecting…'
     : !v.floor.taken ? 'The floor is free'
-    : v.floor.mine ? 'You are speaking' : `${v.floor.holder} is speaking`;
+    : v.state === 'your_turn' ? 'The floor is yours' : v.floor.mine ? 'You are speaking' : `${v.floor.holder} is speaking`;
   ui.meter.style.width = `${Math.round(v.level * 100)}%`;
   const tapped = performance.now() < tapHintUntil && v.state !== 'live';
   ui.hint.textContent = v.silenceHint ? "We can't hear you: speak up, or let go to give the floor back."
