@@ -245,7 +245,7 @@ Server start_server(const std::string& binary, const fs::path& dir, std::size_t 
                     const std::vector<std::string>& extra) {
   fs::create_directories(dir);
   const auto log = dir / "server.log", ready = dir / "ready.json";
-  std::vector<std::string> argv{binary, "--bind", "127.0.0.1", "--port", "0", "--no-playback", "--max-clients",
+  std::vector<std::string> argv{binary, "--bind", "127.0.0.1", "--port", "0", "--help-port", "0", "--no-playback", "--max-clients",
                                 std::to_string(max_clients + 100), "--state-dir", (dir / "state").string(),
                                 "--threads", std::to_string(threads), "--ready-file", ready.string()};
   if (::geteuid() == 0) argv.push_back("--allow-root");

@@ -220,7 +220,7 @@ function wireBytesIn() {
 h = new Harness();
 try {
   await h.startPulse({ loopbackMic: true });
-  const url = await h.startServer();
+  const url = await h.startServer(['--log-level', 'debug']);  // each talk's audio figures
   port = Number(new URL(url).port);
   const clicks = path.join(h.dir, 'clicks.wav');
   clickTrain(clicks);
@@ -315,7 +315,7 @@ try {
       const seen = pageOnsets.find((ms) => ms - micMs > -5 && ms - micMs < 400);
       if (seen !== undefined) capture.push(seen - micMs);
     }
-    const report = h.server.log.split('\n').filter((l) => /talk \d+ played/.test(l)).at(-1) ?? '';
+    const report = h.server.log.split('\n').filter((l) => /talk \d+ audio:/.test(l)).at(-1) ?? '';
     const num = (re) => { const m = report.match(re); return m ? Number(m[1]) : NaN; };
     return {
       ...(speechMatch ? { onsets: 0, delays: [], speech: speechMatch } : clickDelays(envelope(stereo, 0), envelope(stereo, 1))),
@@ -327,7 +327,7 @@ try {
       c2aP99: num(/capture-to-arrival median [\d.]+ ms, p99 (\d+(?:\.\d+)?) ms/),
       c2aJitter: num(/capture-to-arrival median [\d.]+ ms, p99 (\d+(?:\.\d+)?) ms/) - num(/capture-to-arrival median (\d+(?:\.\d+)?) ms/),
       device: num(/incl\. (\d+(?:\.\d+)?) ms device latency/),
-      played: num(/played: (\d+) packets/), latePlayed: num(/\((\d+) of them after their time\)/),
+      played: num(/audio: (\d+) packets/), latePlayed: num(/\((\d+) of them after their time\)/),
       concealed: num(/(\d+) concealed/), skippedSilence: num(/skipping (\d+) silent packets/),
       compressedMs: num(/compressing (\d+) ms of speech/), dropped: num(/dropped (\d+) late/) + num(/, (\d+) to cut delay/),
       underruns: num(/(\d+) output underruns/), cpuPct: (100 * talkCpuMs) / talkMs, wireKbps,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <thread>
@@ -36,11 +37,13 @@ std::string random_token() {
 }
 
 // --ready-file: written to a temporary name and renamed, so a reader never sees half of it.
-bool write_ready_file(const std::filesystem::path& path, std::uint16_t port, bool https, std::string& error) {
+bool write_ready_file(const std::filesystem::path& path, std::uint16_t port, std::uint16_t help_port, bool https,
+                      std::string& error) {
   const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << "{\"port\":" << port << ",\"https\":" << (https ? "true" : "false") << ",\"pid\":" << ::getpid() << "}\n";
+    out << "{\"port\":" << port << ",\"https\":" << (https ? "true" : "false") << ",\"pid\":" << ::getpid()
+        << ",\"help_port\":" << help_port << "}\n";
     if (!out.flush()) {
       error = "cannot write " + temporary.string();
       std::error_code ignored;
@@ -56,6 +59,16 @@ bool write_ready_file(const std::filesystem::path& path, std::uint16_t port, boo
     return false;
   }
   return true;
+}
+
+// This run's recordings folder: its local date and time, e.g. 2026-12-02_14-05 (a restart within
+// the minute carries on in the same folder, its serials continuing).
+std::string class_folder_name(std::time_t now) {
+  std::tm tm{};
+  ::localtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d_%H-%M", &tm);
+  return buf;
 }
 
 }  // namespace
@@ -85,10 +98,14 @@ int main(int argc, char** argv) {
   app.add_flag("--no-help-page", no_help_page,
                "Give students the https address itself, not the plain-HTTP page that first explains the "
                "certificate warning (the default with the server's own certificate; off with --cert)");
+  config.help_port = 8080;
+  app.add_option("--help-port", config.help_port,
+                 "Plain-HTTP port of that help page, the address students are given (0: on the HTTPS port "
+                 "only; a taken port falls back to that too)")->capture_default_str();
   app.add_option("--state-dir", config.state_dir, "Folder for the generated certificate and key (owner-only)")->capture_default_str();
   app.add_option("--ready-file", config.ready_file,
                  "Once the port is bound and audio plays (or right away without playback), write "
-                 "{\"port\":N,\"https\":true|false,\"pid\":P} to this file, for scripts and tests to wait on");
+                 "{\"port\":N,\"https\":true|false,\"pid\":P,\"help_port\":H} to this file, for scripts and tests to wait on");
   app.add_option("--web-root", web_root,
                  "Developers only: serve the page from this folder instead of the copy built into the server");
   app.add_option("--wasm-dir", wasm_dir,
@@ -131,7 +148,11 @@ int main(int argc, char** argv) {
   app.add_option("--broadcast-slice", config.room.broadcast_slice,
                  "Students sent a new floor state per turn of the I/O thread, so replies to others interleave (0: all at once)")
       ->capture_default_str()->check(CLI::Range(0, 1000000));
-  app.add_option("--recordings", recordings, "Folder for recordings, one <name>-<serial>.opus per talk (default: none)");
+  app.add_option("--recordings", recordings,
+                 "Folder for recordings: each run (a class) gets a folder in it named by its date and time, "
+                 "with one <name>-<serial>.opus per talk and an index.csv (default: none)");
+  bool no_class_folders = false;
+  app.add_flag("--no-class-folders", no_class_folders, "Record straight into --recordings, not a folder per run");
   app.add_option("--device", playback_config.device,
                  "Output device: its name, part of its name, or its index (see --list-devices); default: the system's");
   app.add_flag("--list-devices", list_devices, "List the output devices and exit");
@@ -244,8 +265,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<Recorder> recorder;
   if (!recordings.empty()) {
     try {
+      if (!no_class_folders) recordings /= class_folder_name(std::time(nullptr));
       recorder = std::make_unique<Recorder>(recordings, log);
-      spdlog::info("recording every talk into {}", recordings.string());
+      spdlog::info("recording every talk into {} (index.csv lists them)", recordings.string());
     } catch (const std::exception& e) {
       spdlog::error("cannot start: {}", e.what());
       return 1;
@@ -259,9 +281,15 @@ int main(int argc, char** argv) {
                      r.refused ? fmt::format(" ({} packets refused)", r.refused) : std::string(": no audio came"));
         return;
       }
+      // The professor's line: what was heard and whether any of it was lost; the figures behind it at
+      // debug level (--log-level debug), for the benches and for whoever tunes the audio.
+      const std::uint64_t dropped = r.late + r.skipped;
+      spdlog::info("talk {} played: {} packets{}", r.talk_id, r.packets,
+                   r.plc == 0 && dropped == 0 ? std::string(", none lost")
+                                              : fmt::format("; {} concealed, {} dropped", r.plc, dropped));
       // A latency the talk's packets did not carry (no capture time, say) is unknown, not -1.
       const auto ms = [](double v) { return v < 0 ? std::string("unknown") : fmt::format("{:g}", v); };
-      spdlog::info("talk {} played: {} packets ({} of them after their time), {} recovered by FEC, {} concealed; caught up by "
+      spdlog::debug("talk {} audio: {} packets ({} of them after their time), {} recovered by FEC, {} concealed; caught up by "
                    "skipping {} silent packets and compressing {:.0f} ms of speech; dropped {} late, {} to cut delay ({} by the jitter "
                    "buffer, {} over the delay budget, {} stray); "
                    "capture-to-playout median {} ms, p99 {} ms (incl. {:.0f} ms device latency); arrival-to-playout median {} ms, "
@@ -344,7 +372,7 @@ int main(int argc, char** argv) {
         return;
       }
     }
-    if (std::string error; !write_ready_file(config.ready_file, server->port(), config.tls, error)) {
+    if (std::string error; !write_ready_file(config.ready_file, server->port(), server->help_port(), config.tls, error)) {
       spdlog::error("cannot write --ready-file {}: {}", config.ready_file.string(), error);
       exit_code = 1;
       shut_down();

@@ -54,7 +54,10 @@ const HINT = matchMedia('(hover: none) and (pointer: coarse)').matches
 
 let session;           // the C++ session (page module)
 let captureModule;     // compiled once, instantiated in the worklet
-let audio;             // { ctx, node, ring }
+let audio;             // { ctx, node, ring }, once the microphone runs
+let audioCtx;          // made in the Join click
+let workletLoaded;     // its worklet's code, loading since then
+let audioStarting;     // the microphone's start, asked for once the server has welcomed the student
 const socket = new Worker('socket-worker.js', { type: 'module' });
 let socketId = 0;      // the current socket's number (0: none); the worker's news of others is old
 let socketWanted = false;  // a socket is opening or open (set on connect, cleared when it closes or we leave)
@@ -98,11 +101,13 @@ function render(v) {
     return;
   }
   if (!joined) return;
-  ui.app.dataset.state = v.state;
-  ui.label.textContent = v.reason === 'rate_limited' ? 'Wait…' : v.handRaised ? 'Hand raised'
-    : (tapToTalk && TAP_LABELS[v.state]) || LABELS[v.state] || '';
-  ui.status.textContent = statusText(v);
-  ui.talk.disabled = v.state === 'connecting' || v.state === 'unreachable';
+  // Welcomed, with the microphone still starting (the browser may be asking the student for it).
+  const starting = !audio && v.state === 'ready';
+  ui.app.dataset.state = starting ? 'starting' : v.state;
+  ui.label.textContent = starting ? 'Starting the microphone…' : v.reason === 'rate_limited' ? 'Wait…'
+    : v.handRaised ? 'Hand raised' : (tapToTalk && TAP_LABELS[v.state]) || LABELS[v.state] || '';
+  ui.status.textContent = starting ? 'Allow the microphone if your browser asks.' : statusText(v);
+  ui.talk.disabled = starting || v.state === 'connecting' || v.state === 'unreachable';
   ui.retry.hidden = v.state !== 'unreachable';
   if (v.myName) ui.me.textContent = v.myName;
   ui.floor.textContent = v.state === 'unreachable' ? 'Offline' : v.state === 'connecting' ? 'Connecting…'
@@ -191,21 +196,43 @@ function fatal(message) {
 
 // ---- microphone and worklet ---------------------------------------------------------------------
 
-async function startAudio() {
-  if (audio) return;
-  const stream = await navigator.mediaDevices.getUserMedia({
-    // The browser's own processing is off: ours (speexdsp, bounded gain) runs in the worklet.
-    audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
-  });
+// In the Join click: the audio context, made inside the gesture browsers want before audio starts,
+// and the worklet's code loading while the page connects. The microphone waits for the welcome.
+function prepareAudio() {
+  if (audioCtx) return;
   // The graph runs on its output device's clock, and the worklet only sees the microphone as fast as
   // that clock renders. With 'interactive' (10.7 ms here) a browser frozen for 50 ms by a busy
   // laptop finds its output buffer run dry, loses that time for good, and the microphone's audio
   // queues behind it until the browser drops some (render clock 209 ms behind after 5 s of freezes
   // at 20 % duty); 25 ms buffers ride over the freeze and the graph renders its backlog at once (0
   // ms behind). The worklet then waits up to 16 ms longer for its input (docs/AUDIO.md).
-  const ctx = new AudioContext({ sampleRate: 48000, latencyHint: 0.025 });
+  audioCtx = new AudioContext({ sampleRate: 48000, latencyHint: 0.025 });
+  audioCtx.resume().catch(() => {});
+  workletLoaded = audioCtx.audioWorklet.addModule('capture-worklet.js');
+  workletLoaded.catch(() => {});  // reported when the microphone starts
+}
+
+// Once the server has welcomed the student: the microphone (the browser asks for it now, when the
+// student is known to be in), the worklet, and the packets' path to the socket's worker.
+function startAudio() {
+  audioStarting ??= openMicrophone().then(() => { if (view) render(view); }, (err) => {
+    audioStarting = undefined;
+    leave();
+    fatal(err?.name === 'NotAllowedError'
+      ? 'Microphone blocked. Allow the microphone for this site in your browser settings, then reload the page.'
+      : err?.name === 'WorkletError' ? `The audio processor could not start (${err.message}). Reload the page.`
+      : `The microphone could not be opened (${err?.message ?? err}). Check that one is connected, then reload.`);
+  });
+}
+
+async function openMicrophone() {
+  const stream = await navigator.mediaDevices.getUserMedia({
+    // The browser's own processing is off: ours (speexdsp, bounded gain) runs in the worklet.
+    audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+  });
+  const ctx = audioCtx;
   if (ctx.state === 'suspended') await ctx.resume();
-  await ctx.audioWorklet.addModule('capture-worklet.js');
+  await workletLoaded.catch((e) => { throw Object.assign(new Error(e?.message ?? String(e)), { name: 'WorkletError' }); });
   const shared = new SharedArrayBuffer(BYTES);
   const node = new AudioWorkletNode(ctx, 'ptt-capture', {
     numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
@@ -311,7 +338,10 @@ socket.onmessage = ({ data }) => {
     const fx = session.receive(data.text);
     if (fx.invalid) console.warn('ignored an invalid server message', data.text.slice(0, 200));
     apply(fx);
-    if (view?.state === 'ready') reconnectDelay = RETRY_FIRST_MS;  // welcomed: the next loss retries fast
+    if (view?.state === 'ready') {  // welcomed: the next loss retries fast, and the microphone may start
+      reconnectDelay = RETRY_FIRST_MS;
+      startAudio();
+    }
   } else if (data.type === 'closed') {
     socketWanted = false;
     const wait = reconnectDelay + Math.random() * 300;
@@ -341,8 +371,9 @@ const press = () => {
   apply(session.press());
 };
 const release = () => {
-  // (With a line a tap raises or lowers a hand, which is no mistake.)
-  const wasTap = held && !tapToTalk && performance.now() - pressedAt < TAP_MS && view?.state !== 'live' && !view?.queueMode;
+  // (With a line a tap raises or lowers a hand, which is no mistake. A grant that came within the
+  // tap changes nothing: the student let go before saying a word.)
+  const wasTap = held && !tapToTalk && performance.now() - pressedAt < TAP_MS && !view?.queueMode;
   held = false;
   if (wasTap) {
     tapHintUntil = performance.now() + 4000;
@@ -381,7 +412,7 @@ function bindPress() {
   document.addEventListener('keydown', (e) => {
     // Space anywhere on the page; Enter too while the talk button has the focus (as for any button).
     const key = e.code === 'Space' || (e.key === 'Enter' && e.target === ui.talk);
-    if (!key || e.repeat || e.target instanceof HTMLInputElement || ui.panel.hidden) return;
+    if (!key || e.repeat || e.target instanceof HTMLInputElement || ui.panel.hidden || !audio) return;
     e.preventDefault();
     if (tapToTalk) tap();
     else press();
@@ -422,7 +453,7 @@ function showJoinForm(message = '') {
   ui.joinError.textContent = message;
   ui.floor.textContent = 'Type your name to join';
   ui.app.dataset.state = 'join';
-  ui.name.focus();
+  (myName && !ui.roomRow.hidden && !roomCode ? ui.room : ui.name).focus();
 }
 
 async function onJoin(e) {
@@ -436,14 +467,7 @@ async function onJoin(e) {
   roomCode = ui.room.value.trim();
   localStorage.setItem('ptt.name', myName);
   if (roomCode) localStorage.setItem('ptt.room', roomCode);
-  try {
-    await startAudio();  // the Join click is the gesture browsers want before audio starts
-  } catch (err) {
-    fatal(err?.name === 'NotAllowedError'
-      ? 'Microphone blocked. Allow the microphone for this site in your browser settings, then reload the page.'
-      : `The microphone could not be opened (${err?.message ?? err}). Check that one is connected, then reload.`);
-    return;
-  }
+  prepareAudio();  // before any await: the Join click is the gesture browsers want before audio starts
   leave();
   ui.join.hidden = true;
   ui.panel.hidden = false;
@@ -464,10 +488,13 @@ async function main() {
     return;
   }
   try {
-    const [page, capture] = await Promise.all([
+    const [page, capture, room] = await Promise.all([
       WebAssembly.compileStreaming(fetch('/wasm/ptt_page.wasm')),
       WebAssembly.compileStreaming(fetch('/wasm/ptt_capture.wasm')),
+      // Whether this room asks for a code, so the field shows before the first try (PROTOCOL.md 1).
+      fetch('/room.json').then((r) => r.json()).catch(() => ({})),
     ]);
+    if (room.code_required) ui.roomRow.hidden = false;
     session = new Session(page);
     captureModule = capture;
   } catch (err) {

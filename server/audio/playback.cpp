@@ -15,6 +15,7 @@
 #include <string>
 #include <type_traits>
 
+#include "alsa_messages.hpp"
 #include "ptt/audio_format.hpp"
 
 namespace ptt::server {
@@ -29,6 +30,7 @@ PaError quiet_initialize() {
   const int null = ::open("/dev/null", O_WRONLY);
   if (saved >= 0 && null >= 0) ::dup2(null, 2);
   const PaError err = Pa_Initialize();
+  install_alsa_message_handler();  // after PortAudio, which may set its own
   if (saved >= 0) {
     ::dup2(saved, 2);
     ::close(saved);
@@ -398,6 +400,9 @@ void Playback::watchdog() {
   std::uint64_t last_callbacks = callbacks_.load();
   auto last_progress = std::chrono::steady_clock::now();
   auto last_attempt = last_progress;
+  // ALSA's recovered underruns, summarised once per 10 s in which there were any.
+  std::uint64_t alsa_reported = alsa_underruns_recovered();
+  auto alsa_since = last_progress;
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     stop_cv_.wait_for(lock, std::chrono::milliseconds(200));
@@ -429,6 +434,14 @@ void Playback::watchdog() {
                         : "output buffer back to " + ms(change->to_level) + ": no underrun for 60 s: " + status());
         last_progress = std::chrono::steady_clock::now();
       }
+    }
+    if (now - alsa_since >= std::chrono::seconds(10)) {
+      if (const auto alsa = alsa_underruns_recovered(); alsa != alsa_reported) {
+        log_(false, "the audio device ran dry " + std::to_string(alsa - alsa_reported) +
+                       " times in the last 10 s (ALSA recovered each): the laptop is busy or the audio thread was late");
+        alsa_reported = alsa;
+      }
+      alsa_since = now;
     }
     const auto calls = callbacks_.load();
     if (calls != last_callbacks) {

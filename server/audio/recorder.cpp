@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <fstream>
 #include <stdexcept>
 
 #include "ogg_opus_writer.hpp"
 #include "ptt/audio_format.hpp"
+#include "ptt/server/csv.hpp"
 #include "recording_names.hpp"
 
 namespace ptt::server {
@@ -168,11 +170,31 @@ void Recorder::catalog_finished(const Talk& t) {
   if (t.catalog_id == 0 || !t.writer) return;
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(t.path, ec);
-  std::lock_guard lock(catalog_mutex_);
-  auto& entry = catalog_[t.catalog_id - 1];
-  entry.duration_ms = t.writer->samples_written() / audio_format::kSamplesPerMs;
-  entry.bytes = ec ? 0 : bytes;
-  entry.finished = true;
+  RecordingEntry finished;
+  {
+    std::lock_guard lock(catalog_mutex_);
+    auto& entry = catalog_[t.catalog_id - 1];
+    entry.duration_ms = t.writer->samples_written() / audio_format::kSamplesPerMs;
+    entry.bytes = ec ? 0 : bytes;
+    entry.finished = true;
+    finished = entry;
+  }
+  append_index(finished);
+}
+
+// One line per finished recording in the folder's index.csv, which a professor opens in a
+// spreadsheet to find a talk: who, when (UTC), how long.
+void Recorder::append_index(const RecordingEntry& entry) {
+  const auto index = folder_ / "index.csv";
+  std::error_code ec;
+  const bool fresh = !std::filesystem::exists(index, ec);
+  std::ofstream out(index, std::ios::app | std::ios::binary);
+  if (fresh) out << "file,name,start_utc,duration_s,bytes\r\n";
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.2f", static_cast<double>(entry.duration_ms) / 1000.0);
+  out << csv_field(entry.file) << ',' << csv_field(entry.speaker) << ',' << iso8601(entry.start_us) << ',' << duration
+      << ',' << entry.bytes << "\r\n";
+  if (!out.flush()) log_(true, "cannot add " + entry.file + " to " + index.string());
 }
 
 std::vector<RecordingEntry> Recorder::recordings() const {

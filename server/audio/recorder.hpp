@@ -1,4 +1,4 @@
-// Records each talk as <name>-<serial>.opus in a folder, on a thread of its own: the room's strand
+// Records each talk as <name>-<serial>.opus in a folder (listed in its index.csv), on a thread of its own: the room's strand
 // only queues packets (a short lock, no I/O), and the audio callback is never involved. Packets are
 // written in timestamp order (a 200 ms reorder window) with gaps filled, so the file's timeline is
 // the talk's, from its first packet on. The file is made at the talk's first packet: a grant
@@ -79,6 +79,7 @@ class Recorder : public RecordingCatalog {
   void write_ready(Talk& t, bool all);
   bool open_file(std::uint32_t talk_id, Talk& t);
   void catalog_finished(const Talk& t);
+  void append_index(const RecordingEntry& entry);
 
   std::filesystem::path folder_;
   Log log_;

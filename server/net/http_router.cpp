@@ -138,9 +138,19 @@ HttpReply static_reply(const HttpRequest& req, std::string_view bare, const Stat
 // The https origin for a plain-HTTP request: the Host it named when that is one of the server's
 // own origins (a student's typed address keeps working), else the first the server printed.
 std::string https_origin(const HttpRequest& req, const OriginPolicy& own) {
-  std::string origin = "https://" + std::string(req[http::field::host]);
-  if (!own.allows(origin) || req[http::field::host].empty()) origin = own.origins().empty() ? "" : own.origins().front();
-  return origin;
+  if (own.origins().empty()) return "";
+  const std::string_view host = req[http::field::host];
+  std::string origin = "https://" + std::string(host);
+  if (!host.empty() && own.allows(origin)) return origin;
+  // The help page's own port: the same host name at the TLS port (that of the first origin).
+  const std::string& first = own.origins().front();
+  const auto first_colon = first.rfind(':'), host_colon = host.rfind(':');
+  if (first_colon > std::string_view("https:").size() && first.back() != ']' && host_colon != std::string_view::npos &&
+      host.back() != ']') {
+    origin = "https://" + std::string(host.substr(0, host_colon)) + first.substr(first_colon);
+    if (own.allows(origin)) return origin;
+  }
+  return first;
 }
 
 // A room code as a query value: unreserved bytes and %XX escapes only (it goes into an address
@@ -279,6 +289,12 @@ Route route(const HttpRequest& req, const RouterContext& context) {
     } else {
       r.reply = text_reply(req, http::status::not_found, "unknown admin action\n");
     }
+    return r;
+  }
+  if (bare == "/room.json" && req.method() == http::verb::get) {  // what the join form asks for
+    r.reply = text_reply(req, http::status::ok, context.room_code_required ? "{\"code_required\":true}\n"
+                                                                          : "{\"code_required\":false}\n",
+                         "application/json");
     return r;
   }
   if (bare == "/join-qr.svg" && !context.join_qr_svg.empty() && req.method() == http::verb::get) {

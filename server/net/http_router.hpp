@@ -27,6 +27,7 @@ struct RouterContext {
   std::string_view admin_token;  // empty: admin endpoints refused
   const ConsoleSessions* consoles = nullptr;  // the console's logins; none: no console
   std::string_view join_qr_svg = {};          // GET /join-qr.svg (the students' address); empty: 404
+  bool room_code_required = false;            // GET /room.json tells the join form to ask for the code
 };
 
 enum class RouteKind {

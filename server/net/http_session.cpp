@@ -45,7 +45,8 @@ class HttpSession {
     if (ec) return fail(ec, "http read");  // timeout, reset, or a request over the limits: drop the connection
     Request req = parser_->release();
     const RouterContext context{state_->static_files(), state_->origins(), state_->config().admin_token,
-                                &state_->consoles(), state_->join_qr_svg()};
+                                &state_->consoles(), state_->join_qr_svg(),
+                                !state_->config().room.room_code.empty()};
     if (derived().redirect_to_https()) return send(plain_http_reply(req, context, state_->config().help_page));
     Route r = route(req, context);
     switch (r.kind) {

@@ -18,8 +18,9 @@ namespace beast = boost::beast;
 // Peeks at the first bytes to tell a TLS ClientHello from plain HTTP.
 class DetectSession : public std::enable_shared_from_this<DetectSession> {
  public:
-  DetectSession(net::ip::tcp::socket&& socket, net::ssl::context* tls, std::shared_ptr<SharedState> state)
-      : stream_(std::move(socket)), tls_(tls), state_(std::move(state)) {}
+  DetectSession(net::ip::tcp::socket&& socket, net::ssl::context* tls, std::shared_ptr<SharedState> state,
+                bool help_only)
+      : stream_(std::move(socket)), tls_(tls), state_(std::move(state)), help_only_(help_only) {}
 
   void run() { net::dispatch(stream_.get_executor(), beast::bind_front_handler(&DetectSession::on_run, shared_from_this())); }
 
@@ -32,24 +33,25 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
   void on_detect(beast::error_code ec, bool is_tls) {
     if (ec) return fail(ec, "detect");  // closed or timed out before saying anything
     if (is_tls) {
-      if (tls_) return run_https_session(std::move(stream_), *tls_, std::move(buffer_), state_);
+      if (tls_ && !help_only_) return run_https_session(std::move(stream_), *tls_, std::move(buffer_), state_);
       // TLS to a plain-HTTP server: nothing sensible to answer.
       return fail(net::error::operation_not_supported, "detect (a TLS handshake on the plain-HTTP port)");
     }
-    run_http_session(std::move(stream_), std::move(buffer_), state_, tls_ != nullptr);
+    run_http_session(std::move(stream_), std::move(buffer_), state_, tls_ != nullptr || help_only_);
   }
 
   beast::tcp_stream stream_;
   net::ssl::context* tls_;
   std::shared_ptr<SharedState> state_;
   beast::flat_buffer buffer_;
+  bool help_only_;
 };
 
 }  // namespace
 
 Listener::Listener(net::io_context& ioc, net::ssl::context* tls, const net::ip::tcp::endpoint& endpoint,
-                   std::shared_ptr<SharedState> state)
-    : ioc_(ioc), tls_(tls), acceptor_(net::make_strand(ioc)), state_(std::move(state)), retry_(acceptor_.get_executor()) {
+                   std::shared_ptr<SharedState> state, bool help_only)
+    : ioc_(ioc), tls_(tls), help_only_(help_only), acceptor_(net::make_strand(ioc)), state_(std::move(state)), retry_(acceptor_.get_executor()) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -94,7 +96,7 @@ void Listener::on_accept(boost::system::error_code ec, net::ip::tcp::socket sock
   }
   boost::system::error_code opt_ec;
   socket.set_option(net::ip::tcp::no_delay(true), opt_ec);  // small audio/control frames: no Nagle delay
-  std::make_shared<DetectSession>(std::move(socket), tls_, state_)->run();
+  std::make_shared<DetectSession>(std::move(socket), tls_, state_, help_only_)->run();
   do_accept();
 }
 

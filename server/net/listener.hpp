@@ -13,9 +13,11 @@ namespace ptt::server {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  // tls == nullptr: plain HTTP mode. Throws boost::system::system_error if the address cannot be bound.
+  // tls == nullptr: plain HTTP mode. help_only: plain HTTP that only explains the certificate and
+  // links on (the help page's own port). Throws boost::system::system_error if the address cannot
+  // be bound.
   Listener(net::io_context& ioc, net::ssl::context* tls, const net::ip::tcp::endpoint& endpoint,
-           std::shared_ptr<SharedState> state);
+           std::shared_ptr<SharedState> state, bool help_only = false);
   void run();
   void stop();
   net::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -26,6 +28,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   net::io_context& ioc_;
   net::ssl::context* tls_;
+  bool help_only_;
   net::ip::tcp::acceptor acceptor_;
   std::shared_ptr<SharedState> state_;
   // After a failed accept (out of file descriptors, say) accepting pauses briefly: retrying at once

@@ -2,6 +2,8 @@
 
 #include <openssl/ssl.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cctype>
 
 #include "certificate.hpp"
@@ -29,6 +31,15 @@ Server::Server(net::io_context& ioc, ServerConfig config, AudioSink* sink) {
   const net::ip::tcp::endpoint endpoint(address, config.port);
   state_ = std::make_shared<SharedState>(ioc, std::move(config), sink);
   listener_ = std::make_shared<Listener>(ioc, tls_ ? &*tls_ : nullptr, endpoint, state_);
+  if (const auto& c = state_->config(); c.tls && c.help_page && c.help_port != 0) {
+    // A port taken by something else costs only the separate address: the page stays on the TLS port.
+    try {
+      help_listener_ = std::make_shared<Listener>(ioc, nullptr, net::ip::tcp::endpoint(address, c.help_port), state_, true);
+    } catch (const boost::system::system_error& e) {
+      spdlog::warn("help page port {}: {}; students get the help page on port {} instead", c.help_port,
+                   e.code().message(), port());
+    }
+  }
   // The page's own origins, now that the port is known: what we print, plus the certificate's names.
   std::vector<std::string> hosts;
   for (const auto& url : student_urls()) {
@@ -44,6 +55,7 @@ Server::Server(net::io_context& ioc, ServerConfig config, AudioSink* sink) {
   state_->set_join_qr_svg(svg_qr(join_urls().front()));
   state_->with_room([urls = join_urls()](Room& room) mutable { room.set_join_urls(std::move(urls)); });
   listener_->run();
+  if (help_listener_) help_listener_->run();
   state_->start();
 }
 
@@ -80,15 +92,22 @@ std::vector<std::string> Server::join_urls() const {
     }
   }
   auto urls = student_urls();
+  const std::string main_port = ":" + std::to_string(port()) + "/";
   for (auto& u : urls) {
-    if (c.tls && c.help_page) u.replace(0, std::string_view("https").size(), "http");
+    if (c.tls && c.help_page) {
+      u.replace(0, std::string_view("https").size(), "http");
+      if (help_listener_) u.replace(u.rfind(main_port), main_port.size(), ":" + std::to_string(help_port()) + "/");
+    }
     u += query;
   }
   return urls;
 }
 
+std::uint16_t Server::help_port() const { return help_listener_ ? help_listener_->local_endpoint().port() : 0; }
+
 void Server::stop() {
   listener_->stop();
+  if (help_listener_) help_listener_->stop();
   state_->with_room([](Room& room) { room.close_all(close_code::going_away, "server shutting down", Clock::now()); });
   state_->stop();
 }

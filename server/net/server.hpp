@@ -23,6 +23,8 @@ class Server {
   ~Server();
 
   std::uint16_t port() const;
+  // The certificate help page's own port (0: none bound; the page is on port() only).
+  std::uint16_t help_port() const;
   // URLs students can open: every LAN address (or the bound one), then localhost.
   std::vector<std::string> student_urls() const;
   // What students are given (printed, in the QR codes, on the console's join screen): the
@@ -40,6 +42,7 @@ class Server {
   std::optional<net::ssl::context> tls_;
   std::shared_ptr<SharedState> state_;
   std::shared_ptr<Listener> listener_;
+  std::shared_ptr<Listener> help_listener_;  // the certificate help page's own port, when bound
   bool certificate_generated_ = false;
   std::vector<std::string> certificate_names_;
 };

@@ -22,9 +22,12 @@ struct ServerConfig {
   // browser's certificate warning and links on (docs/PROTOCOL.md section 1), and that page is the
   // address students are given. False: plain HTTP is only redirected (a real certificate).
   bool help_page = true;
+  // With help_page: a port of its own for that page, so students can be given a plain http://
+  // address on a port of its own (ptt-server's default 8080). 0: the page is on the TLS port only.
+  std::uint16_t help_port = 0;
   std::filesystem::path cert_file, key_file;  // empty: generated in state_dir
   std::filesystem::path state_dir = ".state";
-  // Written once the server is ready (main.cpp): {"port":N,"https":B,"pid":P}. Empty: none.
+  // Written once the server is ready (main.cpp): {"port":N,"https":B,"pid":P,"help_port":H}. Empty: none.
   std::filesystem::path ready_file;
   // What the server serves: the embedded page (main.cpp), or a developer's folders. Null: nothing
   // but /healthz.

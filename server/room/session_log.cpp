@@ -3,25 +3,9 @@
 #include <cstdio>
 #include <ctime>
 
+#include "ptt/server/csv.hpp"
+
 namespace ptt::server {
-namespace {
-
-std::string csv_field(std::string_view v) {
-  std::string out;
-  if (!v.empty() && (v.front() == '=' || v.front() == '+' || v.front() == '-' || v.front() == '@' ||
-                     v.front() == '\t' || v.front() == '\r'))
-    out += '\'';
-  out.append(v);
-  if (out.find_first_of(",\"\r\n") == std::string::npos) return out;
-  std::string quoted = "\"";
-  for (char c : out) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + '"';
-}
-
-}  // namespace
 
 std::string iso_utc(std::uint64_t wall_us) {
   const std::time_t seconds = static_cast<std::time_t>(wall_us / 1'000'000);

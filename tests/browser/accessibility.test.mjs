@@ -4,13 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Harness, joinAs, sleepMs, waitState, artifacts } from './harness.mjs';
+import { Harness, joinAs, waitState, checkA11y as check } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const token = 'accessibility-token-0123';
 const h = new Harness();
 let url, port, silence;
@@ -29,17 +25,6 @@ after(async () => {
 });
 
 const admin = (what) => execFileSync('curl', ['-sk', '-X', 'POST', '-H', `Authorization: Bearer ${token}`, `${url}admin/${what}`]);
-
-// Screenshot and axe-core: no violation of any rule axe runs by default (WCAG 2 A and AA among them).
-async function check(page, name, checked) {
-  await sleepMs(250);  // transitions settle (colour contrast is measured on what is drawn)
-  await page.screenshot({ path: path.join(artifacts, `a11y-${name}.png`) });
-  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ content: axeSource });
-  const violations = await page.evaluate(async () => (await window.axe.run(document)).violations.map((v) =>
-    `${v.id} (${v.impact}): ${v.help}; ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`));
-  checked.push(name);
-  assert.deepEqual(violations, [], `${name}: ${violations.join('\n')}`);
-}
 
 for (const profile of ['phone', 'desktop']) {
   test(`every state of the student's page passes axe-core on the ${profile} profile`, { timeout: 180000 }, async () => {

@@ -2,6 +2,8 @@
 // HTTPS (playing into that sink), Debian's Chromium with a fake microphone, parec on the sink.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -71,8 +73,8 @@ export class Harness {
     // ALSA plugin holds a new stream ~1.5 s first): a talk from then on plays from its start.
     const readyFile = path.join(this.dir, 'ready.json');
     rmSync(readyFile, { force: true });
-    this.server = this.spawn(serverBinary, ['--bind', '127.0.0.1', '--port', String(port), '--state-dir', path.join(this.dir, 'state'),
-      '--recordings', this.recordings, '--device', 'pulse', '--ready-file', readyFile, ...asRoot, ...extra], 'server');
+    this.server = this.spawn(serverBinary, ['--bind', '127.0.0.1', '--port', String(port), '--help-port', '0', '--state-dir', path.join(this.dir, 'state'),
+      '--recordings', this.recordings, '--no-class-folders', '--device', 'pulse', '--ready-file', readyFile, ...asRoot, ...extra], 'server');
     const ready = await waitForReadyFile(readyFile, this.server, 10_000);
     if (!ready) throw new Error(`server did not start:\n${this.server.log}`);
     this.url = `https://localhost:${ready.port}/`;
@@ -200,6 +202,21 @@ export async function joinAs(page, url, name) {
 }
 
 export const sleepMs = sleep;
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+// A state of a page, photographed (a11y-<name>.png in the artifacts) and checked with axe-core
+// (from npm, injected): no violation of any rule axe runs by default (WCAG 2 A and AA among them).
+// `checked` collects the names.
+export async function checkA11y(page, name, checked) {
+  await sleep(250);  // transitions settle (colour contrast is measured on what is drawn)
+  await page.screenshot({ path: path.join(artifacts, `a11y-${name}.png`) });
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ content: axeSource });
+  const violations = await page.evaluate(async () => (await window.axe.run(document)).violations.map((v) =>
+    `${v.id} (${v.impact}): ${v.help}; ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`));
+  checked.push(name);
+  assert.deepEqual(violations, [], `${name}: ${violations.join('\n')}`);
+}
 
 // Records what a page asks of the phone, from its next load: navigator.vibrate() patterns in
 // window.__vibrations, and the frequency of each oscillator it starts (its tones) in window.__tones.

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -32,6 +33,16 @@ function ensureTestUser() {
 function uidsOf(pid) {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
   return line.split(/\s+/).slice(1, 5).map(Number);  // real, effective, saved, filesystem
+}
+
+// A TCP port free right now on localhost (for the help page's own port: its default, 8080, may be
+// someone else's on a developer's machine).
+async function freePort() {
+  const probe = createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address();
+  await new Promise((r) => probe.close(r));
+  return port;
 }
 
 // Starts scripts/run with --ready-file in a folder of its own (given to `owner`, the user the
@@ -62,7 +73,9 @@ test('scripts/run serves the page over HTTPS to headless Chromium, never as root
     env = { SUDO_USER: testUser, SUDO_UID: String(user.uid), SUDO_GID: String(user.gid),
             PTT_STATE_DIR: path.join(state, 'state'), PTT_RECORDINGS: path.join(state, 'recordings') };
   }
-  const run = startRun(isRoot ? ['--port', '0', '--no-playback'] : ['--port', '0', '--no-playback', '--state-dir', state], env, user);
+  const helpPort = await freePort();
+  const args = ['--port', '0', '--no-playback', '--help-port', String(helpPort)];
+  const run = startRun(isRoot ? args : [...args, '--state-dir', state], env, user);
   const profile = mkdtempSync(path.join(tmpdir(), 'ptt-chromium-'));
   let context;
   try {
@@ -71,9 +84,11 @@ test('scripts/run serves the page over HTTPS to headless Chromium, never as root
     assert.equal(ready.pid, run.proc.pid, 'scripts/run execs the server');
     // What the professor sees: the URL and its QR code, printed before the ready file is written
     // (the pipe may deliver it a moment later).
-    // Students are given the plain-HTTP page that explains the certificate warning first.
+    // Students are given the plain-HTTP page that explains the certificate warning first, on a
+    // port of its own.
     const url = `https://localhost:${ready.port}/`;
-    const helpUrl = `http://localhost:${ready.port}/`;
+    assert.equal(ready.help_port, helpPort);
+    const helpUrl = `http://localhost:${helpPort}/`;
     for (let i = 0; i < 100 && !(run.output().includes(helpUrl) && run.output().includes('\u2588')); i++) await sleepMs(20);
     assert.ok(run.output().includes(helpUrl), run.output());
     assert.match(run.output(), /explains the browser's certificate warning, then links to https:/);
@@ -116,6 +131,14 @@ test('scripts/run serves the page over HTTPS to headless Chromium, never as root
     const securityDetails = await response.securityDetails();
     assert.ok(securityDetails, 'the page came over TLS');
     assert.match(securityDetails.protocol, /TLS 1\.[23]/);
+    // The help port serves only that page: anything else there goes on to https on the TLS port, with
+    // the host name the student typed. The TLS port answers plain HTTP with the same page too.
+    const other = await fetch(`http://localhost:${helpPort}/index.html`, { redirect: 'manual' });
+    assert.equal(other.status, 302);
+    assert.equal(other.headers.get('location'), `https://localhost:${ready.port}/index.html`);
+    const samePort = await fetch(`http://localhost:${ready.port}/?room=42`);
+    assert.equal(samePort.status, 200);
+    assert.match(await samePort.text(), new RegExp(`https://localhost:${ready.port}/\\?room=42`));
   } finally {
     if (context) await context.close();
     if (run.proc.exitCode === null && run.proc.signalCode === null) {

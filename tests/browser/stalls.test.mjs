@@ -21,7 +21,7 @@ let page, speech;
 
 before(async () => {
   await h.startPulse({ loopbackMic: true });
-  const url = await h.startServer();
+  const url = await h.startServer(['--log-level', 'debug']);  // each talk's audio figures
   speech = makeSpeech(h.dir, 'a', 'push to talk lets one student speak at a time while the professor hears every word clearly through the speakers of the lecture hall', 0.3);
   page = await h.browser({ pulseMic: true });
   await joinAs(page, url, 'A');
@@ -96,10 +96,10 @@ async function stalledTalk(serial, targets) {
       const sent = matchTalk(recEnv.slice(r1, r2 + 1), said);
       console.log(`as sent (the recording): envelope correlation ${sent.best.toFixed(3)} (median of ${sent.windows} windows), mean ${sent.mean.toFixed(3)}; ${((r2 - r1 + 1) / 100).toFixed(2)} s`);
     }
-    const line = h.logs().match(new RegExp(`talk ${serial} played: (\\d+) packets \\((\\d+) of them after their time\\).*?caught up by skipping (\\d+) silent packets and compressing (\\d+) ms of speech; dropped (\\d+) late, (\\d+) to cut delay`));
+    const line = h.logs().match(new RegExp(`talk ${serial} audio: (\\d+) packets \\((\\d+) of them after their time\\).*?caught up by skipping (\\d+) silent packets and compressing (\\d+) ms of speech; dropped (\\d+) late, (\\d+) to cut delay`));
     assert.ok(line, `the server reported talk ${serial}:\n${h.server.log}`);
     const [, played, latePlayed, skipped, compressedMs, late, cut] = line.map(Number);
-    for (const l of h.logs().split('\n')) if (l.includes(`talk ${serial} played`) || l.includes('output buffer')) console.log(l);
+    for (const l of h.logs().split('\n')) if (l.includes(`talk ${serial} audio`) || l.includes('output buffer')) console.log(l);
     console.log(`talk ${serial}: ${played} packets played (${latePlayed} after their time), ${skipped} silent skipped, ${compressedMs} ms compressed; dropped ${late} late, ${cut} to cut delay`);
     return { played, late, cut, best, mean, heardS, saidS: (m2 - m1 + 1) / 100 };
   } finally {
@@ -147,7 +147,7 @@ async function arrivalSpread(serial, busy) {
     if (busy) await page.evaluate(() => clearInterval(globalThis.pttBusy));
   }
   let line;
-  const re = new RegExp(`talk ${serial} played: (\\d+) packets \\((\\d+) of them after their time\\).*capture-to-arrival median (\\d+) ms, p99 (\\d+) ms`);
+  const re = new RegExp(`talk ${serial} audio: (\\d+) packets \\((\\d+) of them after their time\\).*capture-to-arrival median (\\d+) ms, p99 (\\d+) ms`);
   for (const end = performance.now() + 15000; !(line = h.logs().match(re)) && performance.now() < end;) await sleepMs(100);
   assert.ok(line, `the server reported talk ${serial}:\n${h.server.log}`);
   const [, played, latePlayed, c2aMedian, c2aP99] = line.map(Number);

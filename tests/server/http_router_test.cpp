@@ -179,6 +179,24 @@ TEST(Router, EveryReplyIsolatesThePage) {
   }
 }
 
+// The join form shows the room-code field before the first try when the room has a code, and
+// only says whether it has one.
+TEST(Router, TellsTheJoinFormWhetherTheRoomHasACode) {
+  const StaticFiles files(embedded_web_assets());
+  const OriginPolicy origins;
+  const RouterContext open_room{files, origins, "token"};
+  const RouterContext coded_room{files, origins, "token", nullptr, {}, true};
+  const auto open_reply = route(get("/room.json"), open_room);
+  const auto coded_reply = route(get("/room.json"), coded_room);
+  ASSERT_EQ(open_reply.kind, RouteKind::reply);
+  EXPECT_EQ(open_reply.reply.result(), http::status::ok);
+  EXPECT_EQ(open_reply.reply[http::field::content_type], "application/json");
+  EXPECT_EQ(open_reply.reply.body(), "{\"code_required\":false}\n");
+  EXPECT_EQ(coded_reply.reply.body(), "{\"code_required\":true}\n");
+  HttpRequest post{http::verb::post, "/room.json", 11};
+  EXPECT_NE(route(post, coded_room).reply.result(), http::status::ok);
+}
+
 TEST(Router, UpgradesOnlyTheWebSocketPathFromOwnOrigins) {
   const StaticFiles files(embedded_web_assets());
   const OriginPolicy origins(true, {"192.168.1.20"}, 8443, {"https://ptt.example.edu"});

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <filesystem>
 #include <fstream>
 #include <latch>
@@ -468,6 +469,48 @@ TEST_F(ServerFixture, PlainHttpExplainsTheCertificateAndLinksToHttps) {
   }
   EXPECT_EQ(http_request(port(), false, "POST", "/").status, 302);
   EXPECT_EQ(http_request(port(), false, "GET", "/welcome.html").status, 302);
+}
+
+// The help page on a port of its own (ptt-server's --help-port, 8080 by default): that page only,
+// over plain HTTP; the addresses students are given name it; a TLS handshake there gets nothing.
+// A port already taken leaves the page on the TLS port, as before.
+TEST_F(ServerFixture, TheHelpPageHasAPortOfItsOwnAndFallsBackWhenItIsTaken) {
+  net::io_context probe_ioc;
+  net::ip::tcp::acceptor taken(probe_ioc, net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  const std::uint16_t taken_port = taken.local_endpoint().port();
+  std::uint16_t free_port = 0;
+  {
+    net::ip::tcp::acceptor probe(probe_ioc, net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    free_port = probe.local_endpoint().port();
+  }
+  ServerConfig config;
+  config.static_files = std::make_shared<const StaticFiles>(embedded_web_assets());
+  config.help_port = free_port;
+  config.room.room_code = "4711";
+  start(true, config);
+  ASSERT_EQ(server_->help_port(), free_port);
+  EXPECT_EQ(server_->join_urls().back(), "http://localhost:" + std::to_string(free_port) + "/?room=4711");
+  const std::string https = "https://localhost:" + std::to_string(port()) + "/";
+  auto help = http_request(free_port, false, "GET", "/?room=4711");
+  EXPECT_EQ(help.status, 200);
+  EXPECT_NE(help.body.find("href=\"" + https + "?room=4711\""), std::string::npos) << help.body;
+  auto other = http_request(free_port, false, "GET", "/app.js");
+  EXPECT_EQ(other.status, 302);
+  EXPECT_EQ(other.location, https + "app.js");
+  EXPECT_ANY_THROW(http_request(free_port, true, "GET", "/"));  // no TLS session on the help port
+  server_->stop();
+  std::this_thread::sleep_for(50ms);
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  server_.reset();
+  ioc_.restart();
+
+  config.help_port = taken_port;
+  start(true, config);
+  EXPECT_EQ(server_->help_port(), 0);
+  EXPECT_EQ(server_->join_urls().back(), "http://localhost:" + std::to_string(port()) + "/?room=4711");
+  EXPECT_EQ(http_request(port(), false, "GET", "/").status, 200);
 }
 
 TEST_F(ServerFixture, WithARealCertificatePlainHttpIsOnlyRedirected) {
