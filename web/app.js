@@ -220,9 +220,22 @@ function startAudio() {
     leave();
     fatal(err?.name === 'NotAllowedError'
       ? 'Microphone blocked. Allow the microphone for this site in your browser settings, then reload the page.'
+      : err?.name === 'AudioStartError'
+      ? 'Your browser did not start its audio for this page. Check that the device has a working sound output (and that no other app holds it), then reload the page.'
       : err?.name === 'WorkletError' ? `The audio processor could not start (${err.message}). Reload the page.`
       : `The microphone could not be opened (${err?.message ?? err}). Check that one is connected, then reload.`);
   });
+}
+
+const AUDIO_START_MS = 5000;  // a context that runs does so within a few hundred ms
+
+// `promise`, or an error named `name` once `ms` have passed without it settling.
+function within(ms, promise, name) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`nothing after ${ms / 1000} s`), { name })), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 async function openMicrophone() {
@@ -231,8 +244,12 @@ async function openMicrophone() {
     audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
   });
   const ctx = audioCtx;
-  if (ctx.state === 'suspended') await ctx.resume();
-  await workletLoaded.catch((e) => { throw Object.assign(new Error(e?.message ?? String(e)), { name: 'WorkletError' }); });
+  // A browser that cannot reach its sound output (no sound server, a device another app holds)
+  // leaves the context suspended without a word: say so rather than wait for ever.
+  if (ctx.state !== 'running') await within(AUDIO_START_MS, ctx.resume(), 'AudioStartError');
+  await within(AUDIO_START_MS, workletLoaded.catch((e) => {
+    throw Object.assign(new Error(e?.message ?? String(e)), { name: 'WorkletError' });
+  }), 'AudioStartError');
   const shared = new SharedArrayBuffer(BYTES);
   const node = new AudioWorkletNode(ctx, 'ptt-capture', {
     numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
@@ -250,7 +267,7 @@ async function openMicrophone() {
   // The microphone joins the graph only once the worklet renders: Chromium queues what it captures
   // until the render thread takes it, and a queue filled while the processor was starting (its
   // wasm instance is made on the render thread) stays as delay for the whole session.
-  await rendering;
+  await within(AUDIO_START_MS, rendering, 'AudioStartError');
   audio = { ctx, node, stream, source: null, ring: new CaptureRing(shared) };
   node.port.onmessage = ({ data }) => onWorklet(data);
   // Packets go from the worklet to the socket's worker without passing through this thread.
@@ -483,8 +500,14 @@ async function main() {
     fatal(`This page must be opened over a secure connection to use the microphone. Open https://${location.host}${location.pathname} instead (accept the certificate warning once).`);
     return;
   }
+  // Live audio hands the worklet's packets over shared memory, which a browser gives only to an
+  // isolated page; WebKitGTK gives it to none without JSC_useSharedArrayBuffer=1 (Safari does).
   if (!window.crossOriginIsolated) {
     fatal('This page was loaded without the isolation it needs for live audio. Reload it from the address the professor gave.');
+    return;
+  }
+  if (typeof SharedArrayBuffer === 'undefined') {
+    fatal('This browser does not give web pages the shared memory live audio needs. Use an up-to-date Chrome, Edge, Firefox or Safari.');
     return;
   }
   try {

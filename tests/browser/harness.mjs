@@ -4,6 +4,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -38,7 +39,10 @@ export class Harness {
   // `loopbackMic`: the sink's left channel is also a microphone (source `mic`, fed through sink
   // `click_in`) and the server plays into its right channel (sink `server_out`): one recording of
   // ptt_sink.monitor then holds what went into the microphone and what came out, on one clock.
-  async startPulse({ loopbackMic = false } = {}) {
+  // `speechMic`: a microphone (source `mic`) that plays what playMic() is given, as every engine
+  // can open it (a remapped source: WebKit refuses a sink's monitor), and the sink `browser_out`
+  // for the pages' own sounds.
+  async startPulse({ loopbackMic = false, speechMic = false } = {}) {
     const modules = ['module-null-sink sink_name=ptt_sink rate=48000 channels=2 channel_map=front-left,front-right'];
     if (loopbackMic) {
       const remap = 'channels=1 channel_map=mono remix=no';
@@ -47,6 +51,12 @@ export class Harness {
         `module-remap-source source_name=mic master=ptt_sink.monitor master_channel_map=front-left ${remap}`,
         'module-null-sink sink_name=browser_out rate=48000 channels=2');  // the page's own sounds (the grant tone)
       this.env.PULSE_SINK = 'server_out';
+    }
+    if (speechMic) {
+      modules.push('module-null-sink sink_name=speech_in rate=48000 channels=1 channel_map=mono',
+        'module-remap-source source_name=mic master=speech_in.monitor channels=1 channel_map=mono',
+        'module-null-sink sink_name=browser_out rate=48000 channels=2');
+      this.env.PULSE_SINK = 'ptt_sink';  // the server's, whichever sink PulseAudio would pick
     }
     modules.push('module-native-protocol-unix auth-anonymous=1', 'module-always-sink');
     // 48 kHz throughout, as on most laptops (PulseAudio's default of 44.1 kHz would have Chromium
@@ -90,6 +100,11 @@ export class Harness {
     const exited = new Promise((r) => s.once('exit', r));
     s.kill('SIGTERM');
     await exited;
+  }
+
+  // The `speechMic` microphone plays `wav` over and over, from now on.
+  playMic(wav) {
+    this.spawn('sh', ['-c', `while :; do paplay -d speech_in '${wav}' || exit 1; done`], 'microphone');
   }
 
   startSinkRecording(file, channels = 1) {
@@ -202,6 +217,15 @@ export async function joinAs(page, url, name) {
 }
 
 export const sleepMs = sleep;
+
+// A TCP port free right now on localhost (for a second listener, or a driver's port).
+export async function freePort() {
+  const probe = createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address();
+  await new Promise((r) => probe.close(r));
+  return port;
+}
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 

@@ -5,11 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { sleepMs, waitForReadyFile } from './harness.mjs';
+import { freePort, sleepMs, waitForReadyFile } from './harness.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -33,16 +32,6 @@ function ensureTestUser() {
 function uidsOf(pid) {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
   return line.split(/\s+/).slice(1, 5).map(Number);  // real, effective, saved, filesystem
-}
-
-// A TCP port free right now on localhost (for the help page's own port: its default, 8080, may be
-// someone else's on a developer's machine).
-async function freePort() {
-  const probe = createServer();
-  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address();
-  await new Promise((r) => probe.close(r));
-  return port;
 }
 
 // Starts scripts/run with --ready-file in a folder of its own (given to `owner`, the user the
