@@ -323,10 +323,12 @@ int main(int argc, char** argv) {
   if (!config.room.room_code.empty()) std::printf("Room code: %s\n", config.room.room_code.c_str());
   if (token_generated) std::printf("Admin token (this run): %s\n", config.admin_token.c_str());
   // The console's link carries the token after '#': the browser sends it only in the login request.
+  // It is the page's own address on this laptop (https, no help page, no room code).
+  const std::string console_url = server->student_urls().back() + "console.html";
   if (token_generated)
-    std::printf("Your console (on this laptop): %sconsole.html#token=%s\n", urls.back().c_str(), config.admin_token.c_str());
+    std::printf("Your console (on this laptop): %s#token=%s\n", console_url.c_str(), config.admin_token.c_str());
   else
-    std::printf("Your console (on this laptop): %sconsole.html (log in with your admin token)\n", urls.back().c_str());
+    std::printf("Your console (on this laptop): %s (log in with your admin token)\n", console_url.c_str());
   std::printf("Floor: %s; longest talk %d s. Ctrl-C stops.\n\n",
               moderated ? (auto_approve_s ? "moderated (the first in line gets the floor after a countdown unless you act)"
                                           : "moderated (students wait in line until you grant them)")

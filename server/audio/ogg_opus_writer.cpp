@@ -27,7 +27,7 @@ constexpr std::uint32_t kFlushEvery = 500 * audio_format::kSamplesPerMs;
 
 }  // namespace
 
-OggOpusWriter::OggOpusWriter(int fd, const OggOpusInfo& info, std::uint32_t serial) : fd_(fd) {
+OggOpusWriter::OggOpusWriter(int fd, const OggOpusInfo& info, std::uint32_t serial) : fd_(fd), pre_skip_(info.pre_skip) {
   ogg_stream_init(&stream_, static_cast<int>(serial));
   // RFC 7845 section 5.1: identification header, alone on the first page.
   std::vector<std::uint8_t> head = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 1};
@@ -82,10 +82,14 @@ bool OggOpusWriter::write(const std::uint8_t* packet, std::size_t size, std::uin
 
 bool OggOpusWriter::finish() {
   if (finished_) return ok();
+  static const std::uint8_t silence_toc[] = {0xF8};  // CELT 20 ms, no frame data: decodes as silence
+  // A stream that ends before its pre-skip does not play at all (a talk of a few milliseconds):
+  // concealment carries it past.
+  while (has_pending_ && granule_ + pending_samples_ <= pre_skip_ && write(silence_toc, 1, audio_format::kFrameSamples)) {
+  }
   finished_ = true;
   if (ok()) {
     // The last packet carries e_o_s; a talk without audio still ends its stream properly.
-    static const std::uint8_t silence_toc[] = {0xF8};  // CELT 20 ms, no frame data: decodes as silence
     const std::uint8_t* data = has_pending_ ? pending_.data() : silence_toc;
     ogg_packet p{};
     p.packet = const_cast<std::uint8_t*>(data);

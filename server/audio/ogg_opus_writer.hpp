@@ -38,6 +38,7 @@ class OggOpusWriter {
   bool write_pages(bool flush);
 
   int fd_;
+  std::uint16_t pre_skip_;
   off_t complete_bytes_ = 0;  // bytes of whole pages written
   ogg_stream_state stream_{};
   std::int64_t packet_no_ = 0;

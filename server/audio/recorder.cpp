@@ -1,9 +1,10 @@
 #include "recorder.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ctime>
-#include <fstream>
 #include <stdexcept>
 
 #include "ogg_opus_writer.hpp"
@@ -184,17 +185,26 @@ void Recorder::catalog_finished(const Talk& t) {
 
 // One line per finished recording in the folder's index.csv, which a professor opens in a
 // spreadsheet to find a talk: who, when (UTC), how long.
+// Owner-only like the recordings, and never through a link someone planted in the folder.
 void Recorder::append_index(const RecordingEntry& entry) {
   const auto index = folder_ / "index.csv";
-  std::error_code ec;
-  const bool fresh = !std::filesystem::exists(index, ec);
-  std::ofstream out(index, std::ios::app | std::ios::binary);
-  if (fresh) out << "file,name,start_utc,duration_s,bytes\r\n";
+  const int fd = ::open(index.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fd >= 0) ::close(fd);
+    log_(true, "cannot add " + entry.file + " to " + index.string() + ": not a file we can write");
+    return;
+  }
+  std::string line;
+  if (st.st_size == 0) line = "file,name,start_utc,duration_s,bytes\r\n";
   char duration[32];
   std::snprintf(duration, sizeof duration, "%.2f", static_cast<double>(entry.duration_ms) / 1000.0);
-  out << csv_field(entry.file) << ',' << csv_field(entry.speaker) << ',' << iso8601(entry.start_us) << ',' << duration
-      << ',' << entry.bytes << "\r\n";
-  if (!out.flush()) log_(true, "cannot add " + entry.file + " to " + index.string());
+  // The file name as it is on disk (safe_file_stem never starts one with a formula's sign).
+  line += csv_field(entry.file) + ',' + csv_field(entry.speaker) + ',' + iso8601(entry.start_us) + ',' + duration + ',' +
+          std::to_string(entry.bytes) + "\r\n";
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!written) log_(true, "cannot add " + entry.file + " to " + index.string());
 }
 
 std::vector<RecordingEntry> Recorder::recordings() const {

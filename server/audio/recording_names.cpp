@@ -44,9 +44,10 @@ std::string safe_file_stem(std::string_view name) {
       }
     }
     i += n;
-    // Nothing may start the stem with a dot (a hidden file), a space, or a dash (a file name that
-    // reads as an option to a command given it): those go as they come.
-    if (out.empty() && (piece == "." || piece == " " || piece == "-")) continue;
+    // Nothing may start the stem with a dot (a hidden file), a space, a dash (a file name that
+    // reads as an option to a command given it), or = + @ (a spreadsheet formula in index.csv,
+    // where the name must appear as it is): those go as they come.
+    if (out.empty() && (piece == "." || piece == " " || piece == "-" || piece == "=" || piece == "+" || piece == "@")) continue;
     // Cut at a whole character, before trimming the end, so the trim sees the stem's real end.
     if (out.size() + piece.size() > kMaxFileStemBytes) break;
     out.append(piece);

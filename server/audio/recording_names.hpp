@@ -12,8 +12,8 @@ inline constexpr std::size_t kMaxFileStemBytes = 64;
 
 // Path separators, reserved punctuation (<>:"/\|?*), control characters, line breaks and invalid
 // UTF-8 become '_'; invisible characters (ptt::text::is_invisible: bidi controls, zero-width ones)
-// are dropped and other spaces become ' '; leading dots, spaces and dashes and trailing dots and
-// spaces go, so the stem never starts with '-' or '.'; Windows device names (CON, NUL, COM1...) get
+// are dropped and other spaces become ' '; leading dots, spaces, dashes and = + @ and trailing dots
+// and spaces go, so the stem never starts with '-', '.' or a spreadsheet formula's sign; Windows device names (CON, NUL, COM1...) get
 // a '_' prefix; the result is cut to kMaxFileStemBytes on a character boundary; nothing left:
 // "student". Letters of any script and emoji are kept.
 std::string safe_file_stem(std::string_view name);

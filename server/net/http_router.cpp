@@ -144,10 +144,12 @@ std::string https_origin(const HttpRequest& req, const OriginPolicy& own) {
   if (!host.empty() && own.allows(origin)) return origin;
   // The help page's own port: the same host name at the TLS port (that of the first origin).
   const std::string& first = own.origins().front();
+  // (A Host without a port, as browsers send for port 80, is that host name as it is.)
   const auto first_colon = first.rfind(':'), host_colon = host.rfind(':');
-  if (first_colon > std::string_view("https:").size() && first.back() != ']' && host_colon != std::string_view::npos &&
-      host.back() != ']') {
-    origin = "https://" + std::string(host.substr(0, host_colon)) + first.substr(first_colon);
+  const bool host_has_port = host_colon != std::string_view::npos && host.back() != ']' &&
+                             (host.front() != '[' || host_colon > host.find(']'));
+  if (first_colon > std::string_view("https:").size() && first.back() != ']' && !host.empty()) {
+    origin = "https://" + std::string(host_has_port ? host.substr(0, host_colon) : host) + first.substr(first_colon);
     if (own.allows(origin)) return origin;
   }
   return first;
@@ -193,8 +195,8 @@ HttpReply plain_http_reply(const HttpRequest& req, const RouterContext& context,
   }
   // Found, not moved for good: a browser must not remember it over the help page.
   HttpReply r{http::status::found, req.version()};
+  common_headers(r);
   r.set(http::field::location, origin + (clean ? std::string(req.target()) : std::string("/")));
-  r.set(http::field::server, "ptt-server");
   r.keep_alive(false);
   r.prepare_payload();
   return r;

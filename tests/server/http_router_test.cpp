@@ -197,6 +197,34 @@ TEST(Router, TellsTheJoinFormWhetherTheRoomHasACode) {
   EXPECT_NE(route(post, coded_room).reply.result(), http::status::ok);
 }
 
+// Plain HTTP's redirect to https (the help port, the TLS port): the host the student typed at the
+// TLS port, with or without a port of its own (a browser sends none for port 80), never a foreign
+// one; and the same protective headers as every other reply.
+TEST(Router, PlainHttpRedirectsToTheTypedHostAtTheTlsPort) {
+  const StaticFiles files(embedded_web_assets());
+  const OriginPolicy origins(true, {"192.168.1.20", "localhost"}, 8443, {});
+  const RouterContext context{files, origins, "token"};
+  auto redirect = [&](std::string_view host) {
+    HttpRequest req{http::verb::get, "/app.js", 11};
+    if (!host.empty()) req.set(http::field::host, host);
+    return plain_http_reply(req, context, true);
+  };
+  EXPECT_EQ(redirect("192.168.1.20:8080")[http::field::location], "https://192.168.1.20:8443/app.js");
+  EXPECT_EQ(redirect("192.168.1.20")[http::field::location], "https://192.168.1.20:8443/app.js");
+  EXPECT_EQ(redirect("localhost")[http::field::location], "https://localhost:8443/app.js");
+  EXPECT_EQ(redirect("[::1]")[http::field::location], "https://[::1]:8443/app.js");
+  EXPECT_EQ(redirect("[::1]:8080")[http::field::location], "https://[::1]:8443/app.js");
+  for (std::string_view foreign : {"evil.example", "evil.example:8443", "", "::1"}) {
+    const auto r = redirect(foreign);
+    EXPECT_EQ(r.result(), http::status::found) << foreign;
+    EXPECT_TRUE(r[http::field::location].starts_with("https://192.168.1.20:8443/")) << foreign;
+  }
+  const auto r = redirect("localhost:8080");
+  EXPECT_EQ(r["X-Content-Type-Options"], "nosniff");
+  EXPECT_EQ(r["Content-Security-Policy"], "frame-ancestors 'none'");
+  EXPECT_EQ(r["Referrer-Policy"], "no-referrer");
+}
+
 TEST(Router, UpgradesOnlyTheWebSocketPathFromOwnOrigins) {
   const StaticFiles files(embedded_web_assets());
   const OriginPolicy origins(true, {"192.168.1.20"}, 8443, {"https://ptt.example.edu"});

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <mutex>
 #include <regex>
 
@@ -181,6 +182,17 @@ TEST(RecordingNames, HostileNamesBecomeSafeFilesInsideTheFolder) {
   EXPECT_EQ(safe_file_stem(std::string(63, 'x') + " \xff"), std::string(63, 'x'));
   const std::string con = safe_file_stem("con." + std::string(60, 'y') + "\xc3\xb6");
   EXPECT_EQ(con, "_con." + std::string(59, 'y'));
+}
+
+// index.csv names each file as it is on disk; a stem starting = + @ (or -) would be a formula to a
+// spreadsheet, and the guard's ' would name another file ("'=1+1-1.opus" is a student's too).
+TEST(RecordingNames, StemNeverStartsWithAFormulaSign) {
+  EXPECT_EQ(safe_file_stem("=1+1"), "1+1");
+  EXPECT_EQ(safe_file_stem("+SUM(A1)"), "SUM(A1)");
+  EXPECT_EQ(safe_file_stem("@cmd"), "cmd");
+  EXPECT_EQ(safe_file_stem("=-+@ x"), "x");
+  EXPECT_EQ(safe_file_stem("'=1+1"), "'=1+1");  // already text to a spreadsheet
+  EXPECT_EQ(safe_file_stem("a=b"), "a=b");      // only a leading sign goes
 }
 
 TEST(RecordingNames, StemNeverStartsWithADashOrADot) {
@@ -357,6 +369,59 @@ TEST(Recorder, AGrantWithoutAudioLeavesNoFile) {
   EXPECT_EQ(files, (std::vector<std::string>{"Ana-1.opus", "index.csv"}));  // the index lists the one file
   EXPECT_EQ(lines.starting("talk 1:"), "talk 1: no audio recorded, no file");
   EXPECT_EQ(pcm_total(dir.path / "Ana-1.opus"), kFrame - 312);
+}
+
+// A talk shorter than the encoder's look-ahead (a 2.5 ms packet) still leaves a file that plays:
+// concealment pads it past the pre-skip, where it would otherwise end before its own start.
+TEST(Recorder, ATalkOfAFewMillisecondsStillPlays) {
+  TempDir dir("short");
+  Lines lines;
+  const std::uint8_t pkt[] = {0xE0, 0x00};  // CELT, 2.5 ms, code 0
+  {
+    Recorder rec(dir.path, lines.log());
+    rec.talk_started(1, "Ana", wall_clock_us());
+    rec.packet(opus_packet(1, 0, pkt, sizeof pkt, 120));
+    rec.talk_ended(1);
+    rec.flush();
+  }
+  const auto d = decode_file(dir.path / "Ana-1.opus");
+  EXPECT_TRUE(d.ok);
+  EXPECT_EQ(d.pcm.size(), 120u + 960u - 312u);
+}
+
+// index.csv is the professor's alone and is never written through a link planted in a shared
+// folder (it would append students' text to any file the server can write).
+TEST(Recorder, TheIndexIsOwnerOnlyAndNeverFollowsALink) {
+  TempDir dir("index-link");
+  const fs::path victim = dir.path.parent_path() / ("victim-" + std::to_string(::getpid()) + ".txt");
+  std::ofstream(victim) << "ORIGINAL\n";
+  fs::create_symlink(victim, dir.path / "index.csv");
+  Lines lines;
+  const std::uint8_t pkt[] = {0x48, 1, 2, 3};
+  {
+    Recorder rec(dir.path, lines.log());
+    rec.talk_started(1, "Ana", wall_clock_us());
+    rec.packet(opus_packet(1, 0, pkt, sizeof pkt, kFrame));
+    rec.talk_ended(1);
+    rec.flush();
+  }
+  std::ifstream in(victim);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "ORIGINAL\n");
+  EXPECT_NE(lines.starting("cannot add Ana-1.opus"), "");
+  EXPECT_TRUE(fs::exists(dir.path / "Ana-1.opus"));  // the recording itself is kept
+  fs::remove(victim);
+
+  TempDir plain("index-mode");
+  {
+    Recorder rec(plain.path, lines.log());
+    rec.talk_started(1, "Ana", wall_clock_us());
+    rec.packet(opus_packet(1, 0, pkt, sizeof pkt, kFrame));
+    rec.talk_ended(1);
+    rec.flush();
+  }
+  EXPECT_EQ(fs::status(plain.path / "index.csv").permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
 }
 
 // The professor reaches a recording only through an id from the listing: ids follow the files the
