@@ -1,9 +1,11 @@
 // The student's journey in each engine students arrive with (engines.mjs: Chromium, Firefox,
 // WebKit): two students join, A holds the button and speaks (real speech through PulseAudio as the
 // microphone) and is heard at the professor's speakers (a null sink parec records), B is told at
-// once that A is speaking and gets the floor once A lets go, and A's talk is recorded. The same
-// assertions in each engine; the envelope correlation of what was played with A's speech is
-// printed per engine. Then: a Firefox whose audio never starts tells the student so.
+// once that A is speaking and gets the floor once A lets go, and A's talk is recorded. Then, in
+// each engine, the raised hand of queue mode and the return after a server restart. The same
+// assertions in each engine; the envelope correlation of what was played with A's speech, and the
+// time back after the restart, are printed per engine. Last: a Firefox whose audio never starts
+// tells the student so.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -14,12 +16,15 @@ import { ENGINES, joinRetrying, openStudent } from './engines.mjs';
 import { envelope, firstTalk, matchTalk } from './speech_match.mjs';
 
 const h = new Harness();
-let url, speech;
+const token = 'engines-token-0123';
+const serverArgs = ['--admin-token', token];
+let url, port, speech;
 let talks = 0;  // the server's talk count, for its "talk N played" lines
 
 before(async () => {
   await h.startPulse({ speechMic: true });
-  url = await h.startServer();
+  url = await h.startServer(serverArgs);
+  port = Number(new URL(url).port);
   speech = makeSpeech(h.dir, 'speech', 'push to talk lets one student speak at a time while the professor hears every word clearly through the speakers of the lecture hall');
   h.playMic(speech.wav);
 });
@@ -95,6 +100,57 @@ for (const engine of ENGINES) {
       const file = path.join(h.recordings, `${nameA}-2.opus`);
       assert.ok(existsSync(file), `${file} exists`);
       execFileSync('opusinfo', [file], { stdio: 'pipe' });
+    } finally {
+      await a.close();
+      await b?.close();
+    }
+  });
+}
+
+const admin = (what) => execFileSync('curl', ['-sk', '-X', 'POST', '-H', `Authorization: Bearer ${token}`, `${url}admin/${what}`]);
+
+for (const engine of ENGINES) {
+  test(`${engine}: a raised hand gets its turn; a restarted server has the student back`, { timeout: 120000 }, async () => {
+    const nameA = `QA-${engine}`, nameB = `QB-${engine}`;
+    const a = await joinRetrying(engine, h, url, nameA, { heard: false });
+    let b;
+    try {
+      b = await joinRetrying(engine, h, url, nameB, { heard: false });
+      admin('mode?mode=queue');
+      await a.down();
+      await a.waitState('live', 5000);
+      // B taps: the hand goes up and stays up after letting go.
+      await b.down();
+      await b.up();
+      await b.waitState('queued', 3000);
+      await b.waitFor(`document.getElementById('status').textContent === ${JSON.stringify(`${nameA} is speaking. Your hand is up: you are number 1 in line.`)}`, 2000);
+      await sleepMs(500);
+      assert.equal(await b.state(), 'queued', `${engine}: still in line after letting go`);
+      // A lets go: B's turn comes, and B's press goes live.
+      await a.up();
+      await b.waitState('your_turn', 3000);
+      await b.screenshot(path.join(artifacts, `engine-${engine}-your-turn.png`));
+      await b.down();
+      await b.waitState('live', 3000);
+      await sleepMs(300);
+      await b.up();
+      await b.waitState('ready', 3000);
+      talks += 2;
+      admin('mode?mode=first_come');
+
+      // The server goes away and comes back on its port: the page says so, then rejoins by itself.
+      await h.stopServerAndWait();
+      await a.waitState('unreachable', 5000);
+      assert.match(await a.text('#status'), /^Can't reach the server\. Retrying in \d s…$/);
+      await sleepMs(3000);
+      url = await h.startServer(serverArgs, { port });
+      const back = performance.now();
+      await a.waitState('ready', 5000);
+      const backS = (performance.now() - back) / 1000;
+      console.log(`${engine}: back ${backS.toFixed(2)} s after the restarted server was ready`);
+      assert.ok(backS < 2, `${engine}: rejoined in ${backS.toFixed(2)} s`);
+      await b.waitState('ready', 5000);
+      talks = 0;  // a new server counts its talks afresh
     } finally {
       await a.close();
       await b?.close();
