@@ -104,7 +104,12 @@ class FirefoxStudent extends Student {
   }
   up() { return this.page.mouse.up(); }
   screenshot(file) { return this.page.screenshot({ path: file }); }
-  close() { return this.browser.close(); }
+  // A hung content process may keep close() waiting: 5 s, then the browser is killed.
+  async close() {
+    const browser = this.browser.process();
+    await Promise.race([this.browser.close().catch(() => {}), sleep(5000)]);
+    browser?.kill('SIGKILL');
+  }
 }
 
 class WebKitStudent extends Student {
