@@ -160,7 +160,9 @@ function wireBytesIn() {
 h = new Harness();
 try {
   await h.startPulse({ loopbackMic: true });
-  const url = await h.startServer(['--log-level', 'debug']);  // each talk's audio figures
+  // Each talk's audio figures; the device closes after 3 s without a talk (the default is 10 s),
+  // so the idle figure below is measured both ways and the first talk after it reopens the device.
+  const url = await h.startServer(['--log-level', 'debug', '--standby-after', '3']);
   port = Number(new URL(url).port);
   const clicks = path.join(h.dir, 'clicks.wav');
   clickTrain(clicks, seconds);
@@ -210,6 +212,7 @@ try {
     await sleepMs(300);
     // The contention rig (bench and tests share it) runs from before the press to the release.
     const rig = rigArgs ? spawn(injector, ['--seed', String(n), ...rigArgs()], { stdio: 'ignore' }) : null;
+    const reopenedBefore = h.server.log.split('\n').filter((l) => l.includes('audio device reopened')).length;
     const cpuBefore = serverCpuMs(), wireBefore = wireBytesIn(), talkStart = performance.now();
     await page.mouse.down();
     await page.locator('#app[data-state="live"]').waitFor({ timeout: 5000 });
@@ -256,6 +259,7 @@ try {
       if (seen !== undefined) capture.push(seen - micMs);
     }
     const report = h.server.log.split('\n').filter((l) => /talk \d+ audio:/.test(l)).at(-1) ?? '';
+    const reopened = h.server.log.split('\n').filter((l) => l.includes('audio device reopened')).length > reopenedBefore;
     const num = (re) => { const m = report.match(re); return m ? Number(m[1]) : NaN; };
     return {
       ...(speechMatch ? { onsets: 0, delays: [], speech: speechMatch } : clickDelays(envelope(stereo, 0), envelope(stereo, 1))),
@@ -270,20 +274,32 @@ try {
       played: num(/audio: (\d+) packets/), latePlayed: num(/\((\d+) of them after their time\)/),
       concealed: num(/(\d+) concealed/), skippedSilence: num(/skipping (\d+) silent packets/),
       compressedMs: num(/compressing (\d+) ms of speech/), dropped: num(/dropped (\d+) late/) + num(/, (\d+) to cut delay/),
-      underruns: num(/(\d+) output underruns/), cpuPct: (100 * talkCpuMs) / talkMs, wireKbps,
+      underruns: num(/(\d+) output underruns/), cpuPct: (100 * talkCpuMs) / talkMs, wireKbps, reopened,
     };
   };
   await talk(0, false);  // warm-up: PulseAudio's first seconds of a new stream are not real time
   await talk(0, false, null, clicks, ten);
-  // The whole server process idle (two students connected, nobody talking), over 10 s, and which
-  // of its threads spend it.
-  const idleCpuBefore = serverCpuMs(), idleThreadsBefore = serverThreadsMs(), idleStart = performance.now();
-  await sleepMs(10000);
-  const idleMs = performance.now() - idleStart;
-  const idleCpuPct = (100 * (serverCpuMs() - idleCpuBefore)) / idleMs;
-  const idleThreads = Object.entries(serverThreadsMs()).map(([name, ms]) => [name, (100 * (ms - (idleThreadsBefore[name] ?? 0))) / idleMs]);
-  console.log(`Server process CPU idle (2 students connected, nobody talking, 10 s): ${idleCpuPct.toFixed(2)} % of a core ` +
-              `(by thread: ${idleThreads.filter(([, pct]) => pct > 0).map(([name, pct]) => `${name} ${pct.toFixed(2)} %`).join(', ')})`);
+  // The whole server process idle (two students connected, nobody talking), and which of its
+  // threads spend it: first with the device still open (the 1 s after a talk's report, before
+  // standby), then with it closed (10 s).
+  const idleOver = async (ms) => {
+    const cpuBefore = serverCpuMs(), threadsBefore = serverThreadsMs(), start = performance.now();
+    await sleepMs(ms);
+    const took = performance.now() - start;
+    const threads = Object.entries(serverThreadsMs()).map(([name, t]) => [name, (100 * (t - (threadsBefore[name] ?? 0))) / took]);
+    return { pct: (100 * (serverCpuMs() - cpuBefore)) / took,
+             threads: threads.filter(([, pct]) => pct > 0).map(([name, pct]) => `${name} ${pct.toFixed(2)} %`).join(', ') };
+  };
+  const standbys = () => h.server.log.split('\n').filter((l) => l.includes('audio device closed after')).length;
+  const closedBefore = standbys();
+  const idleOpen = await idleOver(1000);
+  const openWasOpen = standbys() === closedBefore;
+  for (const end = performance.now() + 5000; standbys() === closedBefore && performance.now() < end;) await sleepMs(100);
+  const idleClosed = await idleOver(10000);
+  const idleCpuPct = idleClosed.pct;
+  console.log(`Server process CPU idle (2 students connected, nobody talking): device open ${idleOpen.pct.toFixed(2)} % of a core` +
+              `${openWasOpen ? '' : ' (it closed during the second)'} (by thread: ${idleOpen.threads}); ` +
+              `device closed after 3 s without a talk (standby, 10 s): ${idleClosed.pct.toFixed(2)} % (by thread: ${idleClosed.threads || 'none'})`);
   // The quiet talks of one page, with their stages; returns the talks and the figures for RESULT.
   const quietTalks = async (who, packetMs, first, setting = '') => {
     const talks = [];
@@ -309,15 +325,21 @@ try {
     console.log(`  from the audio (click in -> click out):   median ${median.toFixed(1)} ms  p99 ${p99.toFixed(1)} ms  (talk by talk: ${talks.map((t) => quantile(t.delays, 0.5).toFixed(0)).join(', ')} ms)`);
     console.log(`  in-band (page's audio graph -> playout):  median ${c2p.toFixed(1)} ms  p99 ${c2pP99.toFixed(1)} ms  (server's talk report; ` +
                 `arrival jitter p99 - median ${avg('c2aJitter').toFixed(1)} ms)`);
+    // No playout can be earlier than the latest arrival it must wait for plus the device's own
+    // buffer: the floor of the in-band figure, before any choice the jitter stage makes.
+    const c2aP99 = avg('c2aP99');
+    console.log(`  floor of the in-band figure on this rig: capture-to-arrival p99 ${c2aP99.toFixed(1)} ms (the packet, the lookahead and the browser's ` +
+                `callback burst, before the server touches it) + output ${device.toFixed(1)} ms = ${(c2aP99 + device).toFixed(1)} ms; ` +
+                `the in-band median is ${(c2p - (c2aP99 + device)).toFixed(1)} ms from it`);
     console.log(`  on the wire, student to server: ${avg('wireKbps').toFixed(1)} kbit/s over a talk (TLS, WebSocket, TCP/IP headers included); ` +
-                `server process CPU while talking: ${avg('cpuPct').toFixed(2)} % of a core (idle: ${idleCpuPct.toFixed(2)} %)`);
+                `server process CPU while talking: ${avg('cpuPct').toFixed(2)} % of a core (idle: ${idleOpen.pct.toFixed(2)} % with the device open, ${idleCpuPct.toFixed(2)} % standing by)`);
     console.log(`  recorder's dating of the sink: earliest vs median reading ${avg('datingSpreadMs').toFixed(1)} ms apart; ${talks.reduce((x, t) => x + t.captureMatched, 0)} clicks dated in the page`);
     console.log(`  stages (each the mean of the ${runs} talks' medians):`);
     for (const [name, v] of stages) console.log(`    ${name.padEnd(72)} ${v.toFixed(1).padStart(6)} ms`);
     console.log(`    ${'sum of the stages'.padEnd(72)} ${sum.toFixed(1).padStart(6)} ms`);
     console.log(`    ${'measured from the audio (the same mean of the talks\' medians)'.padEnd(72)} ${total.toFixed(1).padStart(6)} ms  (the sum is ${((100 * (sum - total)) / total).toFixed(1)} % from it)`);
     for (const [i, t] of talks.entries())
-      console.log(`  talk ${i + 1}: total ${quantile(t.delays, 0.5)} ms = capture ${t.capture.toFixed(1)} + frame ${frameMs} + network ${(t.c2a - frameMs).toFixed(1)} + jitter ${(t.a2p - t.device).toFixed(1)} + output ${t.device.toFixed(1)} (stage medians)`);
+      console.log(`  talk ${i + 1}${t.reopened ? ' (reopened the device from standby)' : ''}: first click heard ${t.delays[0] ?? '-'} ms; total ${quantile(t.delays, 0.5)} ms = capture ${t.capture.toFixed(1)} + frame ${frameMs} + network ${(t.c2a - frameMs).toFixed(1)} + jitter ${(t.a2p - t.device).toFixed(1)} + output ${t.device.toFixed(1)} (stage medians)`);
     return { talks, median, p99, sum, total, delays, onsets, c2p, c2pP99, capture };
   };
   const q20 = await quietTalks(twenty, 20, 0);

@@ -98,7 +98,7 @@ void simulate(const std::vector<AudioPacket>& packets, double jitter_ms, double 
       if (step.kind == JitterStage::Step::played) r.delays_ms.push_back(now - ms_since_epoch(step.arrival));
       continue;
     }
-    ring.fill(stage, out.data(), buffer, [&](const JitterStage::Step& step, std::size_t queued) {
+    ring.fill(stage, out.data(), buffer, [&](const JitterStage::Step& step, std::size_t queued, const float*) {
       if (step.kind == JitterStage::Step::played)
         r.delays_ms.push_back(now + static_cast<double>(queued) / static_cast<double>(ptt::audio_format::kSamplesPerMs) - ms_since_epoch(step.arrival));
     });

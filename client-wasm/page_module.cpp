@@ -108,5 +108,6 @@ EMSCRIPTEN_KEEPALIVE double ptt_view_max_talk_ms() { return session.max_talk_ms(
 EMSCRIPTEN_KEEPALIVE double ptt_view_live_since_ms() { return session.live_since_ms(); }
 EMSCRIPTEN_KEEPALIVE float ptt_view_level() { return session.level(); }
 EMSCRIPTEN_KEEPALIVE int ptt_view_silence_hint() { return session.silence_hint() ? 1 : 0; }
+EMSCRIPTEN_KEEPALIVE int ptt_view_feedback_hint() { return session.feedback_hint() ? 1 : 0; }
 
 }  // extern "C"

@@ -157,6 +157,19 @@ int main(int argc, char** argv) {
                  "Output device: its name, part of its name, or its index (see --list-devices); default: the system's");
   app.add_flag("--list-devices", list_devices, "List the output devices and exit");
   app.add_flag("--no-playback", no_playback, "Do not play audio (floor control and recordings only)");
+  app.add_option("--frames-per-callback", playback_config.frames_per_buffer,
+                 "Audio device callback size in 48 kHz frames: smaller plays sooner and costs more CPU "
+                 "(bench/output_buffer.mjs measures both)")
+      ->capture_default_str()->check(CLI::Range(64, 1920));
+  app.add_option("--standby-after", playback_config.standby_after_s,
+                 "Close the audio device after this many seconds without a talk, saving the CPU its callbacks cost; "
+                 "the next talk reopens it within a few ms (0: keep it open)")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
+  std::string feedback = "protect";
+  app.add_option("--feedback", feedback,
+                 "Sound from the speakers coming back through the talking student's microphone: off; warn (tell the "
+                 "student to step back); protect (that, and lower the playback before it can howl)")
+      ->capture_default_str()->check(CLI::IsMember({"off", "warn", "protect"}));
   app.add_option("--jitter-margin", playback_config.jitter.margin_ms,
                  "Extra playout delay in ms on top of what the jitter buffer measures (FEC needs 20)")
       ->capture_default_str()->check(CLI::Range(0, 200));  // more is skipped as excess delay anyway
@@ -164,6 +177,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
+  playback_config.feedback = feedback == "off" ? FeedbackMode::off : feedback == "warn" ? FeedbackMode::warn : FeedbackMode::protect;
   const bool root = ::geteuid() == 0;
   if (root && run_as.empty() && !allow_root) {
     std::fprintf(stderr,
@@ -284,21 +298,30 @@ int main(int argc, char** argv) {
       // The professor's line: what was heard and whether any of it was lost; the figures behind it at
       // debug level (--log-level debug), for the benches and for whoever tunes the audio.
       const std::uint64_t dropped = r.late + r.skipped;
-      spdlog::info("talk {} played: {} packets{}", r.talk_id, r.packets,
+      // Feedback from the room, when there was any worth a word.
+      std::string feedback_note;
+      if (r.feedback_warned || r.feedback_lowered_db < -0.5)
+        feedback_note = fmt::format("; the speakers came back through the microphone at {:.0f} dB, {:.0f} ms late{}{}",
+                                    r.feedback_db, r.feedback_delay_ms, r.feedback_warned ? ", student told to step back" : "",
+                                    r.feedback_lowered_db < -0.5 ? fmt::format(", playback lowered {:.0f} dB", -r.feedback_lowered_db) : "");
+      spdlog::info("talk {} played: {} packets{}{}", r.talk_id, r.packets,
                    r.plc == 0 && dropped == 0 ? std::string(", none lost")
-                                              : fmt::format("; {} concealed, {} dropped", r.plc, dropped));
+                                              : fmt::format("; {} concealed, {} dropped", r.plc, dropped),
+                   feedback_note);
       // A latency the talk's packets did not carry (no capture time, say) is unknown, not -1.
       const auto ms = [](double v) { return v < 0 ? std::string("unknown") : fmt::format("{:g}", v); };
       spdlog::debug("talk {} audio: {} packets ({} of them after their time), {} recovered by FEC, {} concealed; caught up by "
                    "skipping {} silent packets and compressing {:.0f} ms of speech; dropped {} late, {} to cut delay ({} by the jitter "
                    "buffer, {} over the delay budget, {} stray); "
                    "capture-to-playout median {} ms, p99 {} ms (incl. {:.0f} ms device latency); arrival-to-playout median {} ms, "
-                   "p99 {} ms; capture-to-arrival median {} ms, p99 {} ms; {} output underruns",
+                   "p99 {} ms; capture-to-arrival median {} ms, p99 {} ms; {} output underruns; "
+                   "feedback coupling {:.1f} dB at {:.0f} ms, playback lowered {:.1f} dB",
                    r.talk_id, r.packets, r.late_played, r.fec, r.plc, r.skipped_silence, r.compressed_ms, r.late, r.skipped,
                    r.discarded, r.over_budget, r.stray,
                    ms(r.capture_to_playout_median_ms),
                    ms(r.capture_to_playout_p99_ms), r.output_latency_ms, ms(r.arrival_to_playout_median_ms),
-                   ms(r.arrival_to_playout_p99_ms), ms(r.capture_to_arrival_median_ms), ms(r.capture_to_arrival_p99_ms), r.underruns);
+                   ms(r.arrival_to_playout_p99_ms), ms(r.capture_to_arrival_median_ms), ms(r.capture_to_arrival_p99_ms), r.underruns,
+                   r.feedback_db, r.feedback_delay_ms, -r.feedback_lowered_db);
       if (r.refused > 0)
         spdlog::warn("talk {}: {} packets refused: neither 10 nor 20 ms, unlike the talk's first, off its grid or repeated (not sent by our page)",
                      r.talk_id, r.refused);

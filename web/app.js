@@ -115,10 +115,11 @@ function render(v) {
     : v.state === 'your_turn' ? 'The floor is yours' : v.floor.mine ? 'You are speaking' : `${v.floor.holder} is speaking`;
   ui.meter.style.width = `${Math.round(v.level * 100)}%`;
   const tapped = performance.now() < tapHintUntil && v.state !== 'live';
-  ui.hint.textContent = v.silenceHint ? "We can't hear you: speak up, or let go to give the floor back."
+  ui.hint.textContent = v.feedbackHint ? 'You are close to the loudspeaker: step back or lower your phone.'
+    : v.silenceHint ? "We can't hear you: speak up, or let go to give the floor back."
     : tapped ? 'Hold the button while you speak: a quick tap does not give you the floor.'
     : v.handRaised ? RAISED_HINT : HINTS[v.state] ?? (tapToTalk ? TAP_HINT : HINT);
-  ui.hint.classList.toggle('warn', v.silenceHint || tapped);
+  ui.hint.classList.toggle('warn', v.feedbackHint || v.silenceHint || tapped);
   if (v.onAir && !tickTimer) {
     tickTimer = setInterval(tick, 200);
     tick();

@@ -84,6 +84,7 @@ export class Session {
       liveSinceMs: w.ptt_view_live_since_ms(),
       level: w.ptt_view_level(),
       silenceHint: w.ptt_view_silence_hint() === 1,
+      feedbackHint: w.ptt_view_feedback_hint() === 1,
     };
   }
 }

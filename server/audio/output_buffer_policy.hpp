@@ -26,9 +26,12 @@ class OutputBufferPolicy {
   static constexpr int kGrowAfterTalking = 4;
   static constexpr auto kWindow = std::chrono::seconds(10);
   static constexpr auto kShrinkAfter = std::chrono::seconds(60);
-  // Underruns this soon after a stream opens are its start or the reopening's own gap, not a
-  // reason to grow.
+  // Underruns this soon after a stream opens at a new latency are its start or the reopening's own
+  // gap, not a reason to grow.
   static constexpr auto kSettle = std::chrono::seconds(3);
+  // Nor are those of the first second of a stream reopened at the same latency (after standby):
+  // the device's first bursts of callbacks, as it fills its buffer.
+  static constexpr auto kSettleReopened = std::chrono::seconds(1);
 
   struct Change {
     int from_level, to_level;
@@ -37,12 +40,15 @@ class OutputBufferPolicy {
 
   explicit OutputBufferPolicy(Clock::time_point now) : last_change_(now), last_underrun_(now) {}
 
+  // The stream was reopened at the same latency (the device came back from standby).
+  void reopened(Clock::time_point now) noexcept { last_open_ = now; }
+
   // The watchdog's periodic look: the callback's underrun count so far, whether a talk is playing.
   // Returns the change to make, if any (the caller reopens the stream at latency_ms()).
   std::optional<Change> update(std::uint64_t underruns, Clock::time_point now, bool talking) noexcept {
     const std::uint64_t fresh = underruns - seen_;
     seen_ = underruns;
-    if (fresh > 0 && now - last_change_ >= kSettle) {
+    if (fresh > 0 && now - last_change_ >= kSettle && now - last_open_ >= kSettleReopened) {
       for (std::uint64_t i = 0; i < fresh && i < recent_.size(); ++i) {
         recent_[next_] = now;
         next_ = (next_ + 1) % recent_.size();
@@ -77,7 +83,7 @@ class OutputBufferPolicy {
   std::uint64_t seen_ = 0;
   std::array<std::optional<Clock::time_point>, kGrowAfter * 4> recent_{};
   std::size_t next_ = 0;
-  Clock::time_point last_change_, last_underrun_;
+  Clock::time_point last_change_, last_underrun_, last_open_{};
 };
 
 }  // namespace ptt::server

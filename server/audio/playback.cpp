@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -161,16 +163,13 @@ Playback::Playback(PlaybackConfig config, Log log, ReportSink on_report)
 }
 
 Playback::~Playback() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
+  stopping_ = true;
+  wake_.release();
   watchdog_.join();
   // Drain a device that still calls back; abort one that stopped (draining it could wait forever).
   const auto calls = callbacks_.load();
   bool alive = false;
-  for (int i = 0; i < 20 && !alive && running_; ++i) {
+  for (int i = 0; i < 20 && !alive && running_ && !standby_; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     alive = callbacks_.load() != calls;
   }
@@ -195,7 +194,11 @@ bool Playback::open_stream(std::string& error) {
     out.device = device;
     out.channelCount = channels;
     out.sampleFormat = paFloat32;
-    out.suggestedLatency = std::max(info->defaultLowOutputLatency, buffer_policy_.latency_ms() / 1000.0);
+    // At the policy's lowest level, the device's own low latency, or two callbacks' worth where
+    // that is less (smaller callbacks: PortAudio's ALSA buffer otherwise stays at the default).
+    const double period_s = static_cast<double>(config_.frames_per_buffer) / audio_format::kSampleRate;
+    out.suggestedLatency = buffer_policy_.latency_ms() > 0 ? buffer_policy_.latency_ms() / 1000.0
+                                                          : std::min(info->defaultLowOutputLatency, 2 * period_s);
     err = Pa_OpenStream(&stream, nullptr, &out, audio_format::kSampleRate, static_cast<unsigned long>(config_.frames_per_buffer),
                         paNoFlag, &PlaybackCallback::run, this);
     if (err == paNoError) {
@@ -252,16 +255,24 @@ void Playback::reopen_stream() {
   }
 }
 
+void Playback::note_command() noexcept {
+  last_command_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+}
+
 void Playback::talk_started(TalkId talk_id) {
+  note_command();
   if (!commands_.push(Command(TalkStart{talk_id}))) ++dropped_;
+  if (standby_.load()) wake_.release();  // the watchdog reopens the device for it
 }
 
 void Playback::packet(const AudioPacket& packet) {
   if (!running_) return;  // nobody would drain the queue
+  note_command();
   if (!commands_.push(Command(packet))) ++dropped_;
 }
 
 void Playback::talk_ended(TalkId talk_id) {
+  note_command();
   if (!commands_.push(Command(TalkEnd{talk_id}))) ++dropped_;
 }
 
@@ -300,6 +311,11 @@ LiveMeter Playback::live_meter() const noexcept {
   m.level_db = meter_level_db_.load(std::memory_order_relaxed);
   m.played = meter_played_.load(std::memory_order_relaxed);
   m.late = meter_late_.load(std::memory_order_relaxed);
+  if (m.talk_id != 0 && feedback_talk_.load(std::memory_order_relaxed) == m.talk_id) {
+    m.feedback_db = feedback_db_.load(std::memory_order_relaxed);
+    m.feedback_warning = feedback_warn_.load(std::memory_order_relaxed);
+    m.lowered_db = static_cast<float>(20 * std::log10(std::max(protect_gain_.load(std::memory_order_relaxed), 1e-3f)));
+  }
   return m;
 }
 
@@ -346,13 +362,20 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
   }
 
   const auto us = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
-  const float gain_from = applied_gain_, gain_to = gain_.load(std::memory_order_relaxed);
+  // Protection against feedback moves smoothly (a 50 ms time constant), the professor's volume
+  // within one buffer.
+  const float protect_target = protect_gain_.load(std::memory_order_relaxed);
+  applied_protect_ = protect_target + (applied_protect_ - protect_target) *
+                                          std::exp(-static_cast<float>(frames) / (0.05f * audio_format::kSampleRate));
+  const float gain_from = applied_gain_, gain_to = gain_.load(std::memory_order_relaxed) * applied_protect_;
   applied_gain_ = gain_to;
   const float gain_step = frames > 0 ? (gain_to - gain_from) / static_cast<float>(frames) : 0.0f;
   for (unsigned long done = 0; done < frames;) {
     const std::size_t n = std::min<std::size_t>(frames - done, mono_.size());
-    ring_.fill(stage_, mono_.data(), n, [&](const JitterStage::Step& step, std::size_t queued) {
+    ring_.fill(stage_, mono_.data(), n, [&](const JitterStage::Step& step, std::size_t queued, const float* pcm) {
       if (step.kind != JitterStage::Step::played) return;
+      if (config_.feedback != FeedbackMode::off && step.arrival != TimePoint{})
+        feedback_block(false, pcm, step.samples, step.timestamp, step.arrival);
       // The step's first sample leaves the speaker after what is already queued plus the device's latency.
       const TimePoint playout = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
                                           device_latency_s + static_cast<double>(done + queued) / static_cast<double>(audio_format::kSampleRate)));
@@ -366,8 +389,21 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
     if (was_active_) level_.process(mono_.data(), n);
     for (std::size_t i = 0; i < n; ++i) {
       const float v = mono_[i] * (gain_from + gain_step * static_cast<float>(done + i + 1));
+      played_mono_[i] = v;
       for (int ch = 0; ch < channels_; ++ch) out[(done + i) * channels_ + ch] = v;
     }
+    // What left the speaker, for the feedback estimate: while a talk plays, dated when it is heard.
+    if (config_.feedback != FeedbackMode::off && stage_.active()) {
+      const TimePoint heard = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                        device_latency_s + static_cast<double>(done) / audio_format::kSampleRate));
+      for (std::size_t at = 0; at < n; at += JitterStage::kMaxStep) {
+        const int k = static_cast<int>(std::min<std::size_t>(n - at, JitterStage::kMaxStep));
+        feedback_block(true, played_mono_.data() + at, k, played_position_ + static_cast<std::int64_t>(at),
+                       heard + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(static_cast<double>(at) / audio_format::kSampleRate)));
+      }
+    }
+    played_position_ += static_cast<std::int64_t>(n);
     done += n;
   }
   if (was_active_) {
@@ -394,6 +430,113 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
   return paContinue;
 }
 
+void Playback::feedback_block(bool played, const float* pcm, int samples, std::int64_t position, TimePoint first) noexcept {
+  if (feedback_blocks_.write_available() == 0) {
+    feedback_dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  FeedbackBlock b;
+  b.played = played;
+  b.talk_id = current_.talk_id;
+  b.samples = std::min(samples, JitterStage::kMaxStep);
+  b.position = position;
+  b.first_us = std::chrono::duration_cast<std::chrono::microseconds>(first.time_since_epoch()).count();
+  std::copy_n(pcm, b.samples, b.pcm.begin());
+  feedback_blocks_.push(b);
+}
+
+void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
+  FeedbackBlock b;
+  while (feedback_blocks_.pop(b)) {
+    if (b.talk_id != estimating_talk_) {  // a new talk: its own timelines, its own protection
+      estimating_talk_ = b.talk_id;
+      estimator_.reset();
+      tracker_.reset();
+      talk_feedback_ = {};
+      protect_gain_.store(1.0f, std::memory_order_relaxed);
+      feedback_warn_.store(false, std::memory_order_relaxed);
+      feedback_db_.store(-99.0f, std::memory_order_relaxed);
+      feedback_talk_.store(b.talk_id, std::memory_order_relaxed);
+      next_estimate_ = now + std::chrono::milliseconds(500);
+      last_valid_ = now;
+    }
+    if (b.played) estimator_.played(b.pcm.data(), b.samples, b.position, b.first_us);
+    else estimator_.captured(b.pcm.data(), b.samples, b.position, b.first_us);
+  }
+  if (estimating_talk_ == 0 || !talking_.load(std::memory_order_relaxed) || now < next_estimate_) return;
+  next_estimate_ = now + std::chrono::milliseconds(500);
+  const auto raw = estimator_.estimate();
+  const auto decided = tracker_.update(raw);
+  const double professor_db = 20 * std::log10(std::max(gain_.load(std::memory_order_relaxed), 1e-3f));
+  float protect = protect_gain_.load(std::memory_order_relaxed);
+  const double protect_db = 20 * std::log10(std::max(protect, 1e-3f));
+  auto& f = talk_feedback_;
+  const auto warn = [&] {
+    if (f.warned) return;
+    f.warned = true;
+    feedback_warn_.store(true, std::memory_order_relaxed);
+  };
+  // A lowering is put to the test two looks later, once the estimate's whole second was played at
+  // the lower level: sound that came back from the speakers came back lower with it, so the
+  // coupling holds; a talker whose voice only resembled what was played is as loud as before, so
+  // the coupling seems to rise by what was taken off. Then it was not feedback: the playback goes
+  // back up, and that delay is not looked at again in this talk.
+  if (f.verify_in > 0 && --f.verify_in == 0) {
+    if (raw.valid && std::abs(raw.delay_ms - f.lowered_delay_ms) < 5 &&
+        raw.coupling_db > f.lowered_coupling_db + f.lowered_by_db / 2) {
+      estimator_.exclude(f.lowered_delay_ms);
+      tracker_.reset();
+      protect = 1.0f;
+      f.disproved = true;
+      char text[160];
+      std::snprintf(text, sizeof text, "talk %u: not feedback after all (the sound %.0f ms later did not fall with the playback); back to full volume",
+                    static_cast<unsigned>(estimating_talk_), f.lowered_delay_ms);
+      log_(false, text);
+      protect_gain_.store(protect, std::memory_order_relaxed);
+      return;
+    }
+    if (f.lowered_loop_db > kWarnAboveDb) warn();  // confirmed
+  }
+  if (decided.coupling_db > -99) {
+    last_valid_ = now;
+    feedback_db_.store(static_cast<float>(decided.coupling_db), std::memory_order_relaxed);
+    if (decided.coupling_db > f.max_db) {
+      f.max_db = decided.coupling_db;
+      f.delay_ms = decided.delay_ms;
+    }
+    // The loop as it stands: the room's coupling times what the server now plays at.
+    const double loop_db = decided.coupling_db + professor_db + protect_db;
+    // Warned at once without protection; with it, once a lowering has confirmed it was feedback.
+    if (loop_db > kWarnAboveDb && config_.feedback == FeedbackMode::warn) warn();
+    if (config_.feedback == FeedbackMode::protect && f.verify_in == 0) {
+      // Lowered at once as far as the loop needs; raised back 2 dB a look once it is well below.
+      if (loop_db > kProtectAboveDb) {
+        const double wanted_db = std::max(std::min(0.0, kProtectToDb - decided.coupling_db - professor_db), -30.0);
+        if (wanted_db < protect_db - 1) {
+          f.verify_in = 2;
+          f.lowered_coupling_db = decided.coupling_db;
+          f.lowered_delay_ms = decided.delay_ms;
+          f.lowered_by_db = protect_db - wanted_db;
+          f.lowered_loop_db = loop_db;
+        }
+        protect = static_cast<float>(std::pow(10.0, wanted_db / 20));
+      } else if (loop_db < kProtectToDb - 3) {
+        protect = std::min(1.0f, protect * 1.259f);
+      }
+    }
+  } else if (config_.feedback == FeedbackMode::protect && now - last_valid_ > std::chrono::seconds(2)) {
+    protect = std::min(1.0f, protect * 1.259f);  // no coupling seen for a while: back up, 2 dB a look
+  }
+  if (protect < 0.99f && f.lowered_db > -0.5) {  // the talk's first lowering: said when it happens
+    char text[160];
+    std::snprintf(text, sizeof text, "talk %u: the speakers come back through the microphone at %.0f dB, %.0f ms late: playback lowered %.0f dB",
+                  static_cast<unsigned>(estimating_talk_), f.max_db, f.delay_ms, -20 * std::log10(static_cast<double>(protect)));
+    log_(false, text);
+  }
+  protect_gain_.store(protect, std::memory_order_relaxed);
+  f.lowered_db = std::min(f.lowered_db, 20.0 * std::log10(static_cast<double>(std::max(protect, 1e-3f))));
+}
+
 void Playback::watchdog() {
   // Named, as the callback thread is below, so top -H and /proc say which thread spends what.
   ::pthread_setname_np(::pthread_self(), "ptt-watchdog");
@@ -403,24 +546,72 @@ void Playback::watchdog() {
   // ALSA's recovered underruns, summarised once per 10 s in which there were any.
   std::uint64_t alsa_reported = alsa_underruns_recovered();
   auto alsa_since = last_progress;
-  std::unique_lock lock(mutex_);
+  note_command();  // quiet counts from now
+  std::string priority_outcome;
   while (!stopping_) {
-    stop_cv_.wait_for(lock, std::chrono::milliseconds(200));
+    (void)wake_.try_acquire_for(std::chrono::milliseconds(200));
     if (stopping_) break;
-    lock.unlock();
+    // Standing by: a queued command (a talk starting) reopens the device. The callback is not
+    // running, so reading the queue's fill from here is safe.
+    if (standby_ && commands_.read_available() > 0) {
+      std::string error;
+      const auto t0 = std::chrono::steady_clock::now();
+      if (open_stream(error)) {
+        standby_ = false;
+        buffer_policy_.reopened(std::chrono::steady_clock::now());
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+        char text[80];
+        std::snprintf(text, sizeof text, "audio device reopened for a talk in %.1f ms", static_cast<double>(us) / 1000.0);
+        log_(false, text);
+      } else {
+        {
+          std::lock_guard status_lock(mutex_);
+          running_ = false;
+          status_ = "playback off: " + error;
+        }
+        standby_ = false;
+        log_(true, status());
+      }
+      last_attempt = last_progress = std::chrono::steady_clock::now();
+      last_callbacks = callbacks_.load();
+    }
+    watch_feedback(std::chrono::steady_clock::now());
     TalkReport r;
-    while (reports_.pop(r))
+    while (reports_.pop(r)) {
+      if (r.talk_id == estimating_talk_) {
+        r.feedback_db = talk_feedback_.max_db;
+        r.feedback_delay_ms = talk_feedback_.delay_ms;
+        r.feedback_lowered_db = talk_feedback_.lowered_db;
+        r.feedback_warned = talk_feedback_.warned;
+      }
       if (on_report_) on_report_(r);
+    }
     if (!priority_tried_ && running_) {
       if (const unsigned long thread = audio_thread_.load(std::memory_order_acquire); thread != 0) {
         priority_tried_ = true;
         ::pthread_setname_np(static_cast<pthread_t>(thread), "ptt-audio");
-        const std::string outcome = raise_priority(static_cast<pthread_t>(thread));
-        log_(outcome.find("real-time priority") == std::string::npos, outcome);
+        // Said once, and again only if it changes: a device reopened for each talk asks each time.
+        if (std::string outcome = raise_priority(static_cast<pthread_t>(thread)); outcome != priority_outcome) {
+          log_(outcome.find("real-time priority") == std::string::npos, outcome);
+          priority_outcome = std::move(outcome);
+        }
       }
     }
     const auto now = std::chrono::steady_clock::now();
-    if (running_) {
+    // A quiet spell: no talk playing, nothing queued for a while. The device closes; the stream
+    // costs callbacks every 5 ms (and PulseAudio's relay thread with them) for nobody.
+    const auto quiet = now.time_since_epoch() - std::chrono::steady_clock::duration(last_command_ns_.load(std::memory_order_relaxed));
+    if (running_ && !standby_ && config_.standby_after_s > 0 && !talking_.load() && quiet >= std::chrono::seconds(config_.standby_after_s)) {
+      close_stream(/*drain=*/true, /*keep_running=*/true);
+      standby_ = true;
+      ++standbys_;
+      log_(false, "audio device closed after " + std::to_string(config_.standby_after_s) +
+                      " s without a talk; the next talk reopens it");
+      // A talk that started while it closed: the queue holds it, and the next pass reopens.
+      if (commands_.read_available() > 0) wake_.release();
+      continue;
+    }
+    if (running_ && !standby_) {
       if (const auto change = buffer_policy_.update(underruns_.load(std::memory_order_relaxed), now,
                                                     talking_.load(std::memory_order_relaxed))) {
         const auto ms = [&](int level) {
@@ -448,7 +639,8 @@ void Playback::watchdog() {
       last_callbacks = calls;
       last_progress = now;
     }
-    if (pa_initialised_ && running_ && now - last_progress > std::chrono::seconds(2)) {
+    if (standby_) last_progress = now;
+    if (pa_initialised_ && running_ && !standby_ && now - last_progress > std::chrono::seconds(2)) {
       log_(true, "audio device stalled (no callback for 2 s); reopening it");
       close_stream(/*drain=*/false);
       last_attempt = now - std::chrono::seconds(10);
@@ -466,7 +658,6 @@ void Playback::watchdog() {
         status_ = "playback off: " + error;
       }
     }
-    lock.lock();
   }
 }
 

@@ -2,23 +2,27 @@
 // (talk start, packet, talk end) into a lock-free single-producer single-consumer queue; the
 // PortAudio callback alone drains it into the jitter stage and fills the output, never locking,
 // allocating or logging. A watchdog thread logs per-talk latency reports the callback leaves in a
-// second queue, reopens the device when the callback stops coming, and puts the callback's thread
-// at real-time priority where the system allows it.
+// second queue, reopens the device when the callback stops coming, puts the callback's thread at
+// real-time priority where the system allows it, and closes the device after a quiet spell
+// (standby: an open stream costs a few % of a core in callbacks every 5 ms), reopening it the
+// moment a talk starts (a couple of ms through PulseAudio, within the talk's start delay).
 #pragma once
 
 #include <boost/lockfree/spsc_queue.hpp>
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <variant>
 #include <vector>
 
+#include "feedback_estimator.hpp"
 #include "jitter_stage.hpp"
 #include "latency_histogram.hpp"
 #include "output_buffer_policy.hpp"
@@ -35,10 +39,18 @@ struct OutputDevice {
   bool is_default = false;
 };
 
+// What the server does about its own sound coming back through the talking student's microphone
+// (docs/AUDIO.md, "Feedback"): nothing; estimate the coupling and tell the student (and the
+// console); or that, and lower the playback enough to keep the loop well below howling.
+enum class FeedbackMode { off, warn, protect };
+
 struct PlaybackConfig {
   std::string device;  // name (exact, else unique substring) or index; empty: PortAudio's default
   JitterConfig jitter;
   int frames_per_buffer = 240;  // 5 ms callbacks
+  // Close the device after this long with no talk (0: never); the next talk reopens it.
+  int standby_after_s = 10;
+  FeedbackMode feedback = FeedbackMode::protect;
 };
 
 // Per-talk figures, measured on the audio thread.
@@ -59,6 +71,10 @@ struct TalkReport {
   double capture_to_arrival_median_ms = -1, capture_to_arrival_p99_ms = -1;
   double output_latency_ms = 0;
   std::uint32_t underruns = 0;  // times the device ran dry while the talk played (the audio thread was late)
+  // The room's coupling from the speakers into the talker's microphone, at its strongest in the
+  // talk (-99: none seen), its delay, and how far the playback was lowered against it (dB, <= 0).
+  double feedback_db = -99, feedback_delay_ms = 0, feedback_lowered_db = 0;
+  bool feedback_warned = false;  // the talker was told to step back
 };
 
 class Playback {
@@ -77,6 +93,10 @@ class Playback {
   Playback& operator=(const Playback&) = delete;
 
   bool running() const noexcept { return running_.load(); }
+  // The device is closed for quiet (running() stays true: a talk reopens it).
+  bool standing_by() const noexcept { return standby_.load(); }
+  // Times the device was closed for quiet so far.
+  std::uint64_t standbys() const noexcept { return standbys_.load(std::memory_order_relaxed); }
   // Callbacks the device has made so far (--ready-file waits for them to come in real time).
   std::uint64_t callbacks() const noexcept { return callbacks_.load(std::memory_order_relaxed); }
   std::string status() const;
@@ -91,6 +111,9 @@ class Playback {
   // The professor's volume, 0 (muted) to 1, from any thread; the audio thread ramps to it over one
   // callback's buffer, so a mute does not click.
   void set_gain(float gain) noexcept { gain_.store(gain < 0 ? 0.0f : gain > 1 ? 1.0f : gain, std::memory_order_relaxed); }
+  // The loop gain (room coupling times the playback's gain) at which the talker is warned, and
+  // which protection keeps the loop at (dB); protection starts above kProtectAboveDb.
+  static constexpr double kWarnAboveDb = -12, kProtectAboveDb = -10, kProtectToDb = -16;
 
  private:
   // What the room's strand hands the audio thread, in the order it happened. A talk's start or end
@@ -102,6 +125,17 @@ class Playback {
     TalkId talk_id = 0;
   };
   using Command = std::variant<TalkStart, AudioPacket, TalkEnd>;
+  // What the audio thread hands the watchdog for the feedback estimate: a stretch of what was
+  // played (after the gains) or of the talk as it came in (decoded, before them), dated.
+  struct FeedbackBlock {
+    bool played = false;
+    TalkId talk_id = 0;
+    int samples = 0;
+    std::int64_t position = 0, first_us = 0;
+    std::array<float, JitterStage::kMaxStep> pcm{};
+  };
+  void feedback_block(bool played, const float* pcm, int samples, std::int64_t position, TimePoint first) noexcept;
+  void watch_feedback(std::chrono::steady_clock::time_point now);  // watchdog: drains, estimates, protects
   friend struct PlaybackCallback;
   int render(float* out, unsigned long frames, double device_latency_s, bool underflow) noexcept;
   void finish_talk_report() noexcept;
@@ -142,19 +176,45 @@ class Playback {
   std::atomic<std::uint64_t> callbacks_{0}, dropped_{0}, underruns_{0};
   std::atomic<bool> talking_{false};
   std::atomic<float> gain_{1.0f};
+  std::atomic<float> protect_gain_{1.0f};  // the watchdog's, against feedback; 1 when not protecting
   static_assert(std::atomic<float>::is_always_lock_free, "the audio thread reads it: no lock behind it");
   float applied_gain_ = 1.0f;  // the audio thread's: where the last buffer's ramp ended
+  float applied_protect_ = 1.0f;  // the audio thread's: protect_gain_ as smoothed so far
   LevelMeter level_;           // the audio thread's: of the talk playing
   std::atomic<TalkId> meter_talk_{0};
   std::atomic<float> meter_level_db_{LevelMeter::kFloorDb};
   std::atomic<std::uint32_t> meter_played_{0}, meter_late_{0};
+  // Feedback: the audio thread's side, then the watchdog's.
+  boost::lockfree::spsc_queue<FeedbackBlock, boost::lockfree::capacity<128>> feedback_blocks_;
+  std::array<float, PlayoutRing::kMaxFrames> played_mono_{};
+  std::int64_t played_position_ = 0;
+  std::atomic<std::uint64_t> feedback_dropped_{0};
+  FeedbackEstimator estimator_;
+  CouplingTracker tracker_;
+  TalkId estimating_talk_ = 0;
+  std::chrono::steady_clock::time_point next_estimate_{}, last_valid_{};
+  struct TalkFeedback {
+    double max_db = -99, delay_ms = 0, lowered_db = 0;
+    bool warned = false, disproved = false;
+    // The last lowering, put to the test `verify_in` looks later (see watch_feedback).
+    int verify_in = 0;
+    double lowered_coupling_db = -99, lowered_delay_ms = 0, lowered_by_db = 0, lowered_loop_db = -99;
+  } talk_feedback_;
+  std::atomic<TalkId> feedback_talk_{0};
+  std::atomic<float> feedback_db_{-99.0f};
+  std::atomic<bool> feedback_warn_{false};
   OutputBufferPolicy buffer_policy_{OutputBufferPolicy::Clock::now()};  // watchdog (and constructor) only
   mutable std::mutex mutex_;  // status_, stream_ (never taken by the callback)
   std::string status_;
   void* stream_ = nullptr;
   bool pa_initialised_ = false;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
+  // Wakes the watchdog at once (a talk starting while the device stands by, or the end); posting
+  // it never blocks the room's strand.
+  std::counting_semaphore<> wake_{0};
+  std::atomic<bool> stopping_{false}, standby_{false};
+  std::atomic<std::uint64_t> standbys_{0};
+  std::atomic<std::int64_t> last_command_ns_{0};  // steady clock, of the last command the room queued
+  void note_command() noexcept;
   std::thread watchdog_;
 };
 

@@ -1,5 +1,6 @@
 #include "room.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -376,6 +377,7 @@ void Room::tick(TimePoint now) {
   apply(change, now, change.auto_approved ? "auto-approved" : "");
   update_consoles(now, false);
   update_meters(now);
+  tell_feedback();
 
   // Each client is pinged on its own schedule, from when it connected: with thousands connected,
   // a tick pings a slice of them rather than all at once (which would delay every other message).
@@ -542,6 +544,22 @@ double percent(std::uint32_t part, std::uint32_t whole) {
 }
 }  // namespace
 
+// The speakers come back through the talker's microphone (the audio path measures it): the talker
+// is told once per talk, and the session log says so.
+void Room::tell_feedback() {
+  const auto& h = floor_.holder();
+  if (!h || !sink_ || feedback_told_ == h->talk_id) return;
+  const LiveMeter live = sink_->live_meter();
+  if (live.talk_id != h->talk_id || !live.feedback_warning) return;
+  feedback_told_ = h->talk_id;
+  const int coupling = static_cast<int>(std::lround(std::clamp(live.feedback_db, -99.0f, 40.0f)));
+  send(h->client, proto::Feedback{h->talk_id, coupling, live.lowered_db < -0.5f});
+  record(LogEntry{wall_clock_(), "feedback", name_of(h->client).value_or("?"),
+                  "speakers heard in the microphone at " + std::to_string(coupling) + " dB" +
+                      (live.lowered_db < -0.5f ? ", playback lowered" : ""),
+                  -1});
+}
+
 void Room::update_meters(TimePoint now) {
   const auto& h = floor_.holder();
   if (consoles_.empty() || !h || now - meter_sent_at_ < std::chrono::milliseconds(100)) return;
@@ -558,6 +576,9 @@ void Room::update_meters(TimePoint now) {
   if (const LiveMeter live = sink_ ? sink_->live_meter() : LiveMeter{}; live.talk_id == h->talk_id) {
     m["level_db"] = std::round(live.level_db * 10.0f) / 10.0f;
     m["late_pct"] = percent(live.late, live.played + live.late);
+    // Feedback from the speakers into this microphone, and the playback's protection against it.
+    if (live.feedback_db > -99.0f) m["feedback_db"] = std::round(live.feedback_db);
+    if (live.lowered_db < -0.5f) m["lowered_db"] = std::round(live.lowered_db);
   }
   const auto text = std::make_shared<const std::string>(m.dump());
   for (auto& [id, console] : consoles_)

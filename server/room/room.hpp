@@ -186,6 +186,8 @@ class Room {
     TimePoint grant_at{};  // the auto-approve countdown's end, for the first in line while it runs
   };
   std::optional<AutoGrant> countdown_told_;  // the auto-approve countdown the line was last told of
+  TalkId feedback_told_ = 0;  // the talk whose talker was last told to step back from the speakers
+  void tell_feedback();
   std::map<ClientId, QueueNotice> queue_told_;  // what each queued client was last told
   // Sends the consoles the room's view if it changed (or `force`), at most every 250 ms unless forced.
   void update_consoles(TimePoint now, bool force);

@@ -109,13 +109,20 @@ bool ClientSession::receive(std::string_view text, double now_ms, std::uint64_t 
           send(proto::Pong{m.t0, now_us, now_us});
         } else if constexpr (std::is_same_v<T, proto::Welcome> || std::is_same_v<T, proto::FloorState> ||
                              std::is_same_v<T, proto::FloorGranted> || std::is_same_v<T, proto::FloorDenied> ||
-                             std::is_same_v<T, proto::FloorRevoked> || std::is_same_v<T, proto::Error>) {
+                             std::is_same_v<T, proto::FloorRevoked> || std::is_same_v<T, proto::Error> ||
+                             std::is_same_v<T, proto::Feedback>) {
           on(m, now_ms);
         }
         // Pongs (the page sends no pings) and client messages are ignored.
       },
       msg);
   return true;
+}
+
+void ClientSession::on(const proto::Feedback& m, double) {
+  if (feedback_talk_ == m.talk_id) return;
+  feedback_talk_ = m.talk_id;
+  view_changed_ = true;
 }
 
 void ClientSession::on(const proto::Welcome& m, double) {

@@ -134,7 +134,7 @@ std::string_view to_string(RevokeReason r) noexcept { return kRevokeNames[static
 std::string_view type_name(const ControlMessage& msg) noexcept {
   constexpr std::array<std::string_view, std::variant_size_v<ControlMessage>> names = {
       "join",          "floor_request", "floor_release", "welcome", "floor_granted", "floor_denied",
-      "floor_revoked", "floor_state",   "error",         "ping",    "pong"};
+      "floor_revoked", "floor_state",   "error",         "ping",    "pong",          "feedback"};
   return names[msg.index()];
 }
 
@@ -168,6 +168,8 @@ std::string encode_control(const ControlMessage& msg) {
           return json{{"code", to_string(m.code)}, {"message", m.message.substr(0, kMaxErrorMessageBytes)}};
         } else if constexpr (std::is_same_v<T, Ping>) {
           return json{{"t0", m.t0}};
+        } else if constexpr (std::is_same_v<T, Feedback>) {
+          return json{{"talk", m.talk_id}, {"coupling_db", m.coupling_db}, {"lowered", m.lowered}};
         } else {
           static_assert(std::is_same_v<T, Pong>);
           return json{{"t0", m.t0}, {"t1", m.t1}, {"t2", m.t2}};
@@ -273,6 +275,20 @@ ErrorCode decode_control(std::string_view text, ControlMessage& out, std::string
     ok = r.u64("t0", m.t0, kMaxJsonInteger) && r.u64("t1", m.t1, kMaxJsonInteger) &&
          r.u64("t2", m.t2, kMaxJsonInteger);
     if (ok && m.t2 < m.t1) ok = r.fail(ErrorCode::bad_field, "t2", "is earlier than t1");
+    msg = m;
+  } else if (type == "feedback") {
+    Feedback m;
+    std::uint32_t talk = 0;
+    ok = r.u32("talk", talk) && r.boolean("lowered", m.lowered);
+    m.talk_id = talk;
+    if (ok) {
+      const json* c = r.find("coupling_db", true);
+      if (!c) ok = false;
+      else if (!c->is_number_integer() || c->get<std::int64_t>() < -99 || c->get<std::int64_t>() > 40)
+        ok = r.fail(ErrorCode::bad_field, "coupling_db", "must be an integer from -99 to 40");
+      else m.coupling_db = static_cast<std::int32_t>(c->get<std::int64_t>());
+    }
+    if (ok && m.talk_id == 0) ok = r.fail(ErrorCode::bad_field, "talk", "must not be 0");
     msg = m;
   } else {
     return fail(ErrorCode::unknown_type, "unknown message type");

@@ -42,7 +42,7 @@ export class Harness {
   // `speechMic`: a microphone (source `mic`) that plays what playMic() is given, as every engine
   // can open it (a remapped source: WebKit refuses a sink's monitor), and the sink `browser_out`
   // for the pages' own sounds.
-  async startPulse({ loopbackMic = false, speechMic = false } = {}) {
+  async startPulse({ loopbackMic = false, speechMic = false, room = null } = {}) {
     const modules = ['module-null-sink sink_name=ptt_sink rate=48000 channels=2 channel_map=front-left,front-right'];
     if (loopbackMic) {
       const remap = 'channels=1 channel_map=mono remix=no';
@@ -58,6 +58,17 @@ export class Harness {
         'module-null-sink sink_name=browser_out rate=48000 channels=2');
       this.env.PULSE_SINK = 'ptt_sink';  // the server's, whichever sink PulseAudio would pick
     }
+    if (room) {
+      // The room: the server plays into `server_out`; the student's voice plays into `speech_in`,
+      // which the page's microphone hears; and `module-loopback` carries the speakers back into
+      // that microphone `room.delayMs` later, at `room.gainDb` (set once it runs, below).
+      modules.push('module-null-sink sink_name=server_out rate=48000 channels=1 channel_map=mono',
+        'module-null-sink sink_name=speech_in rate=48000 channels=1 channel_map=mono',
+        'module-remap-source source_name=mic master=speech_in.monitor channels=1 channel_map=mono',
+        'module-null-sink sink_name=browser_out rate=48000 channels=2',
+        `module-loopback source=server_out.monitor sink=speech_in latency_msec=${room.delayMs} source_dont_move=true sink_dont_move=true`);
+      this.env.PULSE_SINK = 'server_out';
+    }
     modules.push('module-native-protocol-unix auth-anonymous=1', 'module-always-sink');
     // 48 kHz throughout, as on most laptops (PulseAudio's default of 44.1 kHz would have Chromium
     // capture at 44.1 kHz and resample).
@@ -71,6 +82,20 @@ export class Harness {
     // underrun waits that long (the warm-up talk was heard 2 s late, and the output buffer grew
     // before any talk); a sound card is read at a steady pace, and so is the sink here.
     this.spawn('sh', ['-c', 'exec parec -d ptt_sink.monitor --latency-msec=10 > /dev/null'], 'sink-reader');
+    if (room) {
+      this.spawn('sh', ['-c', 'exec parec -d speech_in.monitor --latency-msec=10 > /dev/null'], 'room-reader');
+      this.setRoomGain(room.gainDb);
+    }
+  }
+
+  // The room's coupling: the loopback's volume, in dB (PulseAudio's own dB scale).
+  setRoomGain(db) {
+    const inputs = execFileSync('pactl', ['list', 'short', 'sink-inputs'], { env: this.env, encoding: 'utf8' });
+    const loop = execFileSync('pactl', ['list', 'sink-inputs'], { env: this.env, encoding: 'utf8' })
+      .split(/\n(?=Sink Input #)/).find((b) => /Loopback/i.test(b));
+    const id = loop?.match(/Sink Input #(\d+)/)?.[1];
+    if (!id) throw new Error(`no loopback sink input:\n${inputs}`);
+    execFileSync('pactl', ['set-sink-input-volume', id, `${db}dB`], { env: this.env });
   }
 
   // port: 0 for any free one, or the port of a server this harness stopped (a restart).

@@ -170,6 +170,27 @@ class AudioEndToEnd : public ::testing::Test {
     return up->port;
   }
 
+  // The speech was heard as said: what the sink played follows its envelope (correlation above
+  // 0.9 at the best lag) for as long as it was said. Returns that lag, in 10 ms frames.
+  static int expect_heard_as_said(const std::vector<float>& speech, const std::vector<float>& out, const char* when) {
+    const auto in_env = envelope(speech), out_env = envelope(out);
+    int lag = 0;
+    const double c_env = best_envelope_correlation(in_env, out_env, static_cast<int>(out_env.size()) - 50, &lag);
+    const double in_s = active_seconds(in_env), out_s = active_seconds(out_env);
+    std::printf("%s: envelope correlation %.3f; speech %.2f s in, %.2f s out\n", when, c_env, in_s, out_s);
+    EXPECT_GT(c_env, 0.9) << when;
+    EXPECT_NEAR(out_s, in_s, 0.05 * in_s) << when;
+    return lag;
+  }
+
+  // What parec recorded of the sink (start_recording_sink), as 48 kHz mono float samples.
+  std::vector<float> sink_samples() const {
+    const std::string raw = read_file(dir_ / "sink.raw");
+    std::vector<float> out(raw.size() / sizeof(float));
+    std::memcpy(out.data(), raw.data(), out.size() * sizeof(float));
+    return out;
+  }
+
   void start_recording_sink() {
     parec_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{"sh", "-c",
@@ -304,9 +325,7 @@ TEST_F(AudioEndToEnd, SpeechPlaysThroughPortAudioAndIsRecorded) {
   std::this_thread::sleep_for(800ms);  // drain and let the sink catch up
   parec_->stop(SIGINT);
 
-  const std::string raw = read_file(dir_ / "sink.raw");
-  std::vector<float> out(raw.size() / sizeof(float));
-  std::memcpy(out.data(), raw.data(), out.size() * sizeof(float));
+  std::vector<float> out = sink_samples();
   ASSERT_GT(out.size(), 48000u) << "parec captured too little";
   speech.resize(speech.size() / kPacketSamples * kPacketSamples);
   const auto in_env = envelope(speech), out_env = envelope(out);
@@ -374,19 +393,11 @@ TEST_F(AudioEndToEnd, UnderrunsGrowTheOutputBufferAndTheNextTalkIsHeardWhole) {
   c.send(proto::FloorRelease{second->talk_id});
   std::this_thread::sleep_for(800ms);
   parec_->stop(SIGINT);
-  const std::string raw = read_file(dir_ / "sink.raw");
-  std::vector<float> out(raw.size() / sizeof(float));
-  std::memcpy(out.data(), raw.data(), out.size() * sizeof(float));
+  std::vector<float> out = sink_samples();
   ASSERT_GT(out.size(), second_starts_at + 48000) << "parec captured too little";
   out.erase(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(second_starts_at));  // the second talk only
   speech.resize(speech.size() / kPacketSamples * kPacketSamples);
-  const auto in_env = envelope(speech), out_env = envelope(out);
-  int lag = 0;
-  const double c_env = best_envelope_correlation(in_env, out_env, static_cast<int>(out_env.size()) - 50, &lag);
-  const double in_s = active_seconds(in_env), out_s = active_seconds(out_env);
-  std::printf("after the reopening: envelope correlation %.3f; speech %.2f s in, %.2f s out\n", c_env, in_s, out_s);
-  EXPECT_GT(c_env, 0.9);
-  EXPECT_NEAR(out_s, in_s, 0.05 * in_s);
+  expect_heard_as_said(speech, out, "after the reopening");
   EXPECT_TRUE(server_->running());
   const int status = server_->stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << read_file(dir_ / "server.log");
@@ -739,6 +750,67 @@ TEST_F(Faults, RunningOutOfFileDescriptorsPausesAcceptingWithoutSpinning) {
 // The audio callback's thread (and, through PulseAudio, the thread that wakes it) runs at
 // real-time priority where the system allows it (root, or an RLIMIT_RTPRIO), so a busy laptop
 // cannot make it late; the log says which, either way.
+// After a quiet spell the device closes (no callbacks every 5 ms for nobody: its threads are
+// gone), and the next talk reopens it fast enough that its first word is heard: the whole talk
+// plays, as long as it was said, and the talk after plays through the same reopened device.
+TEST_F(AudioEndToEnd, TheDeviceClosesWhenQuietAndATalkReopensItWithItsFirstWordHeard) {
+  const auto port = start_server({"--standby-after", "2"});
+  ASSERT_NE(port, 0);
+  const auto audio_threads = [&] {
+    int n = 0;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(server_->pid()) + "/task")) {
+      std::string name = read_file(task.path() / "comm");
+      n += name.rfind("ptt-audio", 0) == 0 || name.rfind("threaded-ml", 0) == 0;
+    }
+    return n;
+  };
+  ASSERT_FALSE(wait_for_log("audio thread at", 10s).empty()) << read_file(dir_ / "server.log");
+  EXPECT_GE(audio_threads(), 1) << "the device's callback thread while it is open";
+  ASSERT_FALSE(wait_for_log("audio device closed after 2 s without a talk", 10s).empty()) << read_file(dir_ / "server.log");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(audio_threads(), 0) << "no device thread while standing by";
+
+  start_recording_sink();
+  ptt::server::test::WsTestClient c(port, {});
+  ptt::server::test::join(c, "Ana");
+  auto speech = ptt::test::speech();
+  speech.resize(speech.size() / kPacketSamples * kPacketSamples);
+  c.send(proto::FloorRequest{});
+  auto granted = c.expect<proto::FloorGranted>();
+  ASSERT_TRUE(granted);
+  talk(c, granted->talk_id, speech, 100000);
+  c.send(proto::FloorRelease{granted->talk_id});
+  const std::string reopened = wait_for_log("audio device reopened for a talk in", 5s);
+  ASSERT_FALSE(reopened.empty()) << read_file(dir_ / "server.log");
+  std::printf("%s\n", reopened.c_str());
+  ASSERT_FALSE(wait_for_log("talk " + std::to_string(granted->talk_id) + " played", 5s).empty());
+  std::this_thread::sleep_for(800ms);
+  parec_->stop(SIGINT);
+  std::vector<float> out = sink_samples();
+  ASSERT_GT(out.size(), 48000u) << "parec captured too little";
+  const int lag = expect_heard_as_said(speech, out, "after standby");
+  const auto in_env = envelope(speech), out_env = envelope(out);
+  // The first word: speech starts in the output where the input's start lands at the talk's delay.
+  const auto onset = [](const std::vector<double>& env) {
+    const double peak = *std::max_element(env.begin(), env.end());
+    for (std::size_t i = 0; i < env.size(); ++i)
+      if (env[i] > peak * std::pow(10.0, -30.0 / 20)) return static_cast<int>(i);
+    return -1;
+  };
+  std::printf("speech starts at %d ms in, %d ms out, delay %d ms\n", onset(in_env) * 10, onset(out_env) * 10, lag * 10);
+  EXPECT_NEAR(onset(out_env), onset(in_env) + lag, 3) << "in 10 ms frames";
+  // Nothing the reopened device played was dropped.
+  const std::string played = wait_for_log("talk " + std::to_string(granted->talk_id) + " played", 1s);
+  EXPECT_TRUE(played.find("none lost") != std::string::npos || played.find(" 0 dropped") != std::string::npos) << played;
+  // It closes again after the talk.
+  const auto log_size = read_file(dir_ / "server.log").size();
+  for (auto end = std::chrono::steady_clock::now() + 10s;
+       read_file(dir_ / "server.log").find("audio device closed", log_size) == std::string::npos &&
+       std::chrono::steady_clock::now() < end;)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_NE(read_file(dir_ / "server.log").find("audio device closed", log_size), std::string::npos);
+}
+
 TEST_F(AudioEndToEnd, TheAudioThreadRunsAtRealTimePriorityWhereAllowed) {
   ASSERT_NE(start_server(), 0);
   const std::string line = wait_for_log("audio thread at", 10s);

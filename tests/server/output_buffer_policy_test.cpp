@@ -26,6 +26,20 @@ TEST(OutputBufferPolicy, OneUnderrunIsNotEnoughButTwoInTenSecondsGrowTheBufferAf
   EXPECT_EQ(p.latency_ms(), 60);
 }
 
+// A device back from standby fills its buffer in a burst of callbacks: underruns in its first
+// second are its start, not a reason to grow; later ones are.
+TEST(OutputBufferPolicy, UnderrunsJustAfterAReopeningDoNotCount) {
+  const auto t0 = Policy::Clock::now();
+  Policy p(t0 - 10s);
+  p.reopened(t0);
+  EXPECT_FALSE(p.update(4, t0 + 500ms, true));  // four, but in the reopened stream's first second
+  EXPECT_FALSE(p.update(4, t0 + 2s, false));
+  EXPECT_EQ(p.latency_ms(), 0);
+  EXPECT_FALSE(p.update(5, t0 + 3s, false));
+  EXPECT_TRUE(p.update(6, t0 + 4s, false));  // two after it settled
+  EXPECT_EQ(p.latency_ms(), 60);
+}
+
 // Reopening under a talk adds a gap longer than an underrun's: only a talk breaking up often is
 // worth it.
 TEST(OutputBufferPolicy, UnderATalkItGrowsOnlyOnceUnderrunsComeOften) {

@@ -519,6 +519,27 @@ TEST_F(Session, TheMeterAndTheHintShowOnlyWhileLive) {
   EXPECT_EQ(s.level(), 0.0f);
 }
 
+// The server hears its speakers in this microphone: the student is asked to step back for the rest
+// of that talk only; a message about another talk changes nothing.
+TEST_F(Session, AFeedbackWarningShowsForItsOwnTalkOnly) {
+  join();
+  server(proto::Feedback{7, -4, true});  // not live: nothing to show
+  EXPECT_FALSE(s.feedback_hint());
+  s.press(now_ms);
+  server(proto::FloorGranted{8, 120000});
+  drain();
+  server(proto::Feedback{7, -4, true});  // an older talk's
+  EXPECT_FALSE(s.feedback_hint());
+  server(proto::Feedback{8, -4, true});
+  EXPECT_TRUE(s.feedback_hint());
+  EXPECT_TRUE(s.take_view_changed());
+  s.release(now_ms);
+  EXPECT_FALSE(s.feedback_hint());
+  s.press(now_ms);
+  server(proto::FloorGranted{9, 120000});
+  EXPECT_FALSE(s.feedback_hint()) << "a new talk starts without the warning";
+}
+
 // The professor removes a student mid-talk: the capture stops at once and the page explains, with
 // no retry (the server would refuse the same name for a while).
 TEST_F(Session, RemovedWhileLiveStopsTheCaptureAndDoesNotRetry) {

@@ -107,6 +107,20 @@ TEST(Control, PingPongRoundTripWithLargeTimestamps) {
   EXPECT_EQ(p.t2, now + 15);
 }
 
+TEST(Control, FeedbackRoundTripAndRanges) {
+  const auto back = std::get<Feedback>(round_trip(Feedback{9, -7, true}));
+  EXPECT_EQ(back.talk_id, 9u);
+  EXPECT_EQ(back.coupling_db, -7);
+  EXPECT_TRUE(back.lowered);
+  EXPECT_EQ(std::get<Feedback>(round_trip(Feedback{1, -99, false})).coupling_db, -99);
+  EXPECT_EQ(encode_control(Feedback{9, -7, true}), R"({"coupling_db":-7,"lowered":true,"talk":9,"type":"feedback"})");
+  EXPECT_EQ(decode(R"({"type":"feedback","talk":9,"coupling_db":41,"lowered":false})"), ErrorCode::bad_field);
+  EXPECT_EQ(decode(R"({"type":"feedback","talk":9,"coupling_db":-100,"lowered":false})"), ErrorCode::bad_field);
+  EXPECT_EQ(decode(R"({"type":"feedback","talk":9,"coupling_db":-3.5,"lowered":false})"), ErrorCode::bad_field);
+  EXPECT_EQ(decode(R"({"type":"feedback","talk":0,"coupling_db":-3,"lowered":false})"), ErrorCode::bad_field);
+  EXPECT_EQ(decode(R"({"type":"feedback","talk":9,"lowered":false})"), ErrorCode::missing_field);
+}
+
 TEST(Control, EncodedTextIsCompactJsonWithType) {
   EXPECT_EQ(encode_control(FloorRequest{}), R"({"type":"floor_request"})");
   EXPECT_EQ(encode_control(FloorRelease{5}), R"({"talk":5,"type":"floor_release"})");

@@ -49,6 +49,11 @@ struct LiveMeter {
   // speakers played a concealment in their place; some still played after it, the rest were dropped).
   // A gap the sender left on purpose (silence it did not send) is neither.
   std::uint32_t played = 0, late = 0;
+  // Feedback from the speakers into this talk's microphone (docs/AUDIO.md): the room's coupling in
+  // dB (-99: none seen), whether the talker should be told to step back, and how far the playback
+  // is lowered against it (dB, <= 0).
+  float feedback_db = -99, lowered_db = 0;
+  bool feedback_warning = false;
 };
 
 class AudioSink {

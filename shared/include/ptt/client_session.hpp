@@ -129,6 +129,9 @@ class ClientSession {
   // While live: the meter's level, and whether the student should be told to speak up.
   float level() const noexcept { return state_ == State::live ? level_ : 0.0f; }
   bool silence_hint() const noexcept { return state_ == State::live && silence_ms_ >= kSilenceHintMs; }
+  // While live: the server hears its own speakers in this microphone (a `feedback` message for this
+  // talk); the page asks the student to step back or lower the phone.
+  bool feedback_hint() const noexcept { return state_ == State::live && feedback_talk_ == talk_id_ && talk_id_ != 0; }
 
   static std::string_view to_string(State s) noexcept;
   static std::string_view to_string(Reason r) noexcept;
@@ -140,6 +143,7 @@ class ClientSession {
   void on(const protocol::FloorDenied& m, double now_ms);
   void on(const protocol::FloorRevoked& m, double now_ms);
   void on(const protocol::Error& m, double now_ms);
+  void on(const protocol::Feedback& m, double now_ms);
   void request();                                       // ask for the floor, start the pre-roll
   void stop_capture();
   void set(State s, Reason r = Reason::none);
@@ -150,6 +154,7 @@ class ClientSession {
   bool pressed_ = false;
   bool capturing_ = false;      // the capture was told press (or grant) and not release since
   std::uint32_t talk_id_ = 0;   // live: the talk to release
+  std::uint32_t feedback_talk_ = 0;  // the talk a `feedback` message was about
   std::uint32_t my_id_ = 0;
   std::string my_name_;
   bool queue_mode_ = false;

@@ -154,6 +154,14 @@ struct FloorRevoked {
   std::uint32_t talk_id = 0;
   RevokeReason reason = RevokeReason::max_time;
 };
+// The talker's microphone hears the professor's speakers (docs/AUDIO.md, "Feedback"): the page
+// asks the student to step back or lower the phone. coupling_db: the room's coupling from the
+// speakers into this microphone; lowered: the server turned the playback down against it.
+struct Feedback {
+  std::uint32_t talk_id = 0;
+  std::int32_t coupling_db = 0;  // -99 to 40
+  bool lowered = false;
+};
 struct Error {
   ErrorCode code = ErrorCode::internal;
   std::string message;
@@ -170,7 +178,7 @@ struct Pong {
 };
 
 using ControlMessage = std::variant<Join, FloorRequest, FloorRelease, Welcome, FloorGranted, FloorDenied,
-                                    FloorRevoked, FloorState, Error, Ping, Pong>;
+                                    FloorRevoked, FloorState, Error, Ping, Pong, Feedback>;
 
 std::string_view type_name(const ControlMessage& msg) noexcept;
 std::string_view to_string(DenyReason r) noexcept;
