@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
                  "Close the audio device after this many seconds without a talk, saving the CPU its callbacks cost; "
                  "the next talk reopens it within a few ms (0: keep it open)")
       ->capture_default_str()->check(CLI::Range(0, 86400));
-  std::string feedback = "protect";
+  std::string feedback = "off";
   app.add_option("--feedback", feedback,
                  "Sound from the speakers coming back through the talking student's microphone: off; warn (tell the "
                  "student to step back); protect (that, and lower the playback before it can howl)")

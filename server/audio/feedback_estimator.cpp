@@ -11,6 +11,7 @@ namespace {
 constexpr int kSamplesPerMs = 48;
 constexpr int kWindow = FeedbackEstimator::kWindowMs * FeedbackEstimator::kRate / 1000;
 constexpr int kMaxLag = FeedbackEstimator::kMaxDelayMs * FeedbackEstimator::kRate / 1000;
+constexpr int kMinLag = FeedbackEstimator::kMinDelayMs * FeedbackEstimator::kRate / 1000;
 // A peak below this normalised correlation is chance (1 s at 2 kHz: ~0.03 for unrelated speech).
 constexpr double kMinCorrelation = 0.15;
 // How far a block's dating may stray from its stream's place before the stream is placed anew: the
@@ -110,7 +111,7 @@ FeedbackEstimator::Estimate FeedbackEstimator::estimate() const noexcept {
     for (int i = 0; i < kWindow; ++i) xp += x_[static_cast<std::size_t>(i)] * p[i];
     const bool excluded = std::any_of(excluded_.begin(), excluded_.end(),
                                       [&](int x) { return x >= 0 && std::abs(lag - x) <= 5 * kRate / 1000; });
-    if (pp > 1e-9 && !excluded) {
+    if (pp > 1e-9 && !excluded && lag >= kMinLag) {
       const double rho = xp / std::sqrt(xx * pp);
       if (rho > best) best = rho, best_xp = xp, best_pp = pp, best_lag = lag;
     }

@@ -9,8 +9,8 @@
 // itself within milliseconds), so g is the room's (and the student's page's) gain alone.
 //
 // Both signals are low-passed (1 kHz) and kept at 2 kHz, on two timelines indexed by the room's
-// clock; the correlation is over lags 0 to kMaxDelayMs. Lags below 0 are excluded: there the
-// played signal is the same talk delayed by the server's own pipeline, not the room.
+// clock; the correlation is over lags kMinDelayMs to kMaxDelayMs. Lags below 0 are excluded anyway:
+// there the played signal is the same talk delayed by the server's own pipeline, not the room.
 //
 // Fed from one thread (the watchdog, which drains what the audio thread hands it); no locks, no
 // allocation after construction.
@@ -27,6 +27,10 @@ class FeedbackEstimator {
   static constexpr int kRate = 2000;   // analysis rate, Hz
   static constexpr int kDecimation = 24;  // from 48 kHz
   static constexpr int kWindowMs = 1000, kMaxDelayMs = 500;
+  // No way back from the speakers through a browser to the server is shorter: the page's audio
+  // graph and the network alone take more (60 ms and up on the rig). Shorter lags are where the
+  // played talk's own copy shows when datings are off, so they are not looked at.
+  static constexpr int kMinDelayMs = 30;
   // The timelines cover the window, the longest lag and a second of slack for late-dated audio.
   static constexpr int kHistory = (kWindowMs + kMaxDelayMs + 1000) * kRate / 1000;
 

@@ -458,7 +458,6 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
       feedback_db_.store(-99.0f, std::memory_order_relaxed);
       feedback_talk_.store(b.talk_id, std::memory_order_relaxed);
       next_estimate_ = now + std::chrono::milliseconds(500);
-      last_valid_ = now;
     }
     if (b.played) estimator_.played(b.pcm.data(), b.samples, b.position, b.first_us);
     else estimator_.captured(b.pcm.data(), b.samples, b.position, b.first_us);
@@ -498,7 +497,6 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
     if (f.lowered_loop_db > kWarnAboveDb) warn();  // confirmed
   }
   if (decided.coupling_db > -99) {
-    last_valid_ = now;
     feedback_db_.store(static_cast<float>(decided.coupling_db), std::memory_order_relaxed);
     if (decided.coupling_db > f.max_db) {
       f.max_db = decided.coupling_db;
@@ -524,9 +522,9 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
         protect = std::min(1.0f, protect * 1.259f);
       }
     }
-  } else if (config_.feedback == FeedbackMode::protect && now - last_valid_ > std::chrono::seconds(2)) {
-    protect = std::min(1.0f, protect * 1.259f);  // no coupling seen for a while: back up, 2 dB a look
   }
+  // Nothing seen is not a reason to come back up: a loop that died away under the lowering is
+  // silent too, and would start again. The next talk starts at full volume.
   if (protect < 0.99f && f.lowered_db > -0.5) {  // the talk's first lowering: said when it happens
     char text[160];
     std::snprintf(text, sizeof text, "talk %u: the speakers come back through the microphone at %.0f dB, %.0f ms late: playback lowered %.0f dB",

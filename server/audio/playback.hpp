@@ -50,7 +50,7 @@ struct PlaybackConfig {
   int frames_per_buffer = 240;  // 5 ms callbacks
   // Close the device after this long with no talk (0: never); the next talk reopens it.
   int standby_after_s = 10;
-  FeedbackMode feedback = FeedbackMode::protect;
+  FeedbackMode feedback = FeedbackMode::off;
 };
 
 // Per-talk figures, measured on the audio thread.
@@ -192,7 +192,7 @@ class Playback {
   FeedbackEstimator estimator_;
   CouplingTracker tracker_;
   TalkId estimating_talk_ = 0;
-  std::chrono::steady_clock::time_point next_estimate_{}, last_valid_{};
+  std::chrono::steady_clock::time_point next_estimate_{};
   struct TalkFeedback {
     double max_db = -99, delay_ms = 0, lowered_db = 0;
     bool warned = false, disproved = false;
