@@ -106,7 +106,9 @@ TEST(FeedbackEstimator, TheServersOwnDelayIsNotTakenForTheRoom) {
 
 // A delay shown not to be the room's is not reported again, until the next talk (reset).
 TEST(FeedbackEstimator, AnExcludedDelayIsNotReportedAgainUntilReset) {
-  const auto [played, captured] = loop(5.0, 70, 150, -6.0);
+  const auto streams = loop(5.0, 70, 150, -6.0);  // named, not bound: clang's lambdas cannot capture bindings
+  const auto& played = streams.first;
+  const auto& captured = streams.second;
   FeedbackEstimator e;
   const auto feed = [&] {
     for (std::size_t at = 0; at + kBlock <= played.size(); at += kBlock) {
