@@ -45,6 +45,8 @@ struct World {
     served.insert("dev page");
     served.insert("dev wasm");
     served.insert("ok\n");  // /healthz
+    served.insert("{\"code_required\":true}\n");  // /room.json
+    served.insert("{\"code_required\":false}\n");
   }
   ~World() { fs::remove_all(dir); }
 };
