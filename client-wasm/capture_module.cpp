@@ -40,6 +40,7 @@ EMSCRIPTEN_KEEPALIVE int ptt_capture_push(int n, double capture_us) {
 EMSCRIPTEN_KEEPALIVE void ptt_capture_press() { if (pipeline) pipeline->press(); }
 EMSCRIPTEN_KEEPALIVE void ptt_capture_grant(std::uint32_t talk_id) { if (pipeline) pipeline->grant(talk_id); }
 EMSCRIPTEN_KEEPALIVE void ptt_capture_release() { if (pipeline) pipeline->release(); }
+EMSCRIPTEN_KEEPALIVE void ptt_capture_hold_gain() { if (pipeline) pipeline->hold_gain(); }
 EMSCRIPTEN_KEEPALIVE int ptt_capture_ready() { return pipeline ? static_cast<int>(pipeline->ready_count()) : 0; }
 EMSCRIPTEN_KEEPALIVE const std::uint8_t* ptt_capture_packet(int i) { return pipeline->ready_data(static_cast<std::size_t>(i)); }
 EMSCRIPTEN_KEEPALIVE int ptt_capture_packet_size(int i) { return static_cast<int>(pipeline->ready_size(static_cast<std::size_t>(i))); }

@@ -84,7 +84,7 @@ EMSCRIPTEN_KEEPALIVE int ptt_outgoing(int i) {
   return i >= 0 && i < static_cast<int>(outgoing.size()) ? put_text(outgoing[static_cast<std::size_t>(i)]) : -1;
 }
 EMSCRIPTEN_KEEPALIVE int ptt_capture_count() { return static_cast<int>(capture.size()); }
-// 0 press, 1 grant, 2 release.
+// 0 press, 1 grant, 2 release, 3 hold_gain.
 EMSCRIPTEN_KEEPALIVE int ptt_capture_command(int i) { return static_cast<int>(capture.at(static_cast<std::size_t>(i)).command); }
 EMSCRIPTEN_KEEPALIVE std::uint32_t ptt_capture_talk(int i) { return capture.at(static_cast<std::size_t>(i)).talk_id; }
 

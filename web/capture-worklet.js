@@ -35,6 +35,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
         case 'press': this.w.ptt_capture_press(); break;
         case 'grant': this.w.ptt_capture_grant(data.talk); this.flush(); break;
         case 'release': this.w.ptt_capture_release(); break;
+        case 'hold_gain': this.w.ptt_capture_hold_gain(); break;
         case 'clock': this.clockOffsetUs = data.offsetUs; break;
       }
     };

@@ -6,7 +6,7 @@ import { instantiate } from './ptt-wasm.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const CAPTURE = ['press', 'grant', 'release'];
+const CAPTURE = ['press', 'grant', 'release', 'hold_gain'];
 
 export class Session {
   constructor(module) {

@@ -93,10 +93,6 @@ class Playback {
   Playback& operator=(const Playback&) = delete;
 
   bool running() const noexcept { return running_.load(); }
-  // The device is closed for quiet (running() stays true: a talk reopens it).
-  bool standing_by() const noexcept { return standby_.load(); }
-  // Times the device was closed for quiet so far.
-  std::uint64_t standbys() const noexcept { return standbys_.load(std::memory_order_relaxed); }
   // Callbacks the device has made so far (--ready-file waits for them to come in real time).
   std::uint64_t callbacks() const noexcept { return callbacks_.load(std::memory_order_relaxed); }
   std::string status() const;
@@ -113,7 +109,7 @@ class Playback {
   void set_gain(float gain) noexcept { gain_.store(gain < 0 ? 0.0f : gain > 1 ? 1.0f : gain, std::memory_order_relaxed); }
   // The loop gain (room coupling times the playback's gain) at which the talker is warned, and
   // which protection keeps the loop at (dB); protection starts above kProtectAboveDb.
-  static constexpr double kWarnAboveDb = -12, kProtectAboveDb = -10, kProtectToDb = -16;
+  static constexpr double kWarnAboveDb = -12, kProtectAboveDb = -10, kProtectToDb = -20;
 
  private:
   // What the room's strand hands the audio thread, in the order it happened. A talk's start or end
@@ -188,7 +184,6 @@ class Playback {
   boost::lockfree::spsc_queue<FeedbackBlock, boost::lockfree::capacity<128>> feedback_blocks_;
   std::array<float, PlayoutRing::kMaxFrames> played_mono_{};
   std::int64_t played_position_ = 0;
-  std::atomic<std::uint64_t> feedback_dropped_{0};
   FeedbackEstimator estimator_;
   CouplingTracker tracker_;
   TalkId estimating_talk_ = 0;
@@ -198,7 +193,7 @@ class Playback {
     bool warned = false, disproved = false;
     // The last lowering, put to the test `verify_in` looks later (see watch_feedback).
     int verify_in = 0;
-    double lowered_coupling_db = -99, lowered_delay_ms = 0, lowered_by_db = 0, lowered_loop_db = -99;
+    double lowered_coupling_db = -99, lowered_delay_ms = 0, lowered_by_db = 0;
   } talk_feedback_;
   std::atomic<TalkId> feedback_talk_{0};
   std::atomic<float> feedback_db_{-99.0f};
@@ -212,9 +207,10 @@ class Playback {
   // it never blocks the room's strand.
   std::counting_semaphore<> wake_{0};
   std::atomic<bool> stopping_{false}, standby_{false};
-  std::atomic<std::uint64_t> standbys_{0};
+  std::atomic<bool> wake_posted_{false};  // the room has posted wake_ once for the standby; the watchdog clears it
   std::atomic<std::int64_t> last_command_ns_{0};  // steady clock, of the last command the room queued
   void note_command() noexcept;
+  void wake_from_standby() noexcept;  // the room's strand: at most one post per standby
   std::thread watchdog_;
 };
 

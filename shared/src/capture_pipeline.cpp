@@ -130,6 +130,7 @@ void CapturePipeline::emit(const Encoded& e, std::uint32_t timestamp) noexcept {
 void CapturePipeline::press() noexcept {
   if (state_ != State::idle || !ok()) return;
   state_ = State::requesting;
+  preprocessor_.restore_agc_gain();
   // Each talk is its own Opus stream: the server starts every talk with a reset decoder.
   encoder_.reset();
   preroll_start_ = preroll_count_ = 0;

@@ -123,6 +123,7 @@ void ClientSession::on(const proto::Feedback& m, double) {
   if (feedback_talk_ == m.talk_id) return;
   feedback_talk_ = m.talk_id;
   view_changed_ = true;
+  if (state_ == State::live && m.talk_id == talk_id_) capture_.push_back({CaptureCommand::hold_gain, m.talk_id});
 }
 
 void ClientSession::on(const proto::Welcome& m, double) {

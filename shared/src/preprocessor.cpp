@@ -14,6 +14,7 @@ Preprocessor::Preprocessor(const PreprocessorConfig& c) noexcept {
   if (!state_) return;
   int denoise = c.denoise ? 1 : 0, suppress = c.noise_suppress_db, agc = c.agc ? 1 : 0, off = 0;
   int max_gain = c.agc_max_gain_db;
+  agc_max_gain_db_ = max_gain;
   float level = c.agc_target;
   speex_preprocess_ctl(state_, SPEEX_PREPROCESS_SET_DENOISE, &denoise);
   speex_preprocess_ctl(state_, SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, &suppress);
@@ -37,6 +38,18 @@ void Preprocessor::process(float* samples) noexcept {
     scratch_[i] = static_cast<short>(std::lrint(std::clamp(samples[i], -1.0f, 1.0f) * 32767.0f));
   speex_preprocess_run(state_, scratch_.data());
   for (int i = 0; i < frame_; ++i) samples[i] = static_cast<float>(scratch_[i]) / 32768.0f;
+}
+
+void Preprocessor::hold_agc_gain() noexcept {
+  if (!agc_) return;
+  spx_int32_t held = std::max(0, static_cast<int>(agc_gain_db()));
+  speex_preprocess_ctl(state_, SPEEX_PREPROCESS_SET_AGC_MAX_GAIN, &held);
+}
+
+void Preprocessor::restore_agc_gain() noexcept {
+  if (!agc_) return;
+  spx_int32_t bound = agc_max_gain_db_;
+  speex_preprocess_ctl(state_, SPEEX_PREPROCESS_SET_AGC_MAX_GAIN, &bound);
 }
 
 float Preprocessor::agc_gain_db() const noexcept {

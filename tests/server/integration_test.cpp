@@ -409,7 +409,14 @@ TEST_F(ServerFixture, ConnectionLimitRefusesClearly) {
   ServerConfig config;
   config.room.max_clients = 2;
   start(false, config);
-  auto a = client(), b = client(), c = client();
+  // The room counts a connection once its session registers, just after the handshake: a ping
+  // answered proves a and b are counted before c connects.
+  auto a = client(), b = client();
+  for (auto* ab : {a.get(), b.get()}) {
+    ab->send(proto::Ping{1});
+    ASSERT_TRUE(ab->expect<proto::Pong>());
+  }
+  auto c = client();
   auto err = c->expect<proto::Error>();
   ASSERT_TRUE(err);
   EXPECT_EQ(err->code, proto::ErrorCode::server_full);

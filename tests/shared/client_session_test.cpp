@@ -533,6 +533,12 @@ TEST_F(Session, AFeedbackWarningShowsForItsOwnTalkOnly) {
   server(proto::Feedback{8, -4, true});
   EXPECT_TRUE(s.feedback_hint());
   EXPECT_TRUE(s.take_view_changed());
+  // The capture's gain control stops raising its gain, so it cannot make up for the lowered speakers.
+  const auto cap = capture();
+  ASSERT_EQ(cap.size(), 1u);
+  EXPECT_EQ(cap[0].command, Cmd::hold_gain);
+  server(proto::Feedback{8, -4, true});  // said again: nothing more
+  EXPECT_TRUE(capture().empty());
   s.release(now_ms);
   EXPECT_FALSE(s.feedback_hint());
   s.press(now_ms);

@@ -25,6 +25,14 @@ std::vector<float> run(Preprocessor& p, std::vector<float> x) {
 
 double db(double ratio) { return 20 * std::log10(ratio); }
 
+// The gain control alone, up to max_db of gain.
+PreprocessorConfig agc_only(int max_db) {
+  PreprocessorConfig c;
+  c.denoise = false;
+  c.agc_max_gain_db = max_db;
+  return c;
+}
+
 }  // namespace
 
 TEST(Preprocessor, RejectsUnsupportedFrameSizes) {
@@ -73,10 +81,7 @@ TEST(Preprocessor, KeepsSpeechWhileRemovingNoise) {
 }
 
 TEST(Preprocessor, AgcRaisesQuietSpeechWithinItsBound) {
-  PreprocessorConfig c;
-  c.denoise = false;
-  c.agc_max_gain_db = 18;
-  Preprocessor p(c);
+  Preprocessor p(agc_only(18));
   auto s = t::speech();
   for (auto& v : s) v *= 0.03f;  // about -30 dB
   std::vector<float> in;
@@ -91,10 +96,7 @@ TEST(Preprocessor, AgcRaisesQuietSpeechWithinItsBound) {
 }
 
 TEST(Preprocessor, AgcRespectsASmallerBound) {
-  PreprocessorConfig c;
-  c.denoise = false;
-  c.agc_max_gain_db = 6;
-  Preprocessor p(c);
+  Preprocessor p(agc_only(6));
   auto s = t::speech();
   for (auto& v : s) v *= 0.01f;
   std::vector<float> in;
@@ -103,4 +105,24 @@ TEST(Preprocessor, AgcRespectsASmallerBound) {
   const std::size_t last = out.size() - s.size() / kFrame * kFrame;
   const double gain = db(t::rms(out.data() + last, out.size() - last) / t::rms(in.data() + last, out.size() - last));
   EXPECT_LT(gain, 6.0 + 1.0);
+}
+
+// The server hears its speakers in this microphone and lowers its playback: a held gain control
+// may not raise its gain to make up for it; restored, it may again.
+TEST(Preprocessor, AHeldGainIsNotRaisedByQuieterInputUntilRestored) {
+  Preprocessor p(agc_only(18));
+  auto s = t::speech();
+  std::vector<float> loud, quiet;
+  for (auto& v : s) v *= 0.3f;
+  for (int i = 0; i < 2; ++i) loud.insert(loud.end(), s.begin(), s.end());
+  for (auto v : loud) quiet.push_back(v * 0.03f);  // 30 dB quieter: the speakers turned down
+  run(p, loud);
+  const float held = p.agc_gain_db();
+  p.hold_agc_gain();
+  run(p, quiet);
+  EXPECT_LE(p.agc_gain_db(), std::max(held, 0.0f) + 0.5f) << "held at " << held << " dB";
+  p.restore_agc_gain();
+  run(p, quiet);
+  run(p, quiet);
+  EXPECT_GT(p.agc_gain_db(), std::max(held, 0.0f) + 6.0f) << "restored: the quiet input is raised again";
 }

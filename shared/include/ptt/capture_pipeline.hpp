@@ -57,6 +57,10 @@ class CapturePipeline {
   void grant(std::uint32_t talk_id) noexcept;  // requesting -> live: the pre-roll becomes ready
   void release() noexcept;                  // -> idle: nothing more is produced
   void cancel() noexcept { release(); }     // denied: the pre-roll is dropped
+  // The server hears its speakers in this microphone: the gain control may lower its gain but no
+  // longer raise it, so it cannot make up for the server lowering its playback (until the next press).
+  void hold_gain() noexcept { preprocessor_.hold_agc_gain(); }
+  float agc_gain_db() const noexcept { return preprocessor_.agc_gain_db(); }
 
   State state() const noexcept { return state_; }
   // Framed audio packets ready to send, oldest first; clear_ready() once sent.

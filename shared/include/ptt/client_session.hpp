@@ -64,7 +64,9 @@ class ClientSession {
     connection_lost, // unreachable
     turn_missed,     // ready: the floor came to a raised hand and was not taken up in time
   };
-  enum class CaptureCommand : std::uint8_t { press, grant, release };
+  // hold_gain: the server hears its speakers in this talk (a `feedback` message): the capture's
+  // gain control stops raising its gain.
+  enum class CaptureCommand : std::uint8_t { press, grant, release, hold_gain };
   struct Capture {
     CaptureCommand command;
     std::uint32_t talk_id = 0;  // for grant

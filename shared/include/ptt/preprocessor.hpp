@@ -38,11 +38,16 @@ class Preprocessor {
   void process(float* samples) noexcept;
   // Current AGC gain in dB (0 when AGC is off).
   float agc_gain_db() const noexcept;
+  // The most the AGC may raise its gain to, in dB: hold_agc_gain() sets it to the gain it has now
+  // (it may still lower it), restore_agc_gain() back to the configured bound.
+  void hold_agc_gain() noexcept;
+  void restore_agc_gain() noexcept;
 
  private:
   SpeexPreprocessState_* state_ = nullptr;
   int frame_ = 0;
   bool agc_ = false;
+  int agc_max_gain_db_ = 0;
   std::array<short, kMaxFrame> scratch_{};
 };
 
