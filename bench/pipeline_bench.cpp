@@ -25,6 +25,7 @@
 #include "ptt/codec.hpp"
 #include "ptt/server/vocabulary.hpp"
 #include "recorder.hpp"
+#include "ringing.hpp"
 
 namespace {
 
@@ -154,8 +155,24 @@ int main() {
   const auto minute = encode(pcm, static_cast<std::size_t>(60.0 / (static_cast<double>(pcm.size()) / ptt::audio_format::kSampleRate)) + 1);
   const double audio_s = minute.size() * 0.02;
   std::vector<float> out(kStep);
-  double baseline = 1e9, pipeline = 1e9, recording = 1e9;
+  double baseline = 1e9, pipeline = 1e9, recording = 1e9, ringing = 1e9, notching = 1e9;
+  std::vector<float> played(static_cast<std::size_t>(audio_s * ptt::audio_format::kSampleRate));
+  for (std::size_t i = 0; i < played.size(); ++i) played[i] = pcm[i % pcm.size()];
   for (int run = 0; run < 5; ++run) {
+    {  // --feedback protect: the watchdog's look for a ringing tone in what was played
+      RingingDetector detector;
+      const double t0 = cpu_seconds();
+      for (std::size_t at = 0; at + 240 <= played.size(); at += 240) (void)detector.feed(played.data() + at, 240);
+      ringing = std::min(ringing, cpu_seconds() - t0);
+    }
+    {  // and one notch on the audio thread
+      NotchBank bank;
+      bank.set(0, 1000.0f);
+      std::vector<float> x = played;
+      const double t0 = cpu_seconds();
+      for (std::size_t at = 0; at + 240 <= x.size(); at += 240) bank.process(x.data() + at, 240);
+      notching = std::min(notching, cpu_seconds() - t0);
+    }
     {
       ptt::codec::Decoder dec;
       const double t0 = cpu_seconds();
@@ -192,5 +209,8 @@ int main() {
               pipeline / baseline);
   std::printf("  recorder (queue + Ogg + write)   %6.3f %% of a core\n", 100 * recording / audio_s);
   std::printf("  total                            %6.3f %% of a core\n", 100 * (pipeline + recording) / audio_s);
+  std::printf("With --feedback protect, besides (docs/AUDIO.md, \"Feedback\"):\n");
+  std::printf("  looking for a ringing tone        %6.3f %% of a core (the watchdog thread)\n", 100 * ringing / audio_s);
+  std::printf("  one notch                         %6.3f %% of a core (the audio thread)\n", 100 * notching / audio_s);
   return 0;
 }

@@ -304,6 +304,8 @@ int main(int argc, char** argv) {
         feedback_note = fmt::format("; the speakers came back through the microphone at {:.0f} dB, {:.0f} ms late{}{}",
                                     r.feedback_db, r.feedback_delay_ms, r.feedback_warned ? ", student told to step back" : "",
                                     r.feedback_lowered_db < -0.5 ? fmt::format(", playback lowered {:.0f} dB", -r.feedback_lowered_db) : "");
+      for (const float hz : r.notched_hz)
+        if (hz > 0) feedback_note += fmt::format("{} {:.0f} Hz", feedback_note.find("notched") == std::string::npos ? "; ringing notched out at" : ",", hz);
       spdlog::info("talk {} played: {} packets{}{}", r.talk_id, r.packets,
                    r.plc == 0 && dropped == 0 ? std::string(", none lost")
                                               : fmt::format("; {} concealed, {} dropped", r.plc, dropped),

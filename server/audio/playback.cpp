@@ -394,6 +394,7 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
       if (arrived) arrival_hist_.add(us(playout - step.arrival));
       if (captured && arrived) transit_hist_.add(us(step.arrival - step.capture));
     });
+    if (config_.feedback == FeedbackMode::protect) notches_.process(mono_.data(), n);
     if (was_active_) level_.process(mono_.data(), n);
     for (std::size_t i = 0; i < n; ++i) {
       const float v = mono_[i] * (gain_from + gain_step * static_cast<float>(done + i + 1));
@@ -458,6 +459,8 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
       estimator_.reset();
       tracker_.reset();
       talk_feedback_ = {};
+      ringing_.reset();
+      notches_.clear();
       protect_gain_.store(1.0f, std::memory_order_relaxed);
       feedback_warn_.store(false, std::memory_order_relaxed);
       feedback_db_.store(-99.0f, std::memory_order_relaxed);
@@ -466,6 +469,17 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
     }
     if (b.played) estimator_.played(b.pcm.data(), b.samples, b.position, b.first_us);
     else estimator_.captured(b.pcm.data(), b.samples, b.position, b.first_us);
+    // A loop ringing at one frequency: a notch there, at once (protect only).
+    auto& f = talk_feedback_;
+    if (b.played && config_.feedback == FeedbackMode::protect && f.notched < NotchBank::kSlots) {
+      if (const double hz = ringing_.feed(b.pcm.data(), static_cast<std::size_t>(b.samples)); hz > 0) {
+        notches_.set(f.notched, static_cast<float>(hz));
+        f.notched_hz[static_cast<std::size_t>(f.notched++)] = static_cast<float>(hz);
+        char text[128];
+        std::snprintf(text, sizeof text, "talk %u: the speakers rang at %.0f Hz: notched out", static_cast<unsigned>(b.talk_id), hz);
+        log_(false, text);
+      }
+    }
   }
   if (estimating_talk_ == 0 || !talking_.load(std::memory_order_relaxed) || now < next_estimate_) return;
   next_estimate_ = now + std::chrono::milliseconds(500);
@@ -588,6 +602,7 @@ void Playback::watchdog() {
         r.feedback_delay_ms = talk_feedback_.delay_ms;
         r.feedback_lowered_db = talk_feedback_.lowered_db;
         r.feedback_warned = talk_feedback_.warned;
+        r.notched_hz = talk_feedback_.notched_hz;
       }
       if (on_report_) on_report_(r);
     }

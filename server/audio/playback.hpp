@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "feedback_estimator.hpp"
+#include "ringing.hpp"
 #include "jitter_stage.hpp"
 #include "latency_histogram.hpp"
 #include "output_buffer_policy.hpp"
@@ -75,6 +76,8 @@ struct TalkReport {
   // talk (-99: none seen), its delay, and how far the playback was lowered against it (dB, <= 0).
   double feedback_db = -99, feedback_delay_ms = 0, feedback_lowered_db = 0;
   bool feedback_warned = false;  // the talker was told to step back
+  // Tones the loop rang at that the playback notched out (Hz; 0: none), with --feedback protect.
+  std::array<float, NotchBank::kSlots> notched_hz{};
 };
 
 class Playback {
@@ -188,7 +191,11 @@ class Playback {
   CouplingTracker tracker_;
   TalkId estimating_talk_ = 0;
   std::chrono::steady_clock::time_point next_estimate_{};
+  RingingDetector ringing_;
+  NotchBank notches_;  // set by the watchdog, run by the audio thread
   struct TalkFeedback {
+    std::array<float, NotchBank::kSlots> notched_hz{};
+    int notched = 0;
     double max_db = -99, delay_ms = 0, lowered_db = 0;
     bool warned = false, disproved = false;
     // The last lowering, put to the test `verify_in` looks later (see watch_feedback).

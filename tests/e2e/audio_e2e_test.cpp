@@ -222,6 +222,14 @@ class AudioEndToEnd : public ::testing::Test {
     }
   }
 
+  // Joins as `name` and takes the free floor: the talk's id (0 if not granted).
+  static std::uint32_t join_and_take_floor(ptt::server::test::WsTestClient& c, const std::string& name) {
+    ptt::server::test::join(c, name);
+    c.send(proto::FloorRequest{});
+    const auto granted = c.expect<proto::FloorGranted>();
+    return granted ? granted->talk_id : 0;
+  }
+
   // One audio frame of `talk` carrying `opus`, with the sequence number and timestamp given.
   static std::vector<std::uint8_t> audio_frame(std::uint32_t talk, std::uint16_t sequence, std::uint32_t timestamp,
                                                const std::vector<std::uint8_t>& opus) {
@@ -314,14 +322,12 @@ TEST_F(AudioEndToEnd, SpeechPlaysThroughPortAudioAndIsRecorded) {
   ASSERT_NE(port, 0);
   start_recording_sink();
   ptt::server::test::WsTestClient c(port, {});
-  ptt::server::test::join(c, "Ana");
-  c.send(proto::FloorRequest{});
-  auto granted = c.expect<proto::FloorGranted>();
-  ASSERT_TRUE(granted);
+  const auto talk_id = join_and_take_floor(c, "Ana");
+  ASSERT_NE(talk_id, 0u);
 
   auto speech = ptt::test::speech();
-  talk(c, granted->talk_id, speech, 100000);
-  c.send(proto::FloorRelease{granted->talk_id});
+  talk(c, talk_id, speech, 100000);
+  c.send(proto::FloorRelease{talk_id});
   std::this_thread::sleep_for(800ms);  // drain and let the sink catch up
   parec_->stop(SIGINT);
 
@@ -350,6 +356,68 @@ TEST_F(AudioEndToEnd, SpeechPlaysThroughPortAudioAndIsRecorded) {
   const auto at = log.find("talk 1 played");
   ASSERT_NE(at, std::string::npos) << log;
   std::printf("server: %s\n", log.substr(at, log.find('\n', at) - at).c_str());
+}
+
+// A loop ringing at one frequency: what the student sends carries a tone that grows as a howl
+// does, under the speech. With --feedback protect the server finds it in what it plays, notches
+// it out and says so in the talk's line; the speech still plays.
+TEST_F(AudioEndToEnd, ProtectionNotchesOutALoopRingingAtOneFrequency) {
+  const auto port = start_server({"--feedback", "protect"});
+  ASSERT_NE(port, 0);
+  start_recording_sink();
+  ptt::server::test::WsTestClient c(port, {});
+  const auto talk_id = join_and_take_floor(c, "Ana");
+  ASSERT_NE(talk_id, 0u);
+
+  constexpr double kHz = 1000;
+  const auto speech = ptt::test::speech();
+  std::vector<float> sent = speech;
+  for (std::size_t i = 0; i < sent.size(); ++i) {  // -40 dBFS rising to -12 over 2 s, then held
+    const double s = static_cast<double>(i) / ptt::audio_format::kSampleRate;
+    sent[i] += static_cast<float>(std::pow(10.0, (-40 + 28 * std::min(s, 2.0) / 2) / 20) * std::sin(2 * M_PI * kHz * s));
+  }
+  talk(c, talk_id, sent, 100000);
+  c.send(proto::FloorRelease{talk_id});
+  std::this_thread::sleep_for(800ms);
+  parec_->stop(SIGINT);
+  const std::vector<float> out = sink_samples();
+  server_->stop(SIGTERM);
+  const std::string log = read_file(dir_ / "server.log");
+
+  // Told in the talk's line, at the tone's frequency.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("ringing notched out at (\\d+) Hz"))) << log;
+  EXPECT_NEAR(std::stod(m[1].str()), kHz, 10.0);
+  const auto line = log.find("talk 1 played");
+  if (line != std::string::npos) std::printf("server: %s\n", log.substr(line, log.find('\n', line) - line).c_str());
+  // The tone against everything else played, over the last 2 s of the talk as sent and as played.
+  const auto tone_over_rest_db = [&](const std::vector<float>& x, std::size_t from, std::size_t to) {
+    const double w = 2 * M_PI * kHz / ptt::audio_format::kSampleRate, k = 2 * std::cos(w);
+    double s1 = 0, s2 = 0, all = 0;
+    for (std::size_t i = from; i < to; ++i) {
+      const double s0 = x[i] + k * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+      all += static_cast<double>(x[i]) * x[i];
+    }
+    const double n = static_cast<double>(to - from), tone = (s1 * s1 + s2 * s2 - k * s1 * s2) * 2 / (n * n);  // the tone's power
+    return 10 * std::log10(std::max(tone, 1e-20) / std::max(all / n - tone, 1e-20));
+  };
+  // The talk's last 3 s (the notch is in by then): found in the sink by the speech's envelope,
+  // which must still be heard there (the playback may also have been lowered against the loop).
+  const std::size_t talk_end = speech.size() / kPacketSamples * kPacketSamples, tail = 3 * ptt::audio_format::kSampleRate;
+  const std::vector<float> speech_tail(speech.begin() + static_cast<long>(talk_end - tail), speech.begin() + static_cast<long>(talk_end));
+  const auto out_env = envelope(out);
+  int lag = 0;  // where the tail lies in the sink's recording, in 10 ms frames
+  const double c_env = best_envelope_correlation(envelope(speech_tail), out_env, static_cast<int>(out_env.size()) - 300, &lag);
+  const std::size_t out_from = static_cast<std::size_t>(lag) * 480;
+  ASSERT_LE(out_from + tail, out.size());
+  const double before = tone_over_rest_db(sent, talk_end - tail, talk_end), after = tone_over_rest_db(out, out_from, out_from + tail);
+  std::printf("tone over the rest in the talk's last 3 s: %.1f dB as sent, %.1f dB as played; speech envelope correlation %.3f\n",
+              before, after, c_env);
+  RecordProperty("tone_cut_db", std::to_string(before - after));
+  EXPECT_LT(after, before - 20) << log;
+  EXPECT_GT(c_env, 0.8) << "the speech is still heard";
 }
 
 // A busy laptop freezes the server a few times in a talk: the device runs dry, so the output
