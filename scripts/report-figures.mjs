@@ -29,7 +29,10 @@ function section(start, end = /^(?=Mouth-to-ear with|Server process CPU|Send pat
   const e = rest.search(end);
   return m[0] + (e < 0 ? rest : rest.slice(0, e));
 }
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 // A markdown table's body rows (cells trimmed) after the header line matching `header`.
 function tableRows(header, text = bench) {
   const lines = text.slice(must(header, text).index).split('\n');
@@ -58,9 +61,10 @@ function results() {
   const row = (name) => {
     const r = contention.find((c) => c[0].startsWith(name));
     if (!r) throw new Error(`no contention row ${name} in docs/BENCHMARKS.md`);
-    return { missed: r[1], median: r[2], p99: r[3], speech: r[4].split(',')[0], dropped: r[11] };
+    const [missed, total] = r[1].split(' of ').map(Number);
+    return { missed, total, median: r[2], p99: r[3], speech: r[4].split(',')[0], dropped: r[11] };
   };
-  const hog = row('hog'), stalls = row('stalls');
+  const quiet = row('quiet'), hog = row('hog'), stalls = row('stalls');  // 'quiet' is the first row, 20 ms packets
   const [, pipeTotal] = must(/total\s+([\d.]+) % of a core/);
   const [, added0med, added0p99] = must(/^0 ms\s+0 ms\s+learned\s+5ms\s+([\d.]+)\s+([\d.]+)/m);
   const [, added20med, added20p99] = must(/^20 ms\s+0 ms\s+learned\s+5ms\s+([\d.]+)\s+([\d.]+)/m);
@@ -88,19 +92,24 @@ function results() {
   // Each row: what, the result, our goal and whether it is met, MCPTT's target and whether it is
   // met (judged here from the figures, so a rerun of the bench can change the verdict), command.
   const verdict = (goal, met) => (goal ? `${goal}: ${met ? '**met**' : '**not met**'}` : '');
-  const speechOk = (r) => n(r.dropped) === 0 && n(r.speech) >= 0.95;
+  // The issue's goal for a busy laptop: nothing dropped, speech heard 0.95 or more, and a p99 at most
+  // the quiet row's plus the 50 ms stall. Clicks later than 400 ms are not in the bench's p99, so
+  // more than 1 % of them puts the true p99 past 400 ms (and past MCPTT's 300).
+  const busyOk = (r) => n(r.dropped) === 0 && n(r.speech) >= 0.95 && r.missed <= 0.01 * r.total && n(r.p99) <= n(quiet.p99) + 50;
+  const busyMcptt = (r) => r.missed <= 0.01 * r.total && n(r.p99) <= 300;
+  const busyResult = (r) => `${r.missed} of ${r.total} clicks later than 400 ms; p99 of the others ${r.p99}; speech heard ${r.speech}; ${r.dropped} dropped`;
   const engineP99 = (name) => n(engines.find((r) => r[0] === name)?.[3] ?? 'NaN');
   const rows = [
     ['Mouth-to-ear, 20 ms packets (the default), quiet laptop', `median ${ms(a20med)}, p99 ${ms(a20p99)}`,
       verdict('median 40 ms, p99 60 ms', n(a20med) <= 40 && n(a20p99) <= 60), verdict('KPI 3, 300 ms', n(a20p99) <= 300), 'node bench/mouth_to_ear.mjs'],
     ['Mouth-to-ear, 10 ms packets (`?packet=10`)', `median ${ms(a10med)}, p99 ${ms(a10p99)}`,
       verdict('median 40 ms, p99 60 ms', n(a10med) <= 40 && n(a10p99) <= 60), verdict('KPI 3, 300 ms', n(a10p99) <= 300), 'node bench/mouth_to_ear.mjs'],
-    ['Our part only (page\'s audio graph to the sink), 10 ms packets', `median ${ms(i10med)}, p99 ${ms(i10p99)}; the floor before any jitter buffer: ${ms(f10)}`,
+    ['Our part only (page\'s audio graph to the sink), 10 ms packets', `median ${ms(i10med)}, p99 ${ms(i10p99)}; its floor (capture-to-arrival p99 + the output device): ${ms(f10)}`,
       verdict('median 30 ms, p99 40 ms', n(i10med) <= 30 && n(i10p99) <= 40), '', 'node bench/mouth_to_ear.mjs'],
-    ['Busy laptop: every core spinning', `${hog.missed} clicks later than 400 ms, p99 ${hog.p99}; speech heard ${hog.speech}; ${hog.dropped} dropped`,
-      verdict('nothing dropped, speech 0.95', speechOk(hog)), verdict('KPI 3, 300 ms', n(hog.p99) <= 300), 'node bench/mouth_to_ear.mjs'],
-    ['Busy laptop: browser and server frozen 50 ms, 20 % of the time', `${stalls.missed} clicks later than 400 ms, p99 ${stalls.p99}; speech heard ${stalls.speech}; ${stalls.dropped} dropped`,
-      verdict('nothing dropped, speech 0.95', speechOk(stalls)), verdict('KPI 3, 300 ms', n(stalls.p99) <= 300), 'node bench/mouth_to_ear.mjs'],
+    ['Busy laptop: every core spinning', busyResult(hog),
+      verdict(`nothing dropped, speech 0.95, p99 within the quiet p99 (${quiet.p99}) + 50 ms`, busyOk(hog)), verdict('KPI 3, 300 ms', busyMcptt(hog)), 'node bench/mouth_to_ear.mjs'],
+    ['Busy laptop: browser and server frozen 50 ms, 20 % of the time', busyResult(stalls),
+      verdict(`nothing dropped, speech 0.95, p99 within the quiet p99 (${quiet.p99}) + 50 ms`, busyOk(stalls)), verdict('KPI 3, 300 ms', busyMcptt(stalls)), 'node bench/mouth_to_ear.mjs'],
     ['Jitter stage\'s added delay, smooth network / 20 ms of jitter', `median ${ms(added0med)} / ${ms(added20med)}, p99 ${ms(added0p99)} / ${ms(added20p99)}`, '', '', 'build/native/bench/pipeline_bench'],
     ['Press to grant, 1 / 1,000 students connected (TLS, loopback)', `p99 ${ms(grant1p99)} / ${ms(grant1kp99)} (medians ${ms(grant1med)} / ${ms(grant1kmed)})`,
       verdict('p99 5 ms', n(grant1p99) <= 5 && n(grant1kp99) <= 5), verdict('KPI 1, 300 ms', n(grant1kp99) <= 300), 'build/native/bench/floor_bench'],
@@ -112,7 +121,7 @@ function results() {
       verdict('talking 1.5 %, idle 0.3 %', n(talkingCpu) <= 1.5 && n(idleStandby) <= 0.3), '', 'node bench/mouth_to_ear.mjs'],
     ['Capture path per 20 ms frame (denoise, gain, VAD, encode, frame)', `${captureRt} % of real time, ${captureX}x Opus alone`, '', '', 'node bench/capture_cost.mjs'],
     ['WebAssembly against native, same capture path', `${wasmChromium}x in Chromium, ${wasmNode}x under node`, verdict('2x', n(wasmChromium) <= 2 && n(wasmNode) <= 2), '', 'node bench/capture_cost.mjs'],
-    ['On the wire per talker', `${wirePayload} kb/s of Opus, ${wireWs} kb/s with WebSocket and TLS: ${pcmX}x less than raw PCM`, verdict('32 kb/s of audio', n(wirePayload) <= 32), '', 'node bench/capture_cost.mjs'],
+    ['On the wire per talker', `${wirePayload} kb/s of payload (Opus and the frame header), ${wireWs} kb/s with WebSocket and TLS: ${pcmX}x less than raw PCM`, verdict('32 kb/s on the wire', n(wireWs) <= 32), '', 'node bench/capture_cost.mjs'],
     ['Feedback: coupling estimate against the room rig (median absolute error of level, of delay)', `${couplingErr.toFixed(1)} dB, ${delayErr} ms`, '', '', 'node bench/feedback.mjs'],
     ['Feedback, protect: first sound to playback lowered; the loop sounding after the last word', `${Math.min(...lowered)} to ${Math.max(...lowered)} s; at most ${Math.max(...tails)} s`,
       verdict('silent within 3 s', Math.max(...tails) <= 3), '', 'node bench/feedback.mjs'],
@@ -132,6 +141,8 @@ function results() {
   const drift = (hint) => Math.max(...[...bench.matchAll(new RegExp(`latencyHint ${hint}\\s+buffers.*?:\\s+(-?[\\d.]+) ms behind`, 'g'))].map((m) => parseFloat(m[1])));
   const baseline = section(/^Baseline: a second ptt-server.*$/m, /^\s*storm p99 with slices/m);
   const [, atOnceP99] = must(/reply time\s+median\s+[\d.]+ ms\s+p99\s+([\d.]+) ms/, baseline, 'the baseline storm');
+  const [, everyoneSliced] = must(/grant to floor state at every student\s+([\d.]+) ms/, storm, 'the storm\'s broadcast time');
+  const [, everyoneAtOnce] = must(/grant to floor state at every student\s+([\d.]+) ms/, baseline, 'the baseline\'s broadcast time');
   const design = [
     ['Opus packets against raw PCM on a WebSocket', `${wireWs} against ${must(/raw float PCM, 128 samples\/message\s+[\d.]+ kb\/s\s+([\d.]+) kb\/s/)[1]} kb/s with WebSocket and TLS`, '`node bench/capture_cost.mjs`'],
     ['The capture path as WebAssembly against native C++', `${wasmChromium}x native in Chromium`, '`node bench/capture_cost.mjs`'],
@@ -139,7 +150,7 @@ function results() {
     ['Playout within a 5 ms device buffer against whole 20 ms steps', `added delay ${added0med} against ${grid0med} ms median (smooth network)`, '`build/native/bench/pipeline_bench`'],
     ['Start delay learned from the talks before against speexdsp\'s own, 60 ms of jitter', `late ${learned60[3]} % against ${fixed60[3]} %; median delay ${learned60[1]} against ${fixed60[1]} ms`, '`build/native/bench/pipeline_bench`'],
     ['The page\'s audio buffers: 25 ms against \'interactive\', browser frozen 50 ms at a time', `after 5 s of freezes the page's audio clock is ${drift('0.025')} ms behind the wall clock, against ${drift('interactive')} ms`, '`node bench/render_clock_drift.mjs`'],
-    ['Floor state sent 128 students per turn against all at once (1,000 presses, 10,000 connected)', `reply p99 ${stormP99} against ${atOnceP99} ms`, '`build/native/bench/floor_bench`'],
+    ['Floor state sent 128 students per turn against all at once (1,000 presses, 10,000 connected)', `reply p99 ${stormP99} against ${atOnceP99} ms; every student has the new state after ${everyoneSliced} against ${everyoneAtOnce} ms`, '`build/native/bench/floor_bench`'],
   ];
   const designTable = ['| choice against its alternative | measured | command |', '|---|---|---|', ...design.map((r) => `| ${r.join(' | ')} |`)];
   return [`Figures from docs/BENCHMARKS.md, written by \`./scripts/bench\` on ${written} (2 cores; the machine is`,
@@ -162,8 +173,7 @@ function testCounts() {
     ['  of which end-to-end (the real binary, PulseAudio, faults)', count('native', 'e2e')],
     ['  of which browser (headless Chromium, Firefox, WebKitGTK)', count('native', 'browser')],
   ];
-  rows.push(['  the others (layering of the server\'s libraries, command-line checks)',
-    rows[0][1] - rows.slice(1).reduce((n, r) => n + r[1], 0)]);
+  rows.push(['  of which layering (which of the server\'s libraries may include which)', count('native', 'layering')]);
   rows.push(['shared code as WebAssembly under node (`ctest --preset wasm`)', count('wasm')]);
   for (const [preset, what] of [['sanitize', 'again under ASan + UBSan, with each fuzz target for 15 s (`ctest --preset sanitize`)'],
     ['tsan', 'the server\'s tests again under ThreadSanitizer (`ctest --preset tsan`)']]) {
