@@ -48,11 +48,24 @@ async function screencast(page, name, maxWidth, maxHeight) {
   sources.push({ name, frames, cdp });
 }
 
-// The professor's terminal: the server's own output, as it prints it, and the commands typed.
-let typed = '';
+// The professor's terminal: the server's own output, as it prints it, and the commands typed
+// (each where it was typed among the output). Left out: the QR code's rows, and the TLS handshakes
+// the headless browsers fail against the self-signed certificate before they accept it (on a
+// phone that line means a refused certificate; here it would only mislead). At first its head,
+// with the address for the students; then its newest lines, as a terminal scrolls.
+const typed = [];  // { at: the server's output length when typed, text }
+let follow = false;
+const kTerminalLines = 10;
 function terminalText() {
-  const lines = `$ ./scripts/run\n${h.server.log}${typed}`.split('\n');
-  return lines.filter((l) => !/[\u2580-\u259f]/.test(l)).slice(-9).join('\n');  // QR code rows left out
+  const log = h.server.log;
+  let text = '$ ptt-server --recordings recordings --no-class-folders --admin-token ...\n', from = 0;
+  for (const t of typed) {
+    text += log.slice(from, t.at) + t.text;
+    from = t.at;
+  }
+  text += log.slice(from);
+  const lines = text.split('\n').filter((l) => !/[\u2580-\u259f]/.test(l) && !/TLS handshake with .* failed/.test(l));
+  return (follow ? lines.slice(-kTerminalLines) : lines.slice(0, kTerminalLines)).join('\n');
 }
 
 async function press(page) {
@@ -78,7 +91,7 @@ try {
   const terminal = await consolePage.context().newPage();
   await terminal.setViewportSize({ width: 680, height: 150 });
   await terminal.setContent(`<body style="margin:0;background:#111;color:#ddd">
-    <pre id="t" style="margin:0;padding:6px 8px;font:12px/14px DejaVu Sans Mono,monospace;white-space:pre-wrap"></pre></body>`);
+    <pre id="t" style="margin:0;padding:6px 8px;font:11px/13px DejaVu Sans Mono,monospace;white-space:pre;overflow:hidden"></pre></body>`);
   const pageA = await h.browser({ wav: ana.wav, touch: true });
   const pageB = await h.browser({ wav: ben.wav, touch: true });
   await consolePage.goto(`${url}console.html#token=${token}`);
@@ -100,6 +113,7 @@ try {
 
   caption('The professor starts ptt-server on the laptop: it prints the address for the students');
   await sleepMs(5000);
+  follow = true;
   caption('On the projector, the console shows the address and its QR code for the students to scan');
   await consolePage.getByRole('button', { name: 'Show the join screen (for the projector)' }).click();
   await consolePage.locator('#join-view').waitFor({ state: 'visible', timeout: 3000 });
@@ -183,8 +197,10 @@ try {
   caption('Every talk was recorded as <name>-<serial>.opus; the console lists them, and one is played');
   await consolePage.locator('#recordings li', { hasText: 'Ana-1.opus' }).scrollIntoViewIfNeeded();
   const files = execFileSync('ls', [h.recordings], { encoding: 'utf8' }).trim().split('\n').filter((f) => f.endsWith('.opus'));
-  typed += `\n$ ls recordings/\n${files.join('  ')}\n$ opusdec --quiet recordings/Ana-1.opus - | paplay\n`;
+  typed.push({ at: h.server.log.length, text: `$ ls recordings/\n${files.join('  ')}\n$ opusdec --quiet recordings/Ana-1.opus - | paplay\n` });
   await sleepMs(1500);
+  // The console's player plays it too (this browser has no speakers: the sound is the terminal's).
+  await consolePage.locator('#recordings li', { hasText: 'Ana-1.opus' }).locator('audio').evaluate((a) => a.play()).catch(() => {});
   const decoded = path.join(work, 'Ana-1.wav');
   execFileSync('opusdec', ['--quiet', path.join(h.recordings, 'Ana-1.opus'), decoded]);
   const played = now();
