@@ -25,6 +25,7 @@
 #include "ptt/codec.hpp"
 #include "ptt/server/vocabulary.hpp"
 #include "recorder.hpp"
+#include "echo_canceller.hpp"
 #include "ringing.hpp"
 
 namespace {
@@ -155,7 +156,7 @@ int main() {
   const auto minute = encode(pcm, static_cast<std::size_t>(60.0 / (static_cast<double>(pcm.size()) / ptt::audio_format::kSampleRate)) + 1);
   const double audio_s = minute.size() * 0.02;
   std::vector<float> out(kStep);
-  double baseline = 1e9, pipeline = 1e9, recording = 1e9, ringing = 1e9, notching = 1e9;
+  double baseline = 1e9, pipeline = 1e9, recording = 1e9, ringing = 1e9, notching = 1e9, cancelling = 1e9;
   std::vector<float> played(static_cast<std::size_t>(audio_s * ptt::audio_format::kSampleRate));
   for (std::size_t i = 0; i < played.size(); ++i) played[i] = pcm[i % pcm.size()];
   for (int run = 0; run < 5; ++run) {
@@ -172,6 +173,18 @@ int main() {
       const double t0 = cpu_seconds();
       for (std::size_t at = 0; at + 240 <= x.size(); at += 240) bank.process(x.data() + at, 240);
       notching = std::min(notching, cpu_seconds() - t0);
+    }
+    {  // and the echo canceller on the audio thread, the talk a room's copy of what was played
+      EchoCanceller canceller;
+      std::vector<float> x(played.size());
+      constexpr std::size_t kRoom = 200 * 48;
+      for (std::size_t i = kRoom; i < x.size(); ++i) x[i] = 0.5f * played[i - kRoom];
+      const double t0 = cpu_seconds();
+      for (std::size_t at = 0; at + kStep <= x.size(); at += kStep) {
+        canceller.played(played.data() + at, kStep);
+        canceller.cancel(x.data() + at, kStep, static_cast<std::int64_t>(at) - static_cast<std::int64_t>(kRoom));
+      }
+      cancelling = std::min(cancelling, cpu_seconds() - t0);
     }
     {
       ptt::codec::Decoder dec;
@@ -212,5 +225,7 @@ int main() {
   std::printf("With --feedback protect, besides (docs/AUDIO.md, \"Feedback\"):\n");
   std::printf("  looking for a ringing tone        %6.3f %% of a core (the watchdog thread)\n", 100 * ringing / audio_s);
   std::printf("  one notch                         %6.3f %% of a core (the audio thread)\n", 100 * notching / audio_s);
+  std::printf("  echo canceller (%d ms filter)     %6.3f %% of a core (the audio thread, once engaged)\n", EchoCanceller::kTailMs,
+              100 * cancelling / audio_s);
   return 0;
 }

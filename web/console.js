@@ -176,9 +176,14 @@ function renderMeter() {
   const loss = live ? `${live.lost_pct} %` + (live.late_pct === undefined ? '' : `, late ${live.late_pct} %`) : '';
   const levelText = live?.level_db === null ? 'not measured (no speakers)'
     : live?.level_db <= -60 ? 'silent' : `${Math.round(live?.level_db)} dBFS`;
-  // The speakers heard in the talker's microphone, and the playback lowered against it.
-  const feedback = live?.feedback_db === undefined ? ''
-    : ` · speakers in the microphone at ${live.feedback_db} dB` + (live.lowered_db === undefined ? '' : `, playback lowered ${-live.lowered_db} dB`);
+  // The speakers heard in the talker's microphone, and what the playback does against it.
+  const protection = [
+    live?.feedback_db === undefined ? null : `speakers in the microphone at ${live.feedback_db} dB`,
+    live?.lowered_db === undefined ? null : `playback lowered ${-live.lowered_db} dB`,
+    live?.notches ? `${live.notches} ringing tone${live.notches > 1 ? 's' : ''} notched out` : null,
+    live?.echo_cancelled ? 'speakers cancelled from the talk' : null,
+  ].filter(Boolean);
+  const feedback = protection.length ? ` · ${protection.join(', ')}` : '';
   $('live-stats').textContent = live ? `Level ${levelText} · lost ${loss}${feedback}` : '';
   $('live-level').hidden = !live;
   for (const td of document.querySelectorAll('.row-loss')) td.textContent = live ? loss : '–';

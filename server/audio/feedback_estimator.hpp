@@ -60,6 +60,14 @@ class FeedbackEstimator {
 
   // Over the second before the latest captured audio.
   Estimate estimate() const noexcept;
+  // Where the room's copy of what was played sits in what came in, for a coupling `delay_ms` late:
+  // captured position + this = the played position it carries back. False until both streams are
+  // placed. It follows the streams' placings (a device that ran dry re-places what was played).
+  bool echo_offset(double delay_ms, std::int64_t& offset) const noexcept {
+    if (!played_.anchored || !captured_.anchored) return false;
+    offset = captured_.offset - played_.offset - static_cast<std::int64_t>(delay_ms * 48);
+    return true;
+  }
   // Lags within 5 ms of this delay are not looked at again until reset() (it was shown not to be
   // the room's: see Playback). At most kMaxExcluded; more replace the oldest.
   void exclude(double delay_ms) noexcept;

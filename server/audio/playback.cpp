@@ -310,6 +310,7 @@ void Playback::finish_talk_report() noexcept {
   current_.underruns = static_cast<std::uint32_t>(underruns_.load(std::memory_order_relaxed) - underruns_at_start_);
   current_.output_latency_ms =
       1000 * (device_latency_n_ ? device_latency_sum_s_ / static_cast<double>(device_latency_n_) : output_latency_s_);
+  current_.cancelled_db = canceller_.found_db();
   reports_.push(current_);
 }
 
@@ -323,6 +324,8 @@ LiveMeter Playback::live_meter() const noexcept {
     m.feedback_db = feedback_db_.load(std::memory_order_relaxed);
     m.feedback_warning = feedback_warn_.load(std::memory_order_relaxed);
     m.lowered_db = static_cast<float>(gain_db(protect_gain_.load(std::memory_order_relaxed)));
+    m.notches = notches_.count();
+    m.echo_cancelled = echo_talk_.load(std::memory_order_acquire) == m.talk_id && echo_offset_.load(std::memory_order_relaxed) != kNoEcho;
   }
   return m;
 }
@@ -360,6 +363,7 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
       device_latency_n_ = 0;
       current_.talk_id = start->talk_id;
       level_.reset();
+      if (config_.feedback == FeedbackMode::protect) canceller_.reset();
       underruns_at_start_ = underruns_.load(std::memory_order_relaxed);
       was_active_ = true;
       talking_.store(true, std::memory_order_relaxed);
@@ -380,8 +384,13 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
   const float gain_step = frames > 0 ? (gain_to - gain_from) / static_cast<float>(frames) : 0.0f;
   for (unsigned long done = 0; done < frames;) {
     const std::size_t n = std::min<std::size_t>(frames - done, mono_.size());
-    ring_.fill(stage_, mono_.data(), n, [&](const JitterStage::Step& step, std::size_t queued, const float* pcm) {
+    ring_.fill(stage_, mono_.data(), n, [&](const JitterStage::Step& step, std::size_t queued, float* pcm) {
       if (step.kind != JitterStage::Step::played) return;
+      // The speakers taken back out of the talk, once the watchdog has engaged the canceller (the
+      // estimate then sees what is left of the loop).
+      if (echo_talk_.load(std::memory_order_acquire) == current_.talk_id)
+        if (const std::int64_t offset = echo_offset_.load(std::memory_order_relaxed); offset != kNoEcho)
+          canceller_.cancel(pcm, step.samples, static_cast<std::int64_t>(step.timestamp) + offset);
       if (config_.feedback != FeedbackMode::off && step.arrival != TimePoint{})
         feedback_block(false, pcm, step.samples, step.timestamp, step.arrival);
       // The step's first sample leaves the speaker after what is already queued plus the device's latency.
@@ -412,6 +421,7 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
                                    std::chrono::duration<double>(static_cast<double>(at) / audio_format::kSampleRate)));
       }
     }
+    if (config_.feedback == FeedbackMode::protect) canceller_.played(played_mono_.data(), n);  // in step with played_position_
     played_position_ += static_cast<std::int64_t>(n);
     done += n;
   }
@@ -461,6 +471,9 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
       talk_feedback_ = {};
       ringing_.reset();
       notches_.clear();
+      echo_offset_.store(kNoEcho, std::memory_order_relaxed);
+      echo_talk_.store(b.talk_id, std::memory_order_release);  // after the offset: never the last talk's
+
       protect_gain_.store(1.0f, std::memory_order_relaxed);
       feedback_warn_.store(false, std::memory_order_relaxed);
       feedback_db_.store(-99.0f, std::memory_order_relaxed);
@@ -513,6 +526,17 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
       protect_gain_.store(protect, std::memory_order_relaxed);
       return;
     }
+    // It was the speakers (or nothing showed either way): the last resort, cancelling them from
+    // the talk, aligned to the room's delay as found. The playback stays lowered: with it lowered,
+    // any resemblance of the voice to what was played looks loud to the estimate, so nothing
+    // tells how far the canceller would let it come back up.
+    if (config_.feedback == FeedbackMode::protect && f.cancel_delay_ms < 0) {
+      f.cancel_delay_ms = f.lowered_delay_ms;
+      char text[200];
+      std::snprintf(text, sizeof text, "talk %u: the playback is lowered against the speakers: cancelling them from the talk (%.0f ms late)",
+                    static_cast<unsigned>(estimating_talk_), f.cancel_delay_ms);
+      log_(false, text);
+    }
   }
   if (decided.coupling_db > -99) {
     feedback_db_.store(static_cast<float>(decided.coupling_db), std::memory_order_relaxed);
@@ -550,6 +574,15 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
     std::snprintf(text, sizeof text, "talk %u: the speakers come back through the microphone at %.0f dB, %.0f ms late: playback lowered %.0f dB",
                   static_cast<unsigned>(estimating_talk_), f.max_db, f.delay_ms, -gain_db(protect));
     log_(false, text);
+  }
+  // The canceller follows the streams' placings (a device that ran dry moves what was played). Not
+  // the delays the estimate finds later: with the playback lowered, any resemblance of the voice to
+  // what was played looks loud to it.
+  if (f.cancel_delay_ms >= 0) {
+    const std::int64_t current = echo_offset_.load(std::memory_order_relaxed);
+    std::int64_t offset = 0;
+    if (estimator_.echo_offset(f.cancel_delay_ms, offset) && (current == kNoEcho || std::abs(offset - current) > 2 * 48))
+      echo_offset_.store(offset, std::memory_order_relaxed);  // within 2 ms: the datings' jitter, left alone
   }
   protect_gain_.store(protect, std::memory_order_relaxed);
   f.lowered_db = std::min(f.lowered_db, gain_db(protect));
@@ -603,6 +636,7 @@ void Playback::watchdog() {
         r.feedback_lowered_db = talk_feedback_.lowered_db;
         r.feedback_warned = talk_feedback_.warned;
         r.notched_hz = talk_feedback_.notched_hz;
+        r.cancelled_delay_ms = talk_feedback_.cancel_delay_ms;
       }
       if (on_report_) on_report_(r);
     }

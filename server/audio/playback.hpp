@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "echo_canceller.hpp"
 #include "feedback_estimator.hpp"
 #include "ringing.hpp"
 #include "jitter_stage.hpp"
@@ -78,6 +79,10 @@ struct TalkReport {
   bool feedback_warned = false;  // the talker was told to step back
   // Tones the loop rang at that the playback notched out (Hz; 0: none), with --feedback protect.
   std::array<float, NotchBank::kSlots> notched_hz{};
+  // The speakers cancelled from the talk (--feedback protect, after a lowering that held): the
+  // coupling the canceller found and took out (dB; -99: none), and the room's delay it was
+  // aligned to (-1: not engaged).
+  double cancelled_db = -99, cancelled_delay_ms = -1;
 };
 
 class Playback {
@@ -193,6 +198,13 @@ class Playback {
   std::chrono::steady_clock::time_point next_estimate_{};
   RingingDetector ringing_;
   NotchBank notches_;  // set by the watchdog, run by the audio thread
+  // The last stage: the audio thread's canceller, engaged by the watchdog for a talk by storing
+  // where the echo sits (captured timestamp + echo_offset_ = the played position it carries back).
+  static constexpr std::int64_t kNoEcho = INT64_MIN;
+  EchoCanceller canceller_;
+  std::atomic<TalkId> echo_talk_{0};
+  std::atomic<std::int64_t> echo_offset_{kNoEcho};
+  static_assert(std::atomic<std::int64_t>::is_always_lock_free);
   struct TalkFeedback {
     std::array<float, NotchBank::kSlots> notched_hz{};
     int notched = 0;
@@ -201,6 +213,7 @@ class Playback {
     // The last lowering, put to the test `verify_in` looks later (see watch_feedback).
     int verify_in = 0;
     double lowered_coupling_db = -99, lowered_delay_ms = 0, lowered_by_db = 0;
+    double cancel_delay_ms = -1;  // the room's delay the canceller is aligned to; -1: not engaged
   } talk_feedback_;
   std::atomic<TalkId> feedback_talk_{0};
   std::atomic<float> feedback_db_{-99.0f};

@@ -19,7 +19,7 @@ class PlayoutRing {
 
   // Writes `frames` (at most kMaxFrames) mono samples to out. For each step pulled from the stage,
   // calls on_step(step, queued, pcm): queued is how many samples play before the step's first one;
-  // pcm is the step's step.samples samples.
+  // pcm is the step's step.samples samples, which on_step may change before they are queued.
   template <typename OnStep>
   void fill(JitterStage& stage, float* out, std::size_t frames, OnStep&& on_step) noexcept {
     while (count_ < frames) {
@@ -31,7 +31,7 @@ class PlayoutRing {
       }
       std::array<float, JitterStage::kMaxStep> pcm;
       const auto step = stage.pull(pcm.data());
-      on_step(step, count_, static_cast<const float*>(pcm.data()));
+      on_step(step, count_, pcm.data());
       for (int i = 0; i < step.samples; ++i) push(pcm[static_cast<std::size_t>(i)]);
     }
     for (std::size_t i = 0; i < frames; ++i) {

@@ -75,6 +75,12 @@ class NotchBank {
   void clear() noexcept {
     for (auto& h : hz_) h.store(0.0f, std::memory_order_relaxed);
   }
+  // Any thread: how many notches are on.
+  int count() const noexcept {
+    int n = 0;
+    for (const auto& h : hz_) n += h.load(std::memory_order_relaxed) > 0;
+    return n;
+  }
   // The audio thread: filters x in place through every notch that is on.
   void process(float* x, std::size_t n) noexcept;
 

@@ -579,6 +579,8 @@ void Room::update_meters(TimePoint now) {
     // Feedback from the speakers into this microphone, and the playback's protection against it.
     if (live.feedback_db > -99.0f) m["feedback_db"] = std::round(live.feedback_db);
     if (live.lowered_db < -0.5f) m["lowered_db"] = std::round(live.lowered_db);
+    if (live.notches > 0) m["notches"] = live.notches;
+    if (live.echo_cancelled) m["echo_cancelled"] = true;
   }
   const auto text = std::make_shared<const std::string>(m.dump());
   for (auto& [id, console] : consoles_)

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <deque>
 #include <functional>
 
 #include <cmath>
@@ -205,21 +206,35 @@ class AudioEndToEnd : public ::testing::Test {
   void talk(ptt::server::test::WsTestClient& c, std::uint32_t talk, const std::vector<float>& speech, std::size_t end,
             std::size_t first = 0) {
     if (first == 0) enc_ = std::make_unique<ptt::codec::Encoder>();
-    ptt::codec::Encoder& enc = *enc_;
-    std::vector<std::uint8_t> packet(ptt::audio_format::kMaxOpusPacket), frame(proto::kMaxAudioFrame);
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t i = first; (i + 1) * kPacketSamples <= speech.size() && i < end; ++i) {
       std::this_thread::sleep_until(start + (i - first) * 20ms);
-      const int n = enc.encode(speech.data() + i * kPacketSamples, packet.data(), packet.size());
-      proto::AudioHeader h;
-      h.flags = static_cast<std::uint8_t>((i == 0 ? proto::audio_flags::kTalkStart : 0) | proto::audio_flags::kSpeech);
-      h.sequence = static_cast<std::uint16_t>(i);
-      h.talk_id = talk;
-      h.timestamp = static_cast<std::uint32_t>(i * kPacketSamples);
-      h.capture_time_us = ptt::server::wall_clock_us() - 20000;  // the frame was complete just now
-      const auto size = proto::encode_audio_frame(h, packet.data(), static_cast<std::size_t>(n), frame.data(), frame.size());
-      c.send_binary(std::vector<std::uint8_t>(frame.begin(), frame.begin() + size));
+      send_packet(c, talk, i, speech.data() + i * kPacketSamples);
     }
+  }
+
+  // Encodes packet i of a talk (its 20 ms of pcm) with the talk's encoder and sends it.
+  void send_packet(ptt::server::test::WsTestClient& c, std::uint32_t talk, std::size_t i, const float* pcm) {
+    std::vector<std::uint8_t> packet(ptt::audio_format::kMaxOpusPacket), frame(proto::kMaxAudioFrame);
+    const int n = enc_->encode(pcm, packet.data(), packet.size());
+    proto::AudioHeader h;
+    h.flags = static_cast<std::uint8_t>((i == 0 ? proto::audio_flags::kTalkStart : 0) | proto::audio_flags::kSpeech);
+    h.sequence = static_cast<std::uint16_t>(i);
+    h.talk_id = talk;
+    h.timestamp = static_cast<std::uint32_t>(i * kPacketSamples);
+    h.capture_time_us = ptt::server::wall_clock_us() - 20000;  // the frame was complete just now
+    const auto size = proto::encode_audio_frame(h, packet.data(), static_cast<std::size_t>(n), frame.data(), frame.size());
+    c.send_binary(std::vector<std::uint8_t>(frame.begin(), frame.begin() + size));
+  }
+
+  // A server with --feedback protect, the sink recorded, and "Ana" holding the floor on c (made
+  // here): the talk's id, 0 if any of it failed.
+  std::uint32_t protected_talk(std::unique_ptr<ptt::server::test::WsTestClient>& c) {
+    const auto port = start_server({"--feedback", "protect"});
+    if (port == 0) return 0;
+    start_recording_sink();
+    c = std::make_unique<ptt::server::test::WsTestClient>(port, ptt::server::test::WsTestClient::Options{});
+    return join_and_take_floor(*c, "Ana");
   }
 
   // Joins as `name` and takes the free floor: the talk's id (0 if not granted).
@@ -362,12 +377,10 @@ TEST_F(AudioEndToEnd, SpeechPlaysThroughPortAudioAndIsRecorded) {
 // does, under the speech. With --feedback protect the server finds it in what it plays, notches
 // it out and says so in the talk's line; the speech still plays.
 TEST_F(AudioEndToEnd, ProtectionNotchesOutALoopRingingAtOneFrequency) {
-  const auto port = start_server({"--feedback", "protect"});
-  ASSERT_NE(port, 0);
-  start_recording_sink();
-  ptt::server::test::WsTestClient c(port, {});
-  const auto talk_id = join_and_take_floor(c, "Ana");
+  std::unique_ptr<ptt::server::test::WsTestClient> client;
+  const auto talk_id = protected_talk(client);
   ASSERT_NE(talk_id, 0u);
+  auto& c = *client;
 
   constexpr double kHz = 1000;
   const auto speech = ptt::test::speech();
@@ -418,6 +431,89 @@ TEST_F(AudioEndToEnd, ProtectionNotchesOutALoopRingingAtOneFrequency) {
   RecordProperty("tone_cut_db", std::to_string(before - after));
   EXPECT_LT(after, before - 20) << log;
   EXPECT_GT(c_env, 0.8) << "the speech is still heard";
+}
+
+// The last resort against feedback, in a real loop: the test client is a phone near the speakers.
+// What it sends is the student's speech plus what the sink played (read back from its monitor as
+// it plays), 3 dB down. With --feedback protect the server lowers the playback, and once that
+// lowering has held, cancels the speakers from the talk with the played signal as reference: the
+// canceller finds the room's coupling and takes it out, the loop stays bounded, and the speech is
+// heard throughout.
+TEST_F(AudioEndToEnd, ProtectionCancelsTheSpeakersFromARealLoopAfterLoweringIt) {
+  std::unique_ptr<ptt::server::test::WsTestClient> client;
+  const auto talk_id = protected_talk(client);
+  ASSERT_NE(talk_id, 0u);
+  auto& c = *client;
+
+  const double room = std::pow(10.0, -3.0 / 20);
+  const auto one = ptt::test::speech();
+  std::vector<float> speech;
+  while (speech.size() < 16u * ptt::audio_format::kSampleRate) speech.insert(speech.end(), one.begin(), one.end());
+  const std::size_t packets = speech.size() / kPacketSamples;
+  // The room: what the sink's monitor gives, in order, behind 60 ms of silence (its delay, beside
+  // the monitor's own).
+  std::ifstream monitor(dir_ / "sink.raw", std::ios::binary);
+  monitor.seekg(0, std::ios::end);
+  monitor.seekg(monitor.tellg() / 4 * 4);
+  std::deque<float> heard(60 * 48, 0.0f);
+  enc_ = std::make_unique<ptt::codec::Encoder>();
+  std::vector<float> mic(kPacketSamples);
+  std::uint32_t room_short = 0;  // packets the monitor had not filled in time (the room then silent)
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < packets; ++i) {
+    std::this_thread::sleep_until(start + i * 20ms);
+    monitor.clear();
+    float v;
+    while (monitor.read(reinterpret_cast<char*>(&v), sizeof v)) heard.push_back(v);
+    monitor.clear();
+    room_short += heard.size() < kPacketSamples;
+    for (std::size_t k = 0; k < kPacketSamples; ++k) {
+      float back = 0;
+      if (!heard.empty()) {
+        back = heard.front();
+        heard.pop_front();
+      }
+      mic[k] = speech[i * kPacketSamples + k] + static_cast<float>(room * back);
+    }
+    send_packet(c, talk_id, i, mic.data());
+  }
+  c.send(proto::FloorRelease{talk_id});
+  std::this_thread::sleep_for(1500ms);
+  parec_->stop(SIGINT);
+  const std::vector<float> out = sink_samples();
+  server_->stop(SIGTERM);
+  const std::string log = read_file(dir_ / "server.log");
+  const auto line_at = log.find("talk 1 played");
+  ASSERT_NE(line_at, std::string::npos) << log;
+  const std::string line = log.substr(line_at, log.find('\n', line_at) - line_at);
+  std::printf("server: %s\n(the room was short of the monitor's sound for %u packets)\n", line.c_str(), room_short);
+  EXPECT_LT(room_short, packets / 20) << "the rig's loop was not closed";
+
+  // Lowered, then cancelled, both in the talk's line.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(line, m, std::regex(R"(playback lowered (\d+) dB)"))) << log;
+  const double lowest_db = -std::stod(m[1].str());
+  ASSERT_TRUE(std::regex_search(line, m, std::regex(R"(speakers cancelled from the talk \(found at (-?\d+) dB\))"))) << log;
+  const double found_db = std::stod(m[1].str());
+  EXPECT_NEAR(found_db, -3.0, 6.0) << "the room's coupling, as the canceller found it";
+  // The playback in the talk's last 3 s: the sink against the speech as said, over the same 3 s
+  // (found in the sink by the speech's envelope).
+  const std::size_t talk_end = packets * kPacketSamples, tail = 3 * ptt::audio_format::kSampleRate;
+  const std::vector<float> said(speech.begin() + static_cast<long>(talk_end - tail), speech.begin() + static_cast<long>(talk_end));
+  const auto out_env = envelope(out);
+  int lag = 0;
+  const double c_env = best_envelope_correlation(envelope(said), out_env, static_cast<int>(out_env.size()) - 300, &lag);
+  const std::size_t out_from = static_cast<std::size_t>(lag) * 480;
+  ASSERT_LE(out_from + tail, out.size());
+  const double played_db = 20 * std::log10(ptt::test::rms(out.data() + out_from, tail) / ptt::test::rms(said));
+  std::printf("lowered %.0f dB at most; the canceller found the room at %.0f dB; in the talk's last 3 s the playback is at "
+              "%.1f dB (envelope correlation %.3f)\n", lowest_db, found_db, played_db, c_env);
+  RecordProperty("lowest_db", std::to_string(lowest_db));
+  RecordProperty("tail_playback_db", std::to_string(played_db));
+  EXPECT_LE(lowest_db, -6) << "the loop was strong enough to be lowered";
+  EXPECT_NE(log.find("cancelling them from the talk"), std::string::npos) << log;
+  EXPECT_LT(played_db, lowest_db + 3) << "bounded: the loop adds nothing that grows";
+  EXPECT_GT(c_env, 0.8) << "the speech is heard";
 }
 
 // A busy laptop freezes the server a few times in a talk: the device runs dry, so the output

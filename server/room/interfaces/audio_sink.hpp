@@ -54,6 +54,8 @@ struct LiveMeter {
   // is lowered against it (dB, <= 0).
   float feedback_db = -99, lowered_db = 0;
   bool feedback_warning = false;
+  int notches = 0;              // ringing tones notched out of the playback
+  bool echo_cancelled = false;  // the speakers are being cancelled from the talk
 };
 
 class AudioSink {
