@@ -308,7 +308,7 @@ int main(int argc, char** argv) {
         if (hz > 0) feedback_note += fmt::format("{} {:.0f} Hz", feedback_note.find("notched") == std::string::npos ? "; ringing notched out at" : ",", hz);
       if (r.cancelled_delay_ms >= 0)
         feedback_note += r.cancelled_db > -99 ? fmt::format("; speakers cancelled from the talk (found at {:.0f} dB)", r.cancelled_db)
-                                              : std::string("; speakers cancelled from the talk (none found)");
+                                              : std::string("; echo canceller engaged, found nothing to take out");
       spdlog::info("talk {} played: {} packets{}{}", r.talk_id, r.packets,
                    r.plc == 0 && dropped == 0 ? std::string(", none lost")
                                               : fmt::format("; {} concealed, {} dropped", r.plc, dropped),

@@ -181,7 +181,7 @@ function renderMeter() {
     live?.feedback_db === undefined ? null : `speakers in the microphone at ${live.feedback_db} dB`,
     live?.lowered_db === undefined ? null : `playback lowered ${-live.lowered_db} dB`,
     live?.notches ? `${live.notches} ringing tone${live.notches > 1 ? 's' : ''} notched out` : null,
-    live?.echo_cancelled ? 'speakers cancelled from the talk' : null,
+    live?.echo_cancelled ? 'echo canceller on' : null,
   ].filter(Boolean);
   const feedback = protection.length ? ` · ${protection.join(', ')}` : '';
   $('live-stats').textContent = live ? `Level ${levelText} · lost ${loss}${feedback}` : '';

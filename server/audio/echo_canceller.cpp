@@ -9,8 +9,12 @@ namespace ptt::server {
 
 namespace {
 
+// At half scale: speexdsp gives up on a frame (mutes it, and after 50 in a row writes to stderr)
+// when what it takes out exceeds full scale, which a full-scale talk and reference can make it do.
+constexpr float kScale = 16383.0f;
+
 std::int16_t to_int16(float v) noexcept {
-  return static_cast<std::int16_t>(std::lrint(std::clamp(v, -1.0f, 1.0f) * 32767.0f));
+  return static_cast<std::int16_t>(std::lrint(std::clamp(v, -1.0f, 1.0f) * kScale));
 }
 
 // The reference counts as sounding above this power (mean square, full scale 1): -50 dBFS.
@@ -54,7 +58,7 @@ bool EchoCanceller::cancel(float* pcm, int n, std::int64_t echo_from) noexcept {
     }
     speex_echo_cancellation(state_, in_.data(), ref_.data(), out_.data());
     for (int i = 0; i < kFrame; ++i) {
-      const float in = pcm[f + i], out = static_cast<float>(out_[static_cast<std::size_t>(i)]) / 32767.0f;
+      const float in = pcm[f + i], out = static_cast<float>(out_[static_cast<std::size_t>(i)]) / kScale;
       // speexdsp first takes DC and rumble out of what comes in (a notch at 0 Hz, pole radius 0.992
       // at 48 kHz); what it took beyond that is the echo it found.
       const double vout = dc_m0_ + in;

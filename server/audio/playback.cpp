@@ -511,17 +511,19 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
   // the lower level: sound that came back from the speakers came back lower with it, so the
   // coupling holds; a talker whose voice only resembled what was played is as loud as before, so
   // the coupling seems to rise by what was taken off. Then it was not feedback: the playback goes
-  // back up, and that delay is not looked at again in this talk.
+  // back to where it was before that lowering (full volume, for the talk's first), and that delay
+  // is not looked at again in this talk.
   if (f.verify_in > 0 && --f.verify_in == 0) {
     if (raw.valid && std::abs(raw.delay_ms - f.lowered_delay_ms) < 5 &&
         raw.coupling_db > f.lowered_coupling_db + f.lowered_by_db / 2) {
       estimator_.exclude(f.lowered_delay_ms);
       tracker_.reset();
-      protect = 1.0f;
+      protect = f.protect_before;
       f.disproved = true;
-      char text[160];
-      std::snprintf(text, sizeof text, "talk %u: not feedback after all (the sound %.0f ms later did not fall with the playback); back to full volume",
-                    static_cast<unsigned>(estimating_talk_), f.lowered_delay_ms);
+      char text[200];
+      std::snprintf(text, sizeof text, "talk %u: not feedback after all (the sound %.0f ms later did not fall with the playback); back to %s",
+                    static_cast<unsigned>(estimating_talk_), f.lowered_delay_ms,
+                    protect >= 0.99f ? "full volume" : ("the playback lowered " + std::to_string(static_cast<int>(std::lround(-gain_db(protect)))) + " dB").c_str());
       log_(false, text);
       protect_gain_.store(protect, std::memory_order_relaxed);
       return;
@@ -560,9 +562,12 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
           f.lowered_coupling_db = decided.coupling_db;
           f.lowered_delay_ms = decided.delay_ms;
           f.lowered_by_db = protect_db - wanted_db;
+          f.protect_before = protect;
         }
         protect = static_cast<float>(std::pow(10.0, wanted_db / 20));
-      } else if (loop_db < kProtectToDb - 3) {
+      } else if (loop_db < kProtectToDb - 3 && f.cancel_delay_ms < 0) {
+        // (Once the speakers are cancelled, the estimate sees what the canceller left, not the
+        // room: the playback only goes further down.)
         protect = std::min(1.0f, protect * 1.259f);
       }
     }

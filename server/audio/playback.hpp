@@ -213,6 +213,7 @@ class Playback {
     // The last lowering, put to the test `verify_in` looks later (see watch_feedback).
     int verify_in = 0;
     double lowered_coupling_db = -99, lowered_delay_ms = 0, lowered_by_db = 0;
+    float protect_before = 1.0f;  // the playback's gain before that lowering
     double cancel_delay_ms = -1;  // the room's delay the canceller is aligned to; -1: not engaged
   } talk_feedback_;
   std::atomic<TalkId> feedback_talk_{0};

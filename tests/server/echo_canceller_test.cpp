@@ -93,7 +93,7 @@ TEST(EchoCanceller, TakesTheSpeakersOutOfTheTalkWithTheDelayGivenOrTakeTheEstima
     std::printf("delay off by %+d ms: echo %.1f dBFS in, %.1f dBFS out (%.1f dB taken out; found at %.1f dB)\n", error_ms, in_db,
                 out_db, in_db - out_db, c.found_db());
     EXPECT_GT(in_db - out_db, 10.0) << "off by " << error_ms << " ms";
-    EXPECT_NEAR(c.found_db(), -3.0, 3.0) << "the room's coupling, as the canceller found it over the talk";
+    EXPECT_NEAR(c.found_db(), -3.0, 4.0) << "the room's coupling, as the canceller found it over the talk (learning included)";
   }
 }
 
@@ -158,14 +158,38 @@ TEST(EchoCanceller, ATalkWithNoEchoPassesUnchanged) {
   EXPECT_LT(c.found_db(), -25.0);
 }
 
+// A hostile talk: full scale, and the speakers playing it back at full scale. speexdsp gives up on
+// a frame whose echo estimate would exceed its range (it mutes it, and after 50 in a row writes to
+// stderr from the audio thread); the canceller leaves it the headroom, so no frame is muted.
+TEST(EchoCanceller, AFullScaleTalkAndReferenceAreNeverMuted) {
+  std::vector<float> played(4 * kRate), sent(played.size());
+  for (std::size_t i = 0; i < played.size(); ++i) played[i] = (i % 2 ? 1.0f : -1.0f);
+  const auto d = static_cast<std::size_t>(100 * kRate / 1000);
+  for (std::size_t i = 0; i < sent.size(); ++i) sent[i] = i >= d ? played[i - d] : 1.0f;
+  EchoCanceller c;
+  int muted = 0, frames = 0;
+  for (std::size_t at = 0; at + kPacket <= sent.size(); at += kPacket) {
+    c.played(played.data() + at, kPacket);
+    if (!c.cancel(sent.data() + at, kPacket, static_cast<std::int64_t>(at) - static_cast<std::int64_t>(d))) continue;
+    for (int f = 0; f < kPacket; f += EchoCanceller::kFrame, ++frames) {
+      double e = 0;
+      for (int i = 0; i < EchoCanceller::kFrame; ++i) e += std::abs(sent[at + static_cast<std::size_t>(f + i)]);
+      muted += e == 0;
+    }
+  }
+  std::printf("%d of %d frames muted\n", muted, frames);
+  EXPECT_GT(frames, 300);
+  EXPECT_EQ(muted, 0);
+}
+
 // A reference not played yet, or too long ago for the history, is not made up: the talk passes
 // untouched and the call says so.
 TEST(EchoCanceller, AReferenceOutsideTheHistoryLeavesTheTalkUntouched) {
   EchoCanceller c;
   std::vector<float> played(kPacket, 0.1f), pcm(kPacket, 0.2f);
   c.played(played.data(), played.size());
-  EXPECT_FALSE(c.cancel(pcm.data(), kPacket, 0));  // its lead reaches before the first sample played
-  EXPECT_FALSE(c.cancel(pcm.data(), kPacket, kPacket));  // not played yet
+  EXPECT_FALSE(c.cancel(pcm.data(), kPacket, -kRate / 10));  // before the first sample played
+  EXPECT_FALSE(c.cancel(pcm.data(), kPacket, 0));  // with the lead, reaching past what was played
   for (int i = 0; i < 3 * kRate / kPacket; ++i) c.played(played.data(), played.size());
   EXPECT_FALSE(c.cancel(pcm.data(), kPacket, kPacket));  // overwritten
   EXPECT_FALSE(c.cancel(pcm.data(), 100, c.played_position() - kRate / 2));  // not whole frames

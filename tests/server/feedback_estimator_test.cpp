@@ -163,5 +163,30 @@ TEST(FeedbackEstimator, ARealCouplingIsDecidedWithinThreeLooks) {
   }
 }
 
+// Where the canceller finds the echo: what was played counts its own positions (from wherever the
+// device's stream started), what came in its talk's timestamps, the two dated on the room's clock
+// (arrival 40 ms after capture). A captured timestamp plus echo_offset is the played position
+// whose sound it carries back, to within a millisecond.
+TEST(FeedbackEstimator, TheEchoOffsetPointsAtThePlayedSampleThatCameBack) {
+  constexpr std::int64_t kPlayedFrom = 1'234'567;
+  constexpr std::size_t kRoom = 150 * 48, kTransit = 40 * 48;
+  const auto played = voice(0.0, 4.0, 0.3f), student = voice(2.7, 4.0, 0.1f);
+  std::vector<float> captured(played.size());
+  for (std::size_t i = 0; i < captured.size(); ++i) captured[i] = student[i] + (i >= kRoom ? 0.5f * played[i - kRoom] : 0.0f);
+  FeedbackEstimator e;
+  std::int64_t offset = 0;
+  EXPECT_FALSE(e.echo_offset(100, offset)) << "nothing placed yet";
+  for (std::size_t at = 0; at + kBlock <= played.size(); at += kBlock) {
+    const auto us = kT0 + static_cast<std::int64_t>(at) * 1000 / 48;
+    e.played(played.data() + at, kBlock, kPlayedFrom + static_cast<std::int64_t>(at), us);
+    e.captured(captured.data() + at, kBlock, static_cast<std::int64_t>(at), us + static_cast<std::int64_t>(kTransit) * 1000 / 48);
+  }
+  const auto found = e.estimate();
+  ASSERT_TRUE(found.valid);
+  EXPECT_NEAR(found.delay_ms, 190.0, 1.0);  // the room's and the way to the server's
+  ASSERT_TRUE(e.echo_offset(found.delay_ms, offset));
+  EXPECT_NEAR(static_cast<double>(offset), static_cast<double>(kPlayedFrom - static_cast<std::int64_t>(kRoom)), 48.0);
+}
+
 }  // namespace
 }  // namespace ptt::server
