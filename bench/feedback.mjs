@@ -9,7 +9,7 @@
 // buffering, the browser's capture and the network to the server, so its error against the set figures is printed, not
 // hidden. Rows with --feedback protect: the time from the loop's first sound at the speakers to
 // the protection lowering the playback (the server's log line, on the same clock), and how long
-// the loop sounded after the last word.
+// the loop sounded after the last word, and the coupling the echo canceller found, if engaged.
 // Needs both builds. Usage: node bench/feedback.mjs
 import { Harness, makeSpeech } from '../tests/browser/harness.mjs';
 import { levels, talkThroughTheRoom } from '../tests/browser/room_rig.mjs';
@@ -43,6 +43,12 @@ try {
       loweredDb: Number(report.match(/playback lowered (-?[\d.]+) dB$/)?.[1] ?? 0),
       suppressS: lowered && onset >= 0 ? (logTime(lowered) - (r.recStart + onset * 100)) / 1000 : NaN,
       tailS: tail / 10,
+      // The last stage: the coupling the echo canceller found, if it was engaged.
+      cancelled: (() => {
+        const played = lines.find((l) => l.includes('talk 1 played')) ?? '';
+        const m = played.match(/cancelled from the talk \(found at (-?\d+) dB\)/);
+        return m ? `found the room at ${m[1]} dB` : played.includes('echo canceller engaged') ? 'engaged, found nothing' : 'not engaged';
+      })(),
     };
   };
   console.log('Coupling estimate against the room rig (--feedback warn; one talk per row; the estimate includes the page\'s gain control, the loopback\'s buffering, the browser\'s capture and the network):');
@@ -57,13 +63,13 @@ try {
     }
   }
   console.log('Protection against a howl (--feedback protect; a loop that keeps sounding without it at these gains):');
-  console.log('| rig gain | rig delay | first sound to playback lowered | lowered by | sounded after the last word |');
-  console.log('|---|---|---|---|---|');
+  console.log('| rig gain | rig delay | first sound to playback lowered | lowered by | sounded after the last word | echo canceller |');
+  console.log('|---|---|---|---|---|---|');
   const protect = [];
   for (const [gainDb, delayMs] of [[0, 150], [6, 150], [0, 50], [6, 50]]) {
     const r = await row('protect', gainDb, delayMs);
     protect.push(r);
-    console.log(`| ${gainDb} dB | ${delayMs} ms | ${r.suppressS.toFixed(2)} s | ${r.loweredDb.toFixed(0)} dB | ${r.tailS.toFixed(1)} s |`);
+    console.log(`| ${gainDb} dB | ${delayMs} ms | ${r.suppressS.toFixed(2)} s | ${r.loweredDb.toFixed(0)} dB | ${r.tailS.toFixed(1)} s | ${r.cancelled} |`);
   }
   const med = (v) => { const s = [...v].sort((a, b) => a - b); return s[s.length >> 1]; };
   console.log(`RESULT feedback delay_error_median_ms=${med(estimates.map((e) => e.delay - e.delayMs))} ` +

@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
   std::string feedback = "off";
   app.add_option("--feedback", feedback,
                  "Sound from the speakers coming back through the talking student's microphone: off; warn (tell the "
-                 "student to step back); protect (that, and lower the playback before it can howl)")
+                 "student to step back); protect (that, lower the playback before it can howl, notch out a ringing tone and cancel the speakers from the talk)")
       ->capture_default_str()->check(CLI::IsMember({"off", "warn", "protect"}));
   app.add_option("--jitter-margin", playback_config.jitter.margin_ms,
                  "Extra playout delay in ms on top of what the jitter buffer measures (FEC needs 20)")
