@@ -125,7 +125,10 @@ FeedbackEstimator::Estimate FeedbackEstimator::estimate() const noexcept {
   e.correlation = best;
   e.delay_ms = best_lag * 1000.0 / kRate;
   e.coupling_db = best_xp > 0 ? 20 * std::log10(best_xp / best_pp) : -99;
-  e.valid = best >= kMinCorrelation;
+  // What was played, 25 dB or more under what came in (the professor's volume turned far down, the
+  // playback lowered its most), cannot be told from the voice resembling it: g = rho |x| / |p|
+  // grows with |x| / |p| whatever rho is (+42 dB for a voice with no room at a volume of 3 %).
+  e.valid = best >= kMinCorrelation && best_pp * kQuietestPlayed >= xx;
   return e;
 }
 

@@ -31,6 +31,8 @@ class FeedbackEstimator {
   // graph and the network alone take more (60 ms and up on the rig). Shorter lags are where the
   // played talk's own copy shows when datings are off, so they are not looked at.
   static constexpr int kMinDelayMs = 30;
+  // The played signal's power at the lag may be at most this far under the captured (25 dB).
+  static constexpr double kQuietestPlayed = 316.0;
   // The timelines cover the window, the longest lag and a second of slack for late-dated audio.
   static constexpr int kHistory = (kWindowMs + kMaxDelayMs + 1000) * kRate / 1000;
 

@@ -113,6 +113,8 @@ class JitterStage {
   int step() const noexcept { return step_; }
 
   bool active() const noexcept { return talk_id_ != 0; }
+  // The talk has ended and still plays out what it holds (active() until it has).
+  bool draining() const noexcept { return talk_id_ != 0 && draining_; }
   // True while pull() would give only silence because nothing is due yet: no talk, or its first
   // packet has not come or is still held back for the start delay. The caller may then play
   // silence in pieces smaller than a step, counting them with wait(), so the talk starts within a

@@ -352,6 +352,9 @@ int Playback::render(float* out, unsigned long frames, double device_latency_s, 
     if (const auto* packet = std::get_if<AudioPacket>(&c)) {
       stage_.put(*packet);
     } else if (const auto* start = std::get_if<TalkStart>(&c)) {
+      // The talk before has ended but still plays out what it holds (its last words, 100 ms or
+      // so): it finishes first, and this start and the packets behind it wait in the queue.
+      if (stage_.draining()) break;
       if (stage_.active()) finish_talk_report();
       stage_.start_talk(start->talk_id);
       stats_at_start_ = stage_.stats();
@@ -465,6 +468,10 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
   FeedbackBlock b;
   while (feedback_blocks_.pop(b)) {
     if (b.talk_id != estimating_talk_) {  // a new talk: its own timelines, its own protection
+      // The talk before keeps its figures until its report comes (it may come after this talk's
+      // first audio).
+      previous_talk_ = estimating_talk_;
+      previous_feedback_ = talk_feedback_;
       estimating_talk_ = b.talk_id;
       estimator_.reset();
       tracker_.reset();
@@ -496,9 +503,13 @@ void Playback::watch_feedback(std::chrono::steady_clock::time_point now) {
   }
   if (estimating_talk_ == 0 || !talking_.load(std::memory_order_relaxed) || now < next_estimate_) return;
   next_estimate_ = now + std::chrono::milliseconds(500);
+  const double professor_db = gain_db(gain_.load(std::memory_order_relaxed));
+  // Looks taken at another volume are not comparable: a voice that resembles what was played
+  // seems the louder coupling the lower the volume was. A real one shows again within three looks.
+  if (std::abs(professor_db - last_professor_db_) > 3) tracker_.reset();
+  last_professor_db_ = professor_db;
   const auto raw = estimator_.estimate();
   const auto decided = tracker_.update(raw);
-  const double professor_db = gain_db(gain_.load(std::memory_order_relaxed));
   float protect = protect_gain_.load(std::memory_order_relaxed);
   const double protect_db = gain_db(protect);
   auto& f = talk_feedback_;
@@ -635,13 +646,14 @@ void Playback::watchdog() {
     watch_feedback(std::chrono::steady_clock::now());
     TalkReport r;
     while (reports_.pop(r)) {
-      if (r.talk_id == estimating_talk_) {
-        r.feedback_db = talk_feedback_.max_db;
-        r.feedback_delay_ms = talk_feedback_.delay_ms;
-        r.feedback_lowered_db = talk_feedback_.lowered_db;
-        r.feedback_warned = talk_feedback_.warned;
-        r.notched_hz = talk_feedback_.notched_hz;
-        r.cancelled_delay_ms = talk_feedback_.cancel_delay_ms;
+      if (r.talk_id != 0 && (r.talk_id == estimating_talk_ || r.talk_id == previous_talk_)) {
+        const TalkFeedback& f = r.talk_id == estimating_talk_ ? talk_feedback_ : previous_feedback_;
+        r.feedback_db = f.max_db;
+        r.feedback_delay_ms = f.delay_ms;
+        r.feedback_lowered_db = f.lowered_db;
+        r.feedback_warned = f.warned;
+        r.notched_hz = f.notched_hz;
+        r.cancelled_delay_ms = f.cancel_delay_ms;
       }
       if (on_report_) on_report_(r);
     }

@@ -215,7 +215,9 @@ class Playback {
     double lowered_coupling_db = -99, lowered_delay_ms = 0, lowered_by_db = 0;
     float protect_before = 1.0f;  // the playback's gain before that lowering
     double cancel_delay_ms = -1;  // the room's delay the canceller is aligned to; -1: not engaged
-  } talk_feedback_;
+  } talk_feedback_, previous_feedback_;
+  TalkId previous_talk_ = 0;
+  double last_professor_db_ = 0;  // the watchdog's: the professor's volume at the last look
   std::atomic<TalkId> feedback_talk_{0};
   std::atomic<float> feedback_db_{-99.0f};
   std::atomic<bool> feedback_warn_{false};

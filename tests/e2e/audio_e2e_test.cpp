@@ -432,6 +432,37 @@ TEST_F(AudioEndToEnd, ProtectionNotchesOutALoopRingingAtOneFrequency) {
   EXPECT_GT(c_env, 0.8) << "the speech is still heard";
 }
 
+// A hand-over: the next student takes the floor the moment the first lets go. The first talk's
+// last packets, still in the jitter buffer, play before the second talk starts: its line counts
+// every packet sent, and the second talk plays whole too.
+TEST_F(AudioEndToEnd, AHandOverPlaysTheFirstTalksLastWordsBeforeTheNext) {
+  const auto port = start_server();
+  ASSERT_NE(port, 0);
+  ptt::server::test::WsTestClient a(port, {}), b(port, {});
+  ptt::server::test::join(b, "Ben");
+  const auto first = join_and_take_floor(a, "Ana");
+  ASSERT_NE(first, 0u);
+  const auto speech = ptt::test::speech();
+  constexpr std::size_t kPackets = 100;
+  talk(a, first, speech, kPackets);
+  a.send(proto::FloorRelease{first});
+  // Ben asks the moment he is told the floor is free.
+  ASSERT_TRUE(b.read_until([](const proto::ControlMessage& m) {
+    const auto* f = std::get_if<proto::FloorState>(&m);
+    return f != nullptr && !f->taken;
+  }, 5s));
+  b.send(proto::FloorRequest{});
+  const auto granted = b.expect<proto::FloorGranted>();
+  ASSERT_TRUE(granted);
+  talk(b, granted->talk_id, speech, kPackets);
+  b.send(proto::FloorRelease{granted->talk_id});
+  for (auto end = std::chrono::steady_clock::now() + 10s; packets_played(granted->talk_id) < 0 && std::chrono::steady_clock::now() < end;)
+    std::this_thread::sleep_for(50ms);
+  const std::string log = read_file(dir_ / "server.log");
+  EXPECT_EQ(packets_played(first), static_cast<long>(kPackets)) << log;
+  EXPECT_EQ(packets_played(granted->talk_id), static_cast<long>(kPackets)) << log;
+}
+
 // The last resort against feedback, in a real loop: the test client is a phone near the speakers.
 // What it sends is the student's speech plus what the sink played (read back from its monitor as
 // it plays), 3 dB down. With --feedback protect the server lowers the playback, and once that

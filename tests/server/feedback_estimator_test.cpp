@@ -163,6 +163,22 @@ TEST(FeedbackEstimator, ARealCouplingIsDecidedWithinThreeLooks) {
   }
 }
 
+// The professor turns the volume far down: what is played (the talk itself, 300 ms later through
+// the server) is 30 dB under what comes in, and nothing comes back through a room. A held vowel
+// resembles itself at every pitch period, which then looks like a coupling 30 dB louder than the
+// resemblance (+20 dB and more); the estimate says it cannot tell rather than report one.
+TEST(FeedbackEstimator, APlaybackFarQuieterThanTheTalkGivesNoEstimate) {
+  const auto talk = t::vowel(150.0f, 0.3f, 4 * kRate);
+  std::vector<float> played(talk.size());
+  const std::size_t pipeline = 300 * 48;
+  for (std::size_t i = pipeline; i < played.size(); ++i) played[i] = 0.03f * talk[i - pipeline];
+  for (const auto& [seed, jitter] : {std::pair{1u, 0.0}, std::pair{2u, 5.0}}) {
+    const auto e = run(played, talk, jitter, seed);
+    std::printf("valid %d, %.1f dB at %.0f ms (correlation %.2f)\n", e.valid, e.coupling_db, e.delay_ms, e.correlation);
+    EXPECT_FALSE(e.valid);
+  }
+}
+
 // Where the canceller finds the echo: what was played counts its own positions (from wherever the
 // device's stream started), what came in its talk's timestamps, the two dated on the room's clock
 // (arrival 40 ms after capture). A captured timestamp plus echo_offset is the played position
