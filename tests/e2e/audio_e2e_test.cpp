@@ -15,6 +15,7 @@
 #include <functional>
 
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -88,6 +89,53 @@ double active_seconds(const std::vector<double>& env) {
       last = i;
     }
   return first < 0 ? 0 : (last - first + 1) * 0.01;
+}
+
+// The lag (10 ms frames) at which each frame of the envelope `said` is found in `played`, where
+// stretches of silence may have been put in (a device that ran dry): a lag that steps later, at a
+// cost per step, and never earlier (a lost or skipped stretch stays misaligned). Dynamic
+// programming over (frame, lag), every lag `played` allows, on the level-normalised envelopes.
+// Empty if `played` is shorter than `said`.
+std::vector<int> align_with_gaps(const std::vector<double>& said, const std::vector<double>& played) {
+  constexpr double kStepCost = 0.5;  // in squared normalised level
+  const int n = static_cast<int>(said.size()), states = static_cast<int>(played.size()) - n + 1;
+  if (n == 0 || states <= 0) return {};
+  // Each envelope over the RMS of its speech (frames within 30 dB of its peak).
+  const auto scale = [](const std::vector<double>& env) {
+    const double peak = *std::max_element(env.begin(), env.end());
+    double sum = 0;
+    int count = 0;
+    for (double v : env)
+      if (v > peak * 0.0316) sum += v * v, ++count;
+    return count ? 1 / std::sqrt(sum / count) : 1.0;
+  };
+  const double sa = scale(said), sp = scale(played);
+  const auto at = [&](int i, int s) { return static_cast<std::size_t>(i) * static_cast<std::size_t>(states) + static_cast<std::size_t>(s); };
+  std::vector<double> cost(static_cast<std::size_t>(n) * static_cast<std::size_t>(states));
+  std::vector<int> from(cost.size(), -1);
+  for (int i = 0; i < n; ++i) {
+    double best_before = std::numeric_limits<double>::infinity();  // the cheapest lower lag at frame i - 1
+    int best_before_at = -1;
+    for (int s = 0; s < states; ++s) {
+      const double d = said[static_cast<std::size_t>(i)] * sa - played[static_cast<std::size_t>(i + s)] * sp;
+      double c = 0;
+      if (i > 0) {
+        c = cost[at(i - 1, s)], from[at(i, s)] = s;
+        if (best_before + kStepCost < c) c = best_before + kStepCost, from[at(i, s)] = best_before_at;
+        if (cost[at(i - 1, s)] < best_before) best_before = cost[at(i - 1, s)], best_before_at = s;
+      }
+      cost[at(i, s)] = c + d * d;
+    }
+  }
+  int s = 0;
+  for (int k = 1; k < states; ++k)
+    if (cost[at(n - 1, k)] < cost[at(n - 1, s)]) s = k;
+  std::vector<int> lags(static_cast<std::size_t>(n));
+  for (int i = n - 1; i >= 0; --i) {
+    lags[static_cast<std::size_t>(i)] = s;
+    s = from[at(i, s)];
+  }
+  return lags;
 }
 
 class AudioEndToEnd : public ::testing::Test {
@@ -170,17 +218,50 @@ class AudioEndToEnd : public ::testing::Test {
     return up->port;
   }
 
-  // The speech was heard as said: what the sink played follows its envelope (correlation above
-  // 0.9 at the best lag) for as long as it was said. Returns that lag, in 10 ms frames.
+  // The speech was heard as said: what the sink played follows its envelope for as long as it was
+  // said. A device that runs dry for a moment (a busy laptop, or this machine's hypervisor, took
+  // the CPU from the audio thread) plays a gap and the rest a little later, every word still there;
+  // the talk's line counts it as an output underrun. So the output is read at a lag that may step
+  // later now and then (align_with_gaps), 0.3 s in all, each step over a gap or a concealed
+  // packet (at most 40 ms of sound) rather than a stretch of something else; along it
+  // the envelopes correlate above 0.9 and no frame of speech was heard as silence (but one at
+  // each gap's edge, and two more). The speech
+  // lasts as long as it was said. Returns the lag at the talk's start, in 10 ms frames.
   static int expect_heard_as_said(const std::vector<float>& speech, const std::vector<float>& out, const char* when) {
     const auto in_env = envelope(speech), out_env = envelope(out);
-    int lag = 0;
-    const double c_env = best_envelope_correlation(in_env, out_env, static_cast<int>(out_env.size()) - 50, &lag);
     const double in_s = active_seconds(in_env), out_s = active_seconds(out_env);
-    std::printf("%s: envelope correlation %.3f; speech %.2f s in, %.2f s out\n", when, c_env, in_s, out_s);
+    const std::vector<int> lags = align_with_gaps(in_env, out_env);
+    if (lags.empty()) {
+      ADD_FAILURE() << when << ": less was played than was said";
+      return 0;
+    }
+    const double in_peak = *std::max_element(in_env.begin(), in_env.end());
+    const double out_peak = *std::max_element(out_env.begin(), out_env.end());
+    std::vector<double> heard(in_env.size());
+    int steps = 0, loudest_step = 0, unheard = 0;
+    for (std::size_t i = 0; i < in_env.size(); ++i) {
+      heard[i] = out_env[i + static_cast<std::size_t>(lags[i])];
+      // Speech (within 20 dB of the loudest) that came out 40 dB under the loudest played.
+      unheard += in_env[i] > in_peak * 0.1 && heard[i] < out_peak * 0.01;
+      if (i > 0 && lags[i] != lags[i - 1]) {
+        ++steps;
+        int loud = 0;
+        for (int k = lags[i - 1]; k < lags[i]; ++k) loud += out_env[i + static_cast<std::size_t>(k)] > out_peak * 0.1;
+        loudest_step = std::max(loudest_step, loud);
+      }
+    }
+    int zero = 0;
+    const double c_env = best_envelope_correlation(in_env, heard, 0, &zero);
+    const int stretch = lags.back() - lags.front();
+    std::printf("%s: envelope correlation %.3f; speech %.2f s in, %.2f s out; lag %d ms at the start, %d ms at the end "
+                "(%d steps, the loudest over %d frames of sound); %d frames of speech unheard\n",
+                when, c_env, in_s, out_s, lags.front() * 10, lags.back() * 10, steps, loudest_step, unheard);
     EXPECT_GT(c_env, 0.9) << when;
+    EXPECT_LE(stretch, 30) << when << ": gaps of more than 0.3 s, or speech found only much later";
+    EXPECT_LE(loudest_step, 4) << when << ": the alignment stepped over sound, not a gap";
+    EXPECT_LE(unheard, 2 + steps) << when << ": speech came out as silence";  // a frame at a gap's edge
     EXPECT_NEAR(out_s, in_s, 0.05 * in_s) << when;
-    return lag;
+    return lags.front();
   }
 
   // What parec recorded of the sink (start_recording_sink), as 48 kHz mono float samples.
@@ -348,16 +429,7 @@ TEST_F(AudioEndToEnd, SpeechPlaysThroughPortAudioAndIsRecorded) {
   std::vector<float> out = sink_samples();
   ASSERT_GT(out.size(), 48000u) << "parec captured too little";
   speech.resize(speech.size() / kPacketSamples * kPacketSamples);
-  const auto in_env = envelope(speech), out_env = envelope(out);
-  int lag = 0;
-  const double c_env = best_envelope_correlation(in_env, out_env, static_cast<int>(out_env.size()) - 50, &lag);
-  const double in_s = active_seconds(in_env), out_s = active_seconds(out_env);
-  RecordProperty("envelope_correlation", std::to_string(c_env));
-  RecordProperty("input_seconds", std::to_string(in_s));
-  RecordProperty("output_seconds", std::to_string(out_s));
-  std::printf("envelope correlation %.3f at lag %d ms; speech %.2f s in, %.2f s out\n", c_env, lag * 10, in_s, out_s);
-  EXPECT_GT(c_env, 0.9);
-  EXPECT_NEAR(out_s, in_s, 0.05 * in_s);
+  expect_heard_as_said(speech, out, "played");
 
   // The recording of the talk passes opusinfo.
   server_->stop(SIGTERM);
